@@ -1,0 +1,268 @@
+//! The attention problem and its plan: the list of kernel dispatches (with their params) that
+//! both the GPU and the CPU reference execute, so the two can never disagree about *what* is
+//! computed, only about the arithmetic.
+//!
+//! Convention (as in the seed tutorial): matrices multiply from the right, Q = X·W_Q, so W_Q and
+//! W_K are d_model×d_k, W_V is d_model×d_v and the optional W_O is d_v×d_out.
+
+use crate::error::{Error, Result};
+use crate::gpu::matmul::MatmulParams;
+use crate::gpu::softmax::SoftmaxParams;
+use crate::tensor::{Matrix, shape_str};
+
+/// One single-head self-attention problem.
+#[derive(Clone, Debug)]
+pub struct Attention {
+    /// Token embeddings, N×d_model.
+    pub x: Matrix,
+    /// Query projection, d_model×d_k.
+    pub wq: Matrix,
+    /// Key projection, d_model×d_k.
+    pub wk: Matrix,
+    /// Value projection, d_model×d_v.
+    pub wv: Matrix,
+    /// Optional output projection, d_v×d_out.
+    pub wo: Option<Matrix>,
+    /// Mask keys after the query (j > i).
+    pub causal: bool,
+}
+
+/// The sizes of an [`Attention`] problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    /// Tokens.
+    pub n: usize,
+    /// Embedding width.
+    pub d_model: usize,
+    /// Query/key width.
+    pub d_k: usize,
+    /// Value width.
+    pub d_v: usize,
+    /// Output width (d_v without W_O).
+    pub d_out: usize,
+}
+
+/// Every intermediate the pipeline produces, in order; each can be read back on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Q = X·W_Q.
+    Q,
+    /// K = X·W_K.
+    K,
+    /// V = X·W_V.
+    V,
+    /// Q·Kᵀ before scaling (only computed when asked for).
+    RawScores,
+    /// Q·Kᵀ/√d_k.
+    Scores,
+    /// softmax of the scaled scores.
+    Weights,
+    /// P·V.
+    Context,
+    /// Context·W_O (equals Context when there is no W_O).
+    Output,
+}
+
+impl Stage {
+    /// All stages in pipeline order.
+    pub const ALL: [Stage; 8] = [
+        Stage::Q,
+        Stage::K,
+        Stage::V,
+        Stage::RawScores,
+        Stage::Scores,
+        Stage::Weights,
+        Stage::Context,
+        Stage::Output,
+    ];
+
+    /// A short human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Q => "Q",
+            Stage::K => "K",
+            Stage::V => "V",
+            Stage::RawScores => "raw scores",
+            Stage::Scores => "scaled scores",
+            Stage::Weights => "weights",
+            Stage::Context => "weighted sum",
+            Stage::Output => "output",
+        }
+    }
+}
+
+impl Attention {
+    /// Checks that every tensor is finite and non-empty and that the shapes fit together.
+    pub fn dims(&self) -> Result<Dims> {
+        self.x.check("X (embeddings)")?;
+        self.wq.check("W_Q")?;
+        self.wk.check("W_K")?;
+        self.wv.check("W_V")?;
+        if let Some(wo) = &self.wo {
+            wo.check("W_O")?;
+        }
+        let fits = |a: &str, ash: (usize, usize), b: &str, bsh: (usize, usize), why: &str| {
+            Error::ShapeMismatch(format!(
+                "{a} is {} but {b} is {}: {why}",
+                shape_str(ash),
+                shape_str(bsh)
+            ))
+        };
+        let (x, wq, wk, wv) = (
+            self.x.shape(),
+            self.wq.shape(),
+            self.wk.shape(),
+            self.wv.shape(),
+        );
+        for (name, w) in [("W_Q", wq), ("W_K", wk), ("W_V", wv)] {
+            if w.0 != x.1 {
+                return Err(fits(
+                    "X",
+                    x,
+                    name,
+                    w,
+                    "the projection's rows must equal X's columns (d_model)",
+                ));
+            }
+        }
+        if wq.1 != wk.1 {
+            return Err(fits(
+                "W_Q",
+                wq,
+                "W_K",
+                wk,
+                "queries and keys need the same width d_k",
+            ));
+        }
+        let d_out = match &self.wo {
+            Some(wo) if wo.rows != wv.1 => {
+                return Err(fits(
+                    "W_V",
+                    wv,
+                    "W_O",
+                    wo.shape(),
+                    "W_O's rows must equal W_V's columns (d_v)",
+                ));
+            }
+            Some(wo) => wo.cols,
+            None => wv.1,
+        };
+        Ok(Dims {
+            n: x.0,
+            d_model: x.1,
+            d_k: wq.1,
+            d_v: wv.1,
+            d_out,
+        })
+    }
+}
+
+/// The dispatches for one problem, shared by the GPU and the CPU reference.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The sizes.
+    pub dims: Dims,
+    /// Q = X·W_Q.
+    pub q: MatmulParams,
+    /// K = X·W_K.
+    pub k: MatmulParams,
+    /// V = X·W_V.
+    pub v: MatmulParams,
+    /// Q·Kᵀ (alpha 1).
+    pub raw_scores: MatmulParams,
+    /// Q·Kᵀ/√d_k.
+    pub scores: MatmulParams,
+    /// Row softmax with the causal flag.
+    pub softmax: SoftmaxParams,
+    /// P·V.
+    pub context: MatmulParams,
+    /// Context·W_O, when there is a W_O.
+    pub output: Option<MatmulParams>,
+}
+
+impl Plan {
+    /// Builds the plan for `dims`.
+    pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
+        let Dims {
+            n,
+            d_model,
+            d_k,
+            d_v,
+            d_out,
+        } = dims;
+        let scale = 1.0 / (d_k as f32).sqrt();
+        Plan {
+            dims,
+            q: MatmulParams::plain(n, d_k, d_model),
+            k: MatmulParams::plain(n, d_k, d_model),
+            v: MatmulParams::plain(n, d_v, d_model),
+            raw_scores: MatmulParams::transposed_b(n, n, d_k),
+            scores: MatmulParams::transposed_b(n, n, d_k).scaled(scale),
+            softmax: SoftmaxParams {
+                rows: n as u32,
+                cols: n as u32,
+                batch: 1,
+                causal: causal as u32,
+                ..Default::default()
+            },
+            context: MatmulParams::plain(n, d_v, n),
+            output: has_output_projection.then(|| MatmulParams::plain(n, d_out, d_v)),
+        }
+    }
+
+    /// The shape of a stage's result.
+    pub fn shape(&self, stage: Stage) -> (usize, usize) {
+        let Dims {
+            n, d_k, d_v, d_out, ..
+        } = self.dims;
+        match stage {
+            Stage::Q | Stage::K => (n, d_k),
+            Stage::V | Stage::Context => (n, d_v),
+            Stage::RawScores | Stage::Scores | Stage::Weights => (n, n),
+            Stage::Output => (n, d_out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(x: (usize, usize), wq: (usize, usize), wk: (usize, usize)) -> Attention {
+        let m = |s: (usize, usize)| Matrix::new(s.0, s.1, vec![0.5; s.0 * s.1]).unwrap();
+        Attention {
+            x: m(x),
+            wq: m(wq),
+            wk: m(wk),
+            wv: m((x.1, 2)),
+            wo: None,
+            causal: false,
+        }
+    }
+
+    #[test]
+    fn mismatch_names_both_shapes() {
+        let err = problem((3, 4), (5, 3), (4, 3)).dims().unwrap_err().to_string();
+        assert!(
+            err.contains("3×4") && err.contains("5×3") && err.contains("W_Q"),
+            "{err}"
+        );
+        let err = problem((3, 4), (4, 3), (4, 2)).dims().unwrap_err().to_string();
+        assert!(err.contains("W_K") && err.contains("4×2"), "{err}");
+    }
+
+    #[test]
+    fn dims_of_a_valid_problem() {
+        let d = problem((3, 4), (4, 3), (4, 3)).dims().unwrap();
+        assert_eq!(
+            d,
+            Dims {
+                n: 3,
+                d_model: 4,
+                d_k: 3,
+                d_v: 2,
+                d_out: 2
+            }
+        );
+    }
+}

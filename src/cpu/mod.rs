@@ -1,0 +1,8 @@
+//! The CPU reference: one twin per WGSL kernel, same loop structure, accumulating in f64.
+//!
+//! The GPU result is only trusted once it agrees with these. They are deliberately simple (no
+//! blocking, no SIMD) so that they can be read side by side with `shaders/`.
+
+pub mod attention;
+pub mod matmul;
+pub mod softmax;

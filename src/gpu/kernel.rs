@@ -1,0 +1,128 @@
+//! The one generic helper every kernel struct is built with: a compute pipeline plus its bind
+//! group layout, from WGSL source and a list of binding kinds.
+//!
+//! Bindings are numbered in the order given, and by convention that order is: the uniform params,
+//! the read-only inputs, then the output (DESIGN.md §4).
+
+/// What a binding slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// A uniform buffer (the params struct).
+    Uniform,
+    /// A read-only storage buffer (an input).
+    ReadOnly,
+    /// A read-write storage buffer (the output).
+    ReadWrite,
+}
+
+/// A compiled compute kernel: its pipeline and bind group layout.
+pub struct Kernel {
+    /// Name used for labels and error messages.
+    pub label: &'static str,
+    /// The compute pipeline.
+    pub pipeline: wgpu::ComputePipeline,
+    /// The layout its bind group must follow.
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Kernel {
+    /// Compiles `source` and builds the pipeline for entry point `entry` with `bindings`.
+    pub fn new(
+        device: &wgpu::Device,
+        label: &'static str,
+        source: &str,
+        entry: &str,
+        bindings: &[Binding],
+    ) -> Self {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match kind {
+                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                        Binding::ReadWrite => {
+                            wgpu::BufferBindingType::Storage { read_only: false }
+                        }
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(label),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Kernel {
+            label,
+            pipeline,
+            layout,
+        }
+    }
+
+    /// A bind group with `buffers` bound in order (params, inputs, output).
+    pub fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, buffer)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.label),
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+
+    /// Records one dispatch of this kernel into `pass`.
+    pub fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        groups: [u32; 3],
+    ) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    }
+}
+
+/// Errors when a dispatch needs more workgroups in one dimension than the adapter allows.
+pub fn check_groups(
+    limits: &wgpu::Limits,
+    kernel: &str,
+    groups: [u32; 3],
+) -> crate::error::Result<()> {
+    let max = limits.max_compute_workgroups_per_dimension;
+    if groups.iter().any(|&g| g > max) {
+        return Err(crate::error::Error::InvalidSize(format!(
+            "{kernel} needs {groups:?} workgroups but max_compute_workgroups_per_dimension is {max}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The matmul kernel (`shaders/matmul.wgsl`): projections, scores and the weighted sum.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::kernel::{Binding, Kernel};
+
+/// WGSL source, compiled into the binary.
+pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
+/// Invocations per workgroup along x (columns) and y (rows); keep in sync with `WG_X`/`WG_Y`.
+pub const WG: u32 = 8;
+/// Outputs per invocation along each axis; keep in sync with `TILE`.
+pub const TILE: u32 = 4;
+
+/// Parameters of one matmul dispatch: C = alpha · A · B (+ bias), strided and batched.
+///
+/// Keep in sync with `MatmulParams` in shaders/matmul.wgsl (same field order, 16-byte padded).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MatmulParams {
+    /// Rows of A and C.
+    pub m: u32,
+    /// Columns of B and C.
+    pub n: u32,
+    /// Shared dimension.
+    pub k: u32,
+    /// Factor applied to A·B before the bias.
+    pub alpha: f32,
+    /// Stride between rows of A.
+    pub a_row: u32,
+    /// Stride between columns of A.
+    pub a_col: u32,
+    /// Stride between rows of B.
+    pub b_row: u32,
+    /// Stride between columns of B.
+    pub b_col: u32,
+    /// Stride between rows of C (columns are contiguous).
+    pub c_row: u32,
+    /// 1 when a bias of length n is added to every row.
+    pub has_bias: u32,
+    /// Outer batch count (e.g. batch elements).
+    pub batch_outer: u32,
+    /// Inner batch count (e.g. heads).
+    pub batch_inner: u32,
+    /// A offset per outer batch step.
+    pub a_batch_outer: u32,
+    /// A offset per inner batch step.
+    pub a_batch_inner: u32,
+    /// B offset per outer batch step.
+    pub b_batch_outer: u32,
+    /// B offset per inner batch step.
+    pub b_batch_inner: u32,
+    /// C offset per outer batch step.
+    pub c_batch_outer: u32,
+    /// C offset per inner batch step.
+    pub c_batch_inner: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+    /// Padding to 16 bytes.
+    pub _pad1: u32,
+}
+
+impl MatmulParams {
+    /// One row-major product: A is m×k, B is k×n, C is m×n.
+    pub fn plain(m: usize, n: usize, k: usize) -> Self {
+        MatmulParams {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            alpha: 1.0,
+            a_row: k as u32,
+            a_col: 1,
+            b_row: n as u32,
+            b_col: 1,
+            c_row: n as u32,
+            batch_outer: 1,
+            batch_inner: 1,
+            ..Default::default()
+        }
+    }
+
+    /// A · Bᵀ where B is stored row-major as n×k (as K is for the scores Q·Kᵀ).
+    pub fn transposed_b(m: usize, n: usize, k: usize) -> Self {
+        MatmulParams {
+            b_row: 1,
+            b_col: k as u32,
+            ..Self::plain(m, n, k)
+        }
+    }
+
+    /// The same product scaled by `alpha`.
+    pub fn scaled(self, alpha: f32) -> Self {
+        MatmulParams { alpha, ..self }
+    }
+
+    /// Number of output elements C holds (batches included), for sizing buffers.
+    pub fn output_len(&self) -> usize {
+        let last_batch = (self.batch_outer - 1) as usize * self.c_batch_outer as usize
+            + (self.batch_inner - 1) as usize * self.c_batch_inner as usize;
+        last_batch + (self.m as usize - 1) * self.c_row as usize + self.n as usize
+    }
+
+    /// Workgroups to dispatch: one invocation per TILE×TILE block of C, one z-slice per batch.
+    pub fn workgroups(&self) -> [u32; 3] {
+        [
+            self.n.div_ceil(WG * TILE),
+            self.m.div_ceil(WG * TILE),
+            self.batch_outer * self.batch_inner,
+        ]
+    }
+}
+
+/// The compiled matmul pipeline.
+pub struct MatmulKernel(pub Kernel);
+
+impl MatmulKernel {
+    /// Compiles the kernel on `device`.
+    pub fn new(device: &wgpu::Device) -> Self {
+        MatmulKernel(Kernel::new(
+            device,
+            "matmul",
+            SOURCE,
+            "matmul",
+            &[
+                Binding::Uniform,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadWrite,
+            ],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_size_is_16_byte_aligned_and_matches_wgsl() {
+        // 20 u32/f32 fields in shaders/matmul.wgsl.
+        assert_eq!(std::mem::size_of::<MatmulParams>(), 80);
+        assert_eq!(std::mem::size_of::<MatmulParams>() % 16, 0);
+    }
+
+    #[test]
+    fn workgroups_cover_awkward_sizes() {
+        let p = MatmulParams::plain(33, 1, 7);
+        assert_eq!(p.workgroups(), [1, 2, 1]);
+        assert_eq!(p.output_len(), 33);
+    }
+}

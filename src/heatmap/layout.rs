@@ -1,0 +1,418 @@
+//! Where everything goes: cell size, label thinning and rotation, and the boxes of every text and
+//! tick mark, before any pixel is drawn.
+//!
+//! Layouts are computed in coordinates relative to the top-left corner of a panel's cell grid
+//! (which may go negative: labels sit left of and above it) and drawn with an offset, so several
+//! panels and one colorbar can later share a canvas by placing their layouts side by side.
+
+use super::HeatmapSpec;
+use super::colormap::ColorScale;
+use super::text::{Orientation, TextStyle};
+
+/// Blank border around everything drawn, in pixels.
+pub const MARGIN: u32 = 16;
+/// Largest cell edge, used for tiny maps so 2-place annotations fit comfortably.
+const MAX_CELL: u32 = 80;
+/// The grid's longer side aims at about this many pixels (never below one pixel per cell).
+const GRID_TARGET: u32 = 1024;
+/// Tick mark length and the gap between a tick mark and its label.
+const TICK_LEN: u32 = 4;
+const TICK_PAD: u32 = 3;
+/// Gap between tick labels and an axis title, and between the title and the grid.
+const GAP: u32 = 8;
+/// Font sizes in pixels.
+const TITLE_PX: f32 = 20.0;
+const AXIS_TITLE_PX: f32 = 16.0;
+const TICK_LABEL_MAX_PX: f32 = 14.0;
+const TICK_LABEL_MIN_PX: f32 = 11.0;
+const ANNOTATION_MAX_PX: f32 = 16.0;
+const ANNOTATION_MIN_PX: f32 = 8.0;
+/// Longest tick label and longest title, in pixels, before truncation with "…".
+const MAX_LABEL_WIDTH: u32 = 120;
+const MAX_TITLE_WIDTH: u32 = 1600;
+/// Colorbar geometry: gap from the grid, bar width, shortest bar.
+const COLORBAR_GAP: u32 = 24;
+const COLORBAR_WIDTH: u32 = 20;
+pub const COLORBAR_MIN_HEIGHT: u32 = 160;
+/// About this many colorbar ticks.
+const COLORBAR_TICKS: usize = 5;
+
+/// An axis-aligned pixel rectangle; `x`, `y` may be negative in layout coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    /// Left edge.
+    pub x: i64,
+    /// Top edge.
+    pub y: i64,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+impl Rect {
+    /// A rectangle from its corner and size.
+    pub fn new(x: i64, y: i64, w: u32, h: u32) -> Self {
+        Self { x, y, w, h }
+    }
+
+    /// One past the right edge.
+    pub fn right(&self) -> i64 {
+        self.x + i64::from(self.w)
+    }
+
+    /// One past the bottom edge.
+    pub fn bottom(&self) -> i64 {
+        self.y + i64::from(self.h)
+    }
+
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Rect) -> Rect {
+        let (x, y) = (self.x.min(other.x), self.y.min(other.y));
+        let (r, b) = (self.right().max(other.right()), self.bottom().max(other.bottom()));
+        Rect::new(x, y, (r - x) as u32, (b - y) as u32)
+    }
+}
+
+/// A piece of text placed in a box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextItem {
+    /// The (already truncated) text.
+    pub text: String,
+    /// Font size.
+    pub style: TextStyle,
+    /// Horizontal, or reading upward.
+    pub orientation: Orientation,
+    /// The box the text fills, as measured.
+    pub rect: Rect,
+}
+
+impl TextItem {
+    /// `text` in `style`, placed by `place(w, h)` which returns the box's top-left corner.
+    fn new(
+        text: String,
+        style: TextStyle,
+        orientation: Orientation,
+        place: impl FnOnce(u32, u32) -> (i64, i64),
+    ) -> Self {
+        let (w, h) = style.box_size(&text, orientation);
+        let (x, y) = place(w, h);
+        Self {
+            text,
+            style,
+            orientation,
+            rect: Rect::new(x, y, w, h),
+        }
+    }
+}
+
+/// The cell edge in pixels for a `rows`×`cols` grid: square cells, large for tiny maps, at least
+/// one pixel, the longer side near [`GRID_TARGET`] pixels once cells are below [`MAX_CELL`].
+pub fn cell_size(rows: usize, cols: usize) -> u32 {
+    let n = rows.max(cols).max(1);
+    let fit = usize::try_from(GRID_TARGET).unwrap_or(usize::MAX) / n;
+    u32::try_from(fit).unwrap_or(MAX_CELL).clamp(1, MAX_CELL)
+}
+
+/// Draw every `step`-th label: the smallest of 1, 2, 5, 10, 20, 50, … with `step · cell ≥ needed`.
+fn label_step(cell: u32, needed: u32) -> usize {
+    let mut base = 1usize;
+    loop {
+        for m in [1, 2, 5] {
+            let step = base * m;
+            if step as u64 * u64::from(cell) >= u64::from(needed) {
+                return step;
+            }
+        }
+        base *= 10;
+    }
+}
+
+/// A panel: title, cell grid, tick labels and axis titles, in coordinates relative to the grid's
+/// top-left corner.
+#[derive(Debug, Clone)]
+pub struct PanelLayout {
+    /// Grid shape.
+    pub rows: usize,
+    /// Grid shape.
+    pub cols: usize,
+    /// Cell edge in pixels.
+    pub cell: u32,
+    /// The cell grid, at (0, 0).
+    pub grid: Rect,
+    /// Titles and tick labels.
+    pub texts: Vec<TextItem>,
+    /// Tick marks and the frame around the grid, drawn in the foreground colour.
+    pub marks: Vec<Rect>,
+    /// Style of the per-cell value annotations, if they are drawn.
+    pub annotation: Option<TextStyle>,
+}
+
+impl PanelLayout {
+    /// Lays out `spec` with cells of `cell` pixels (see [`cell_size`]; panels meant to line up
+    /// pass the same size). The spec's shape must already be validated.
+    pub fn new(spec: &HeatmapSpec, cell: u32) -> Self {
+        let (rows, cols) = (spec.rows, spec.cols);
+        let grid = Rect::new(0, 0, cell * cols as u32, cell * rows as u32);
+        let centre = |i: usize| (i as i64) * i64::from(cell) + i64::from(cell / 2);
+        let tick_space = i64::from(TICK_LEN + TICK_PAD);
+        let label_style = TextStyle::new((cell as f32 * 0.75).clamp(TICK_LABEL_MIN_PX, TICK_LABEL_MAX_PX));
+        let line = label_style.line_height();
+        let mut texts = Vec::new();
+        let mut marks = frame(&grid);
+
+        // Query labels: right-aligned left of the grid, thinned so their lines never overlap.
+        let row_step = label_step(cell, line);
+        let mut label_left = 0i64;
+        for r in (0..rows).step_by(row_step) {
+            marks.push(Rect::new(-i64::from(TICK_LEN), centre(r), TICK_LEN, 1));
+            let text = label_style.truncate(&spec.row_labels[r], MAX_LABEL_WIDTH);
+            if text.is_empty() {
+                continue;
+            }
+            let item = TextItem::new(text, label_style, Orientation::Horizontal, |w, h| {
+                (-tick_space - i64::from(w), centre(r) - i64::from(h / 2))
+            });
+            label_left = label_left.min(item.rect.x);
+            texts.push(item);
+        }
+        if label_left == 0 {
+            label_left = -tick_space;
+        }
+
+        // Key labels: horizontal when every one fits its cell, else rotated and thinned.
+        let col_texts: Vec<String> = spec
+            .col_labels
+            .iter()
+            .map(|l| label_style.truncate(l, MAX_LABEL_WIDTH))
+            .collect();
+        let fits = col_texts.iter().all(|t| label_style.width(t) + 2 <= cell);
+        let (orientation, col_step) = if fits {
+            (Orientation::Horizontal, 1)
+        } else {
+            (Orientation::Upward, label_step(cell, line))
+        };
+        let labels_top = grid.bottom() + tick_space;
+        let mut labels_bottom = labels_top;
+        for (c, text) in col_texts.into_iter().enumerate().step_by(col_step) {
+            marks.push(Rect::new(centre(c), grid.bottom(), 1, TICK_LEN));
+            if text.is_empty() {
+                continue;
+            }
+            let item = TextItem::new(text, label_style, orientation, |w, _| {
+                (centre(c) - i64::from(w / 2), labels_top)
+            });
+            labels_bottom = labels_bottom.max(item.rect.bottom());
+            texts.push(item);
+        }
+
+        // Axis titles and the title.
+        let axis_style = TextStyle::new(AXIS_TITLE_PX);
+        let gap = i64::from(GAP);
+        let x_title = axis_style.truncate(spec.x_label, MAX_TITLE_WIDTH);
+        if !x_title.is_empty() {
+            texts.push(TextItem::new(x_title, axis_style, Orientation::Horizontal, |w, _| {
+                (grid.right() / 2 - i64::from(w / 2), labels_bottom + gap)
+            }));
+        }
+        let y_title = axis_style.truncate(spec.y_label, MAX_TITLE_WIDTH);
+        if !y_title.is_empty() {
+            texts.push(TextItem::new(y_title, axis_style, Orientation::Upward, |w, h| {
+                (label_left - gap - i64::from(w), grid.bottom() / 2 - i64::from(h / 2))
+            }));
+        }
+        let title_style = TextStyle::new(TITLE_PX);
+        let title = title_style.truncate(spec.title, MAX_TITLE_WIDTH);
+        if !title.is_empty() {
+            texts.push(TextItem::new(title, title_style, Orientation::Horizontal, |w, h| {
+                (grid.right() / 2 - i64::from(w / 2), -gap - 2 - i64::from(h))
+            }));
+        }
+
+        let auto = rows <= 20 && cols <= 20;
+        let annotation = spec.annotate.unwrap_or(auto).then(|| {
+            TextStyle::new((cell as f32 * 0.3).clamp(ANNOTATION_MIN_PX, ANNOTATION_MAX_PX))
+        });
+        Self {
+            rows,
+            cols,
+            cell,
+            grid,
+            texts,
+            marks,
+            annotation,
+        }
+    }
+
+    /// Everything the panel draws.
+    pub fn bounds(&self) -> Rect {
+        let mut b = self.grid;
+        for r in self.texts.iter().map(|t| &t.rect).chain(&self.marks) {
+            b = b.union(r);
+        }
+        b
+    }
+
+    /// The pixel rectangle of cell (`row`, `col`) relative to the grid corner.
+    pub fn cell_rect(&self, row: usize, col: usize) -> Rect {
+        let c = i64::from(self.cell);
+        Rect::new(col as i64 * c, row as i64 * c, self.cell, self.cell)
+    }
+
+    /// Where a colorbar of `height` pixels, top-aligned with the grid, should start: right of
+    /// the grid, and also right of the labels below the grid when the bar reaches down there.
+    pub fn colorbar_x(&self, height: u32) -> i64 {
+        let mut x = self.grid.right() + i64::from(COLORBAR_GAP);
+        if i64::from(height) > self.grid.bottom() {
+            for t in self.texts.iter().filter(|t| t.rect.y >= self.grid.bottom()) {
+                x = x.max(t.rect.right() + i64::from(GAP));
+            }
+        }
+        x
+    }
+}
+
+/// The four one-pixel lines just outside `r`.
+fn frame(r: &Rect) -> Vec<Rect> {
+    vec![
+        Rect::new(r.x - 1, r.y - 1, r.w + 2, 1),
+        Rect::new(r.x - 1, r.bottom(), r.w + 2, 1),
+        Rect::new(r.x - 1, r.y, 1, r.h),
+        Rect::new(r.right(), r.y, 1, r.h),
+    ]
+}
+
+/// A vertical colorbar: the bar, its ticks and labels, and its title reading upward on the right.
+#[derive(Debug, Clone)]
+pub struct ColorbarLayout {
+    /// The gradient, top = the scale's high end.
+    pub bar: Rect,
+    /// Tick labels and the title.
+    pub texts: Vec<TextItem>,
+    /// Tick marks and the frame.
+    pub marks: Vec<Rect>,
+}
+
+impl ColorbarLayout {
+    /// A colorbar whose bar's top-left corner is (`x`, `y`) and which is `height` pixels tall,
+    /// labelled with `scale`'s values and titled `label`.
+    pub fn new((x, y): (i64, i64), height: u32, scale: &ColorScale, label: &str) -> Self {
+        let bar = Rect::new(x, y, COLORBAR_WIDTH, height.max(2));
+        let style = TextStyle::new(TICK_LABEL_MAX_PX);
+        let line = style.line_height();
+        let mut marks = frame(&bar);
+        let mut texts = Vec::new();
+        let wanted = COLORBAR_TICKS.min((bar.h / (line * 3 / 2)).max(2) as usize);
+        let (ticks, decimals) = nice_ticks(f64::from(scale.lo), f64::from(scale.hi), wanted);
+        let span = f64::from(scale.hi) - f64::from(scale.lo);
+        let label_x = bar.right() + i64::from(TICK_LEN + TICK_PAD);
+        let mut labels_right = label_x;
+        for v in ticks {
+            let frac = (f64::from(scale.hi) - v) / span;
+            let ty = bar.y + (frac * f64::from(bar.h - 1)).round() as i64;
+            marks.push(Rect::new(bar.right(), ty, TICK_LEN, 1));
+            let item = TextItem::new(
+                format!("{v:.decimals$}"),
+                style,
+                Orientation::Horizontal,
+                |_, h| (label_x, ty - i64::from(h / 2)),
+            );
+            labels_right = labels_right.max(item.rect.right());
+            texts.push(item);
+        }
+        let title_style = TextStyle::new(AXIS_TITLE_PX);
+        let title = title_style.truncate(label, MAX_TITLE_WIDTH);
+        if !title.is_empty() {
+            texts.push(TextItem::new(title, title_style, Orientation::Upward, |_, h| {
+                (labels_right + i64::from(GAP), bar.y + i64::from(bar.h / 2) - i64::from(h / 2))
+            }));
+        }
+        Self { bar, texts, marks }
+    }
+
+    /// Everything the colorbar draws.
+    pub fn bounds(&self) -> Rect {
+        let mut b = self.bar;
+        for r in self.texts.iter().map(|t| &t.rect).chain(&self.marks) {
+            b = b.union(r);
+        }
+        b
+    }
+}
+
+/// About `wanted` round tick values in [lo, hi] (steps of 1, 2, 2.5 or 5 × 10ᵏ) and the number of
+/// decimals (at least 2) that prints each one exactly.
+pub fn nice_ticks(lo: f64, hi: f64, wanted: usize) -> (Vec<f64>, usize) {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return (vec![lo], 2);
+    }
+    let raw = span / (wanted.max(2) - 1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|&s| s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
+    let mut decimals = 2;
+    while decimals < 12 {
+        let scaled = step * 10f64.powi(decimals as i32);
+        if (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0) {
+            break;
+        }
+        decimals += 1;
+    }
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    let ticks = (first..=last)
+        .map(|i| {
+            let v = i as f64 * step;
+            if v.abs() < step * 1e-9 { 0.0 } else { v }
+        })
+        .collect();
+    (ticks, decimals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_shrink_with_n_but_stay_at_least_one_pixel() {
+        assert_eq!(cell_size(1, 1), MAX_CELL);
+        assert_eq!(cell_size(3, 3), MAX_CELL);
+        assert!(cell_size(20, 20) >= 40, "annotations need room");
+        assert_eq!(cell_size(64, 64), 16);
+        assert!(cell_size(512, 512) >= 2);
+        assert_eq!(cell_size(2000, 2000), 1);
+        assert_eq!(cell_size(3, 7), cell_size(7, 3));
+        for n in 1..3000 {
+            let c = cell_size(n, n);
+            assert!(c >= 1 && c <= MAX_CELL);
+            assert!(c * n as u32 <= GRID_TARGET.max(n as u32), "{n}");
+        }
+    }
+
+    #[test]
+    fn label_steps_are_round_and_sufficient() {
+        assert_eq!(label_step(80, 17), 1);
+        assert_eq!(label_step(16, 17), 2);
+        assert_eq!(label_step(2, 17), 10);
+        assert_eq!(label_step(1, 17), 20);
+        assert_eq!(label_step(1, 170), 200);
+    }
+
+    #[test]
+    fn ticks_are_round_inside_the_range() {
+        let (t, d) = nice_ticks(0.0887, 0.7072, 5);
+        assert_eq!(d, 2);
+        assert_eq!(t, vec![0.2, 0.4, 0.6]);
+        let (t, d) = nice_ticks(0.0, 1.0, 5);
+        assert_eq!((t, d), (vec![0.0, 0.25, 0.5, 0.75, 1.0], 2));
+        let (t, d) = nice_ticks(0.001, 0.002, 5);
+        assert!(t.len() >= 3 && d >= 4, "{t:?} {d}");
+        assert!(t.iter().all(|v| (0.001 - 1e-12..=0.002 + 1e-12).contains(v)));
+        let (t, _) = nice_ticks(-3.0, 5.0, 5);
+        assert!(t.contains(&0.0) && t.len() >= 3, "{t:?}");
+    }
+}

@@ -1,0 +1,17 @@
+//! selfattn: self-attention, softmax(Q·Kᵀ/√d_k)·V, in WGSL compute shaders on any GPU wgpu reaches,
+//! checked against an f64 CPU reference and drawn as a heatmap.
+//!
+//! The pieces: [`attention`] defines the problem and the plan of kernel dispatches; [`gpu`] runs
+//! the plan with WGSL kernels; [`cpu`] runs the same plan with f64 twins; [`compare`] measures how
+//! far apart they are; [`heatmap`] draws the weights.
+
+pub mod attention;
+pub mod compare;
+pub mod cpu;
+pub mod error;
+pub mod fsutil;
+pub mod gpu;
+pub mod numpy_rng;
+pub mod tensor;
+
+pub use error::{Error, Result};
