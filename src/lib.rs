@@ -9,9 +9,13 @@ pub mod attention;
 pub mod compare;
 pub mod cpu;
 pub mod error;
+pub mod examples;
 pub mod fsutil;
 pub mod gpu;
+pub mod heatmap;
+pub mod npy;
 pub mod numpy_rng;
+pub mod report;
 pub mod tensor;
 
 pub use error::{Error, Result};

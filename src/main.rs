@@ -1,3 +1,53 @@
-fn main() {
-    println!("Hello, world!");
+//! The `selfattn` command line: parses flags, runs a command, maps the result to an exit code.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use commands::Outcome;
+
+/// Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid" on every start when the variable is
+/// unset (headless machines, CI). We never present to a display, so a private folder will do.
+fn quiet_vulkan_loader() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+    let dir = std::env::temp_dir().join(format!("selfattn-runtime-{user}"));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
+fn main() -> ExitCode {
+    quiet_vulkan_loader();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal::gles::egl=off")).init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => commands::run::run(&cli.run),
+        Some(Command::Run(args)) => commands::run::run(args),
+        Some(Command::Explain(args)) => commands::explain::explain(args),
+        Some(Command::Devices(args)) => commands::devices::devices(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Mismatch(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
 }

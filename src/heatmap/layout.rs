@@ -69,7 +69,10 @@ impl Rect {
     /// The smallest rectangle holding both.
     pub fn union(&self, other: &Rect) -> Rect {
         let (x, y) = (self.x.min(other.x), self.y.min(other.y));
-        let (r, b) = (self.right().max(other.right()), self.bottom().max(other.bottom()));
+        let (r, b) = (
+            self.right().max(other.right()),
+            self.bottom().max(other.bottom()),
+        );
         Rect::new(x, y, (r - x) as u32, (b - y) as u32)
     }
 }
@@ -156,7 +159,8 @@ impl PanelLayout {
         let grid = Rect::new(0, 0, cell * cols as u32, cell * rows as u32);
         let centre = |i: usize| (i as i64) * i64::from(cell) + i64::from(cell / 2);
         let tick_space = i64::from(TICK_LEN + TICK_PAD);
-        let label_style = TextStyle::new((cell as f32 * 0.75).clamp(TICK_LABEL_MIN_PX, TICK_LABEL_MAX_PX));
+        let label_style =
+            TextStyle::new((cell as f32 * 0.75).clamp(TICK_LABEL_MIN_PX, TICK_LABEL_MAX_PX));
         let line = label_style.line_height();
         let mut texts = Vec::new();
         let mut marks = frame(&grid);
@@ -211,22 +215,36 @@ impl PanelLayout {
         let gap = i64::from(GAP);
         let x_title = axis_style.truncate(spec.x_label, MAX_TITLE_WIDTH);
         if !x_title.is_empty() {
-            texts.push(TextItem::new(x_title, axis_style, Orientation::Horizontal, |w, _| {
-                (grid.right() / 2 - i64::from(w / 2), labels_bottom + gap)
-            }));
+            texts.push(TextItem::new(
+                x_title,
+                axis_style,
+                Orientation::Horizontal,
+                |w, _| (grid.right() / 2 - i64::from(w / 2), labels_bottom + gap),
+            ));
         }
         let y_title = axis_style.truncate(spec.y_label, MAX_TITLE_WIDTH);
         if !y_title.is_empty() {
-            texts.push(TextItem::new(y_title, axis_style, Orientation::Upward, |w, h| {
-                (label_left - gap - i64::from(w), grid.bottom() / 2 - i64::from(h / 2))
-            }));
+            texts.push(TextItem::new(
+                y_title,
+                axis_style,
+                Orientation::Upward,
+                |w, h| {
+                    (
+                        label_left - gap - i64::from(w),
+                        grid.bottom() / 2 - i64::from(h / 2),
+                    )
+                },
+            ));
         }
         let title_style = TextStyle::new(TITLE_PX);
         let title = title_style.truncate(spec.title, MAX_TITLE_WIDTH);
         if !title.is_empty() {
-            texts.push(TextItem::new(title, title_style, Orientation::Horizontal, |w, h| {
-                (grid.right() / 2 - i64::from(w / 2), -gap - 2 - i64::from(h))
-            }));
+            texts.push(TextItem::new(
+                title,
+                title_style,
+                Orientation::Horizontal,
+                |w, h| (grid.right() / 2 - i64::from(w / 2), -gap - 2 - i64::from(h)),
+            ));
         }
 
         let auto = rows <= 20 && cols <= 20;
@@ -302,8 +320,13 @@ impl ColorbarLayout {
         let line = style.line_height();
         let mut marks = frame(&bar);
         let mut texts = Vec::new();
-        let wanted = COLORBAR_TICKS.min((bar.h / (line * 3 / 2)).max(2) as usize);
-        let (ticks, decimals) = nice_ticks(f64::from(scale.lo), f64::from(scale.hi), wanted);
+        let room = (bar.h / (line * 3 / 2)).max(2) as usize;
+        let (ticks, decimals) = nice_ticks(
+            f64::from(scale.lo),
+            f64::from(scale.hi),
+            COLORBAR_TICKS.min(room),
+            room.min(2 * COLORBAR_TICKS),
+        );
         let span = f64::from(scale.hi) - f64::from(scale.lo);
         let label_x = bar.right() + i64::from(TICK_LEN + TICK_PAD);
         let mut labels_right = label_x;
@@ -323,9 +346,17 @@ impl ColorbarLayout {
         let title_style = TextStyle::new(AXIS_TITLE_PX);
         let title = title_style.truncate(label, MAX_TITLE_WIDTH);
         if !title.is_empty() {
-            texts.push(TextItem::new(title, title_style, Orientation::Upward, |_, h| {
-                (labels_right + i64::from(GAP), bar.y + i64::from(bar.h / 2) - i64::from(h / 2))
-            }));
+            texts.push(TextItem::new(
+                title,
+                title_style,
+                Orientation::Upward,
+                |_, h| {
+                    (
+                        labels_right + i64::from(GAP),
+                        bar.y + i64::from(bar.h / 2) - i64::from(h / 2),
+                    )
+                },
+            ));
         }
         Self { bar, texts, marks }
     }
@@ -340,20 +371,46 @@ impl ColorbarLayout {
     }
 }
 
-/// About `wanted` round tick values in [lo, hi] (steps of 1, 2, 2.5 or 5 × 10ᵏ) and the number of
-/// decimals (at least 2) that prints each one exactly.
-pub fn nice_ticks(lo: f64, hi: f64, wanted: usize) -> (Vec<f64>, usize) {
+/// Round tick values in [lo, hi], steps of 1, 2, 2.5 or 5 × 10ᵏ, as close to `wanted` in number
+/// as possible (ties go to more ticks) and never more than `max`, with the number of decimals
+/// (at least 2) that prints each one exactly.
+pub fn nice_ticks(lo: f64, hi: f64, wanted: usize, max: usize) -> (Vec<f64>, usize) {
     let span = hi - lo;
     if !(span.is_finite() && span > 0.0) {
         return (vec![lo], 2);
     }
-    let raw = span / (wanted.max(2) - 1) as f64;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|&s| s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * magnitude);
+    let count = |step: f64| {
+        let first = (lo / step - 1e-9).ceil() as i64;
+        let last = (hi / step + 1e-9).floor() as i64;
+        (first, last, (last - first + 1).max(0) as usize)
+    };
+    // A step m·10ᵏ; tick i is i·m·10ᵏ, computed so that 3 × 0.2 prints and compares as 0.6.
+    let value = |i: i64, m: f64, k: i32| {
+        let v = i as f64 * m;
+        if k < 0 {
+            v / 10f64.powi(-k)
+        } else {
+            v * 10f64.powi(k)
+        }
+    };
+    let top = span.log10().floor() as i32;
+    let mut best: Option<(f64, i32, usize)> = None;
+    for k in top - 2..=top + 1 {
+        for m in [1.0, 2.0, 2.5, 5.0] {
+            let (_, _, n) = count(value(1, m, k));
+            if n < 2 || n > max.max(2) {
+                continue;
+            }
+            let key = |n: usize| (n.abs_diff(wanted), std::cmp::Reverse(n));
+            if best.is_none_or(|(_, _, bn)| key(n) < key(bn)) {
+                best = Some((m, k, n));
+            }
+        }
+    }
+    let Some((m, k, _)) = best else {
+        return (vec![lo, hi], 2);
+    };
+    let step = value(1, m, k);
     let mut decimals = 2;
     while decimals < 12 {
         let scaled = step * 10f64.powi(decimals as i32);
@@ -362,14 +419,8 @@ pub fn nice_ticks(lo: f64, hi: f64, wanted: usize) -> (Vec<f64>, usize) {
         }
         decimals += 1;
     }
-    let first = (lo / step - 1e-9).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    let ticks = (first..=last)
-        .map(|i| {
-            let v = i as f64 * step;
-            if v.abs() < step * 1e-9 { 0.0 } else { v }
-        })
-        .collect();
+    let (first, last, _) = count(step);
+    let ticks = (first..=last).map(|i| value(i, m, k)).collect();
     (ticks, decimals)
 }
 
@@ -404,15 +455,25 @@ mod tests {
 
     #[test]
     fn ticks_are_round_inside_the_range() {
-        let (t, d) = nice_ticks(0.0887, 0.7072, 5);
+        let (t, d) = nice_ticks(0.0887, 0.7072, 5, 10);
+        assert_eq!(d, 2);
+        assert_eq!(t.len(), 7, "{t:?}");
+        assert!(
+            (t[0] - 0.1).abs() < 1e-12 && (t[6] - 0.7).abs() < 1e-12,
+            "{t:?}"
+        );
+        let (t, d) = nice_ticks(0.0887, 0.7072, 5, 4);
         assert_eq!(d, 2);
         assert_eq!(t, vec![0.2, 0.4, 0.6]);
-        let (t, d) = nice_ticks(0.0, 1.0, 5);
+        let (t, d) = nice_ticks(0.0, 1.0, 5, 10);
         assert_eq!((t, d), (vec![0.0, 0.25, 0.5, 0.75, 1.0], 2));
-        let (t, d) = nice_ticks(0.001, 0.002, 5);
+        let (t, d) = nice_ticks(0.001, 0.002, 5, 10);
         assert!(t.len() >= 3 && d >= 4, "{t:?} {d}");
-        assert!(t.iter().all(|v| (0.001 - 1e-12..=0.002 + 1e-12).contains(v)));
-        let (t, _) = nice_ticks(-3.0, 5.0, 5);
+        assert!(
+            t.iter()
+                .all(|v| (0.001 - 1e-12..=0.002 + 1e-12).contains(v))
+        );
+        let (t, _) = nice_ticks(-3.0, 5.0, 5, 10);
         assert!(t.contains(&0.0) && t.len() >= 3, "{t:?}");
     }
 }

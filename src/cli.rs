@@ -1,0 +1,183 @@
+//! Command-line definitions (clap). Kept apart from the commands so `--help` reads as one page.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use selfattn::gpu::BackendChoice;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success: the GPU result agrees with the CPU reference
+  1  bad input (file, shape, NaN/inf, size beyond the adapter's limits) or an unwritable output
+  2  bad command line
+  3  the GPU result disagrees with the CPU reference beyond --tolerance
+  4  no GPU adapter found (on Linux without a GPU: apt install mesa-vulkan-drivers, or --backend gl)
+
+Environment: WGPU_BACKEND and WGPU_ADAPTER_NAME choose the adapter when the flags are absent;
+RUST_LOG=info logs the adapter and its driver.";
+
+/// Self-attention, softmax(Q·Kᵀ/√d_k)·V, computed in WGSL compute shaders on any GPU wgpu reaches,
+/// checked against an f64 CPU reference and drawn as a heatmap.
+///
+/// With no arguments it runs the seed tutorial's NumPy example ("I love AI") and writes
+/// attention_heatmap.png.
+#[derive(Parser, Debug)]
+#[command(name = "selfattn", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without one, `run`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `run` (the default command).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compute attention on the GPU, check it against the CPU, print a report, draw the heatmap.
+    Run(RunArgs),
+    /// Walk through attention step by step (X, Q, K, V, scores, weights, output), each stage
+    /// computed on the GPU and checked against the CPU.
+    Explain(ExplainArgs),
+    /// List every adapter wgpu can see, with the limits and features that matter here.
+    Devices(GpuArgs),
+}
+
+/// Adapter selection.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GpuArgs {
+    /// Graphics API: auto, vulkan, metal, dx12 or gl. `auto` honours WGPU_BACKEND.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    pub backend: BackendChoice,
+
+    /// Use the adapter whose name contains NAME (case-insensitive); else WGPU_ADAPTER_NAME.
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
+}
+
+fn parse_backend(s: &str) -> Result<BackendChoice, String> {
+    s.parse()
+}
+
+/// The seed tutorial's examples.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedExample {
+    /// 00_scratch.py: "I love AI", fixed 3×4 X, W_Q/W_K/W_V from np.random.seed(42).
+    Numpy,
+    /// 01_pytorch.py: "The cat sat down", d_model = d_head = 8, with an output projection W_o.
+    Pytorch,
+}
+
+/// Where the attention problem comes from.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// One of the seed tutorial's examples (the default when no other input is given).
+    #[arg(long, value_enum, conflicts_with_all = ["text", "embeddings"])]
+    pub example: Option<SeedExample>,
+
+    /// A sentence, split into word and punctuation tokens; embeddings and projections are drawn
+    /// from --seed.
+    #[arg(long, conflicts_with = "embeddings")]
+    pub text: Option<String>,
+
+    /// Token embeddings X as .npy (N×d_model, float32 or float64).
+    #[arg(long, value_name = "X.npy")]
+    pub embeddings: Option<PathBuf>,
+
+    /// W_Q as .npy (d_model×d_k); drawn from --seed when absent. Q = X·W_Q.
+    #[arg(long, value_name = "FILE", requires = "embeddings")]
+    pub wq: Option<PathBuf>,
+
+    /// W_K as .npy (d_model×d_k); drawn from --seed when absent.
+    #[arg(long, value_name = "FILE", requires = "embeddings")]
+    pub wk: Option<PathBuf>,
+
+    /// W_V as .npy (d_model×d_v); drawn from --seed when absent.
+    #[arg(long, value_name = "FILE", requires = "embeddings")]
+    pub wv: Option<PathBuf>,
+
+    /// Optional output projection W_O as .npy (d_v×d_out).
+    #[arg(long, value_name = "FILE", requires = "embeddings")]
+    pub wo: Option<PathBuf>,
+
+    /// Token labels for --embeddings, separated by spaces (default 0..N-1).
+    #[arg(long, requires = "embeddings", conflicts_with = "tokens_file")]
+    pub tokens: Option<String>,
+
+    /// Token labels for --embeddings, one per line.
+    #[arg(long, value_name = "FILE", requires = "embeddings")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Seed for everything drawn at random (NumPy's legacy generator).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u32,
+
+    /// Embedding width for --text.
+    #[arg(long, default_value_t = 64)]
+    pub d_model: usize,
+
+    /// Query/key width for --text and for drawn projections (default d_model, or W_Q's width).
+    #[arg(long)]
+    pub d_k: Option<usize>,
+
+    /// Value width for --text and for a drawn W_V (default d_k).
+    #[arg(long)]
+    pub d_v: Option<usize>,
+
+    /// Causal mask: query i attends only to keys j ≤ i.
+    #[arg(long)]
+    pub causal: bool,
+}
+
+/// Options of `run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+
+    /// Heatmap PNG to write.
+    #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
+    pub out: PathBuf,
+
+    /// Do not draw the heatmap.
+    #[arg(long)]
+    pub no_heatmap: bool,
+
+    /// Heatmap colormap: viridis, blues or magma (default viridis; blues for --example pytorch).
+    #[arg(long)]
+    pub cmap: Option<String>,
+
+    /// Heatmap title.
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Also write weights.npy (N×N) and output.npy (N×d_out), f32 as computed on the GPU, into DIR
+    /// (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+
+    /// Largest allowed |GPU − CPU| on the weights; the output is held to the same tolerance
+    /// relative to its largest magnitude, max(1, max|output|).
+    #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+}
+
+/// Options of `explain`.
+#[derive(Args, Debug, Clone)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+
+    /// Largest allowed |GPU − CPU| per stage (see `run --help`).
+    #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+}

@@ -1,0 +1,15 @@
+//! The subcommands. Each returns an [`Outcome`] (or an error) and leaves exit codes to `main`.
+
+pub mod devices;
+pub mod explain;
+pub mod inputs;
+pub mod run;
+
+/// What a finished command reports back to `main`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything checked out.
+    Ok,
+    /// The GPU disagreed with the CPU reference; the message names the stage and element.
+    Mismatch(String),
+}

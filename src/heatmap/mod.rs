@@ -1,0 +1,269 @@
+//! Attention weights drawn as a heatmap PNG, the way the seed tutorial showed them with
+//! matplotlib's `imshow` + `colorbar` and seaborn-style annotations.
+//!
+//! Why a renderer of our own: the tool must run anywhere wgpu does without Python, so the picture a
+//! learner compares against the tutorial is drawn here, pixel by pixel, with matplotlib's own
+//! colormap tables ([`Colormap`]) and an embedded font (no system fonts needed). The output is
+//! deterministic, which lets the tests read colours back from the PNG.
+//!
+//! The module is split so that each step has one job: `layout` decides cell size, label
+//! thinning/rotation and where every text goes (in coordinates relative to a grid corner),
+//! `draw` turns a layout into pixels on a shared canvas, and [`render`] composes one panel with
+//! one colorbar. A figure of several panels (one per attention head, one shared colour scale and
+//! colorbar) is the same composition with more layouts side by side.
+
+mod colormap;
+mod colormap_data;
+mod draw;
+mod layout;
+mod text;
+
+use std::path::Path;
+
+use image::RgbImage;
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
+
+pub use colormap::{ColorScale, Colormap, NAN_COLOR, prefers_dark_text};
+pub use draw::BACKGROUND;
+
+use crate::error::{Error, Result};
+use layout::{COLORBAR_MIN_HEIGHT, ColorbarLayout, MARGIN, PanelLayout};
+
+/// Largest number of rows or columns drawn: cells are at least one pixel, so this bounds the image
+/// (about 4.5k × 4.5k pixels at most).
+pub const MAX_CELLS_PER_AXIS: usize = 4096;
+
+/// Everything needed to draw one heatmap.
+#[derive(Clone, Copy)]
+pub struct HeatmapSpec<'a> {
+    /// `rows × cols` values, row-major.
+    pub values: &'a [f32],
+    /// Number of rows (queries).
+    pub rows: usize,
+    /// Number of columns (keys).
+    pub cols: usize,
+    /// One label per row (query tokens), drawn down the left.
+    pub row_labels: &'a [String],
+    /// One label per column (key tokens), along the bottom; rotated 90° when any is too wide for
+    /// its cell.
+    pub col_labels: &'a [String],
+    /// Title centred above the grid; empty for none.
+    pub title: &'a str,
+    /// Title under the column labels, e.g. "Key".
+    pub x_label: &'a str,
+    /// Title left of the row labels, reading upward, e.g. "Query".
+    pub y_label: &'a str,
+    /// Title along the colorbar, e.g. "Attention Weight".
+    pub colorbar_label: &'a str,
+    /// The colormap.
+    pub cmap: Colormap,
+    /// Values drawn with the bottom and top colours; `None` uses the min and max of the finite,
+    /// shown values (a degenerate range is widened to include 0 and 1).
+    pub range: Option<(f32, f32)>,
+    /// Write each value to 2 places in its cell; `None` does so when rows and cols are ≤ 20.
+    /// Cells too small for the text stay blank either way.
+    pub annotate: Option<bool>,
+    /// Cells to leave blank (drawn in the background colour), e.g. a causal mask's upper triangle.
+    pub hide: Option<&'a dyn Fn(usize, usize) -> bool>,
+}
+
+impl<'a> HeatmapSpec<'a> {
+    /// A spec with the seed's defaults: no title, axes "Key" / "Query", colorbar
+    /// "Attention Weight", viridis, automatic range and annotations, nothing hidden.
+    pub fn new(
+        values: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_labels: &'a [String],
+        col_labels: &'a [String],
+    ) -> Self {
+        Self {
+            values,
+            rows,
+            cols,
+            row_labels,
+            col_labels,
+            title: "",
+            x_label: "Key",
+            y_label: "Query",
+            colorbar_label: "Attention Weight",
+            cmap: Colormap::Viridis,
+            range: None,
+            annotate: None,
+            hide: None,
+        }
+    }
+
+    /// Checks shapes and the range; every `render` error comes from here.
+    fn validate(&self) -> Result<()> {
+        if self.rows == 0 || self.cols == 0 {
+            return Err(Error::InvalidSize(format!(
+                "heatmap of {} × {} cells: both sides must be at least 1",
+                self.rows, self.cols
+            )));
+        }
+        if self.rows.max(self.cols) > MAX_CELLS_PER_AXIS {
+            return Err(Error::InvalidSize(format!(
+                "heatmap of {} × {} cells: at most {MAX_CELLS_PER_AXIS} per side can be drawn",
+                self.rows, self.cols
+            )));
+        }
+        if self.rows.checked_mul(self.cols) != Some(self.values.len()) {
+            return Err(Error::ShapeMismatch(format!(
+                "heatmap of {} × {} cells given {} values",
+                self.rows,
+                self.cols,
+                self.values.len()
+            )));
+        }
+        for (what, labels, n) in [
+            ("row", self.row_labels, self.rows),
+            ("column", self.col_labels, self.cols),
+        ] {
+            if labels.len() != n {
+                return Err(Error::ShapeMismatch(format!(
+                    "heatmap has {n} {what}s but {} {what} labels",
+                    labels.len()
+                )));
+            }
+        }
+        if let Some((lo, hi)) = self.range
+            && !(lo.is_finite() && hi.is_finite() && lo < hi)
+        {
+            return Err(Error::Usage(format!(
+                "heatmap colour range ({lo}, {hi}) must be finite with low < high"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The colour scale: the given range, or the finite shown values' min and max.
+    fn scale(&self) -> ColorScale {
+        let (lo, hi) = self.range.unwrap_or_else(|| {
+            let mut range: Option<(f32, f32)> = None;
+            for (i, &v) in self.values.iter().enumerate() {
+                let hidden = self.hide.is_some_and(|h| h(i / self.cols, i % self.cols));
+                if v.is_finite() && !hidden {
+                    range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                }
+            }
+            match range {
+                Some((lo, hi)) if lo < hi => (lo, hi),
+                Some((v, _)) => (v.min(0.0), v.max(1.0)),
+                None => (0.0, 1.0),
+            }
+        });
+        ColorScale {
+            cmap: self.cmap,
+            lo,
+            hi,
+        }
+    }
+}
+
+/// A drawn heatmap and where its cells are.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// The picture.
+    pub image: RgbImage,
+    grid_origin: (u32, u32),
+    cell: u32,
+    rows: usize,
+    cols: usize,
+    scale: ColorScale,
+}
+
+impl Heatmap {
+    /// Pixel rectangle (x, y, w, h) of cell (row, col) in the image, for tests and for later overlays.
+    ///
+    /// # Panics
+    /// If `row` or `col` is outside the grid.
+    pub fn cell_rect(&self, row: usize, col: usize) -> (u32, u32, u32, u32) {
+        assert!(
+            row < self.rows && col < self.cols,
+            "cell ({row}, {col}) outside a {} × {} heatmap",
+            self.rows,
+            self.cols
+        );
+        let (x0, y0) = self.grid_origin;
+        (
+            x0 + col as u32 * self.cell,
+            y0 + row as u32 * self.cell,
+            self.cell,
+            self.cell,
+        )
+    }
+
+    /// Pixel rectangle (x, y, w, h) of the whole cell grid.
+    pub fn grid_rect(&self) -> (u32, u32, u32, u32) {
+        let (x0, y0) = self.grid_origin;
+        let c = self.cell;
+        (x0, y0, c * self.cols as u32, c * self.rows as u32)
+    }
+
+    /// Edge of one (square) cell in pixels.
+    pub fn cell_size(&self) -> u32 {
+        self.cell
+    }
+
+    /// The colour scale used (colormap and the values at its ends).
+    pub fn scale(&self) -> ColorScale {
+        self.scale
+    }
+
+    /// PNG to `path` atomically (crate::fsutil::write_atomic + image's PngEncoder).
+    pub fn save_png(&self, path: &Path) -> Result<()> {
+        crate::fsutil::write_atomic(path, |w| {
+            PngEncoder::new(w)
+                .write_image(
+                    self.image.as_raw(),
+                    self.image.width(),
+                    self.image.height(),
+                    ExtendedColorType::Rgb8,
+                )
+                .map_err(std::io::Error::other)
+        })
+    }
+}
+
+/// Draws `spec` as one panel with a colorbar on its right.
+///
+/// Errors: [`Error::InvalidSize`] for an empty or oversized grid ([`MAX_CELLS_PER_AXIS`]),
+/// [`Error::ShapeMismatch`] when the values or labels do not match rows × cols, and
+/// [`Error::Usage`] for a non-finite or empty colour range.
+pub fn render(spec: &HeatmapSpec) -> Result<Heatmap> {
+    spec.validate()?;
+    let scale = spec.scale();
+    let cell = layout::cell_size(spec.rows, spec.cols);
+    let panel = PanelLayout::new(spec, cell);
+    let bar_height = panel.grid.h.max(COLORBAR_MIN_HEIGHT);
+    let bar = ColorbarLayout::new(
+        (panel.colorbar_x(bar_height), 0),
+        bar_height,
+        &scale,
+        spec.colorbar_label,
+    );
+    let bounds = panel.bounds().union(&bar.bounds());
+    let margin = i64::from(MARGIN);
+    let offset = (margin - bounds.x, margin - bounds.y);
+    let mut image = RgbImage::from_pixel(
+        bounds.w + 2 * MARGIN,
+        bounds.h + 2 * MARGIN,
+        image::Rgb(BACKGROUND),
+    );
+    draw::draw_panel(&mut image, offset, &panel, spec, &scale);
+    draw::draw_colorbar(&mut image, offset, &bar, spec.cmap);
+    Ok(Heatmap {
+        image,
+        // Every layout box lies inside `bounds`, so the grid corner is at least MARGIN in.
+        grid_origin: (offset.0 as u32, offset.1 as u32),
+        cell,
+        rows: spec.rows,
+        cols: spec.cols,
+        scale,
+    })
+}
+
+#[cfg(test)]
+mod tests;

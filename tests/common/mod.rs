@@ -1,0 +1,22 @@
+//! Shared test helpers: opening the adapter under CI's rules.
+#![allow(dead_code)]
+
+use selfattn::gpu::{AdapterChoice, GpuContext};
+
+/// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).
+pub const REQUIRE_GPU: &str = "SELFATTN_REQUIRE_GPU";
+
+/// Opens the adapter chosen by `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`. Without an adapter the test
+/// is skipped with a message, unless `SELFATTN_REQUIRE_GPU=1`, when it fails.
+pub fn gpu() -> Option<GpuContext> {
+    match GpuContext::open(&AdapterChoice::default()) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU}=1 but no adapter: {e}");
+            }
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
