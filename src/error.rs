@@ -67,11 +67,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code that `selfattn` uses for this error: 4 when no adapter exists, 1 for
+    /// The process exit code that `selfattn` uses for this error: 4 when no adapter exists, 2 for a
+    /// bad command-line value, 1 for
     /// everything else the user can fix (bad input, limits, unwritable output).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::NoAdapter(_) => 4,
+            Error::Usage(_) => 2,
             _ => 1,
         }
     }

@@ -205,7 +205,14 @@ impl GpuContext {
 
     /// Errors when a storage buffer of `bytes` for `what` exceeds the adapter's limits.
     pub fn check_storage_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let (limit, limit_name) = self.max_storage_bytes();
+        // The kernels index with u32, so no buffer may hold more than 2^32 − 1 elements.
+        let (limit, limit_name) = match self.max_storage_bytes() {
+            (limit, _) if limit / 4 > u32::MAX as u64 => (
+                u32::MAX as u64 * 4,
+                "the kernels' u32 indexing (2^32 − 1 elements)",
+            ),
+            other => other,
+        };
         if bytes > limit {
             return Err(Error::BufferTooLarge {
                 what: what.to_string(),

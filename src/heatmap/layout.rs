@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(cell_size(3, 7), cell_size(7, 3));
         for n in 1..3000 {
             let c = cell_size(n, n);
-            assert!(c >= 1 && c <= MAX_CELL);
+            assert!((1..=MAX_CELL).contains(&c));
             assert!(c * n as u32 <= GRID_TARGET.max(n as u32), "{n}");
         }
     }

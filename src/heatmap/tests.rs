@@ -298,7 +298,7 @@ fn bad_specs_are_errors_not_panics() {
         ),
     ];
     for (spec, want) in cases {
-        let err = render(&spec).err().expect(want).to_string();
+        let err = render(&spec).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
     }
     let big = vec![0.0; MAX_CELLS_PER_AXIS + 1];
@@ -331,4 +331,109 @@ fn saving_into_a_missing_folder_fails_and_leaves_nothing() {
     assert!(matches!(err, Error::OutputFile { .. }), "{err}");
     assert!(!path.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Writes sample pictures for a person to look at:
+/// `SELFATTN_HEATMAP_SAMPLES=/tmp cargo test --lib heatmap -- --ignored`.
+#[test]
+#[ignore = "writes sample PNGs into $SELFATTN_HEATMAP_SAMPLES"]
+fn write_samples() {
+    let Some(dir) = std::env::var_os("SELFATTN_HEATMAP_SAMPLES") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let words = labels(&["I", "love", "AI"]);
+    let mut spec = HeatmapSpec::new(&SEED, 3, 3, &words, &words);
+    spec.title = "Self-Attention Heatmap";
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_sample.png"))
+        .unwrap();
+
+    let vocab = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "lazy",
+        "dog",
+        "attention",
+        "is",
+        "all",
+        "you",
+        "need",
+        "transformer",
+        "résumé",
+        "naïve",
+    ];
+    let n = 64;
+    let tokens: Vec<String> = (0..n).map(|i| vocab[i % vocab.len()].to_string()).collect();
+    // Softmax rows of random logits, like real attention weights.
+    let logits = values(n * n);
+    let mut weights = Vec::with_capacity(n * n);
+    for row in logits.chunks(n) {
+        let exps: Vec<f32> = row.iter().map(|x| (4.0 * x).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        weights.extend(exps.iter().map(|e| e / sum));
+    }
+    let mut spec = HeatmapSpec::new(&weights, n, n, &tokens, &tokens);
+    spec.title = "Self-Attention Heatmap (64 tokens)";
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_64.png"))
+        .unwrap();
+
+    let words = labels(&["The", "cat", "sat", "down"]);
+    let vals: Vec<f32> = values(16);
+    let causal = |r: usize, c: usize| c > r;
+    let mut spec = HeatmapSpec::new(&vals, 4, 4, &words, &words);
+    spec.cmap = Colormap::Blues;
+    spec.hide = Some(&causal);
+    spec.title = "Self-Attention Heatmap (PyTorch Module)";
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_causal.png"))
+        .unwrap();
+
+    let rows = labels(&[
+        "short",
+        "ünïcödé",
+        "日本語",
+        "a_rather_long_query_token_name_indeed",
+    ]);
+    let cols = labels(&[
+        "an_extraordinarily_long_token_that_would_never_fit",
+        "∑ attention",
+        "🦀 crab",
+        "",
+        "x",
+        "y",
+        "z",
+    ]);
+    let vals = values(28);
+    let mut spec = HeatmapSpec::new(&vals, 4, 7, &rows, &cols);
+    spec.cmap = Colormap::Magma;
+    spec.title = "Long labels";
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_long.png"))
+        .unwrap();
+
+    let n = 512;
+    let tokens = numbered(n);
+    let vals = values(n * n);
+    let spec = HeatmapSpec::new(&vals, n, n, &tokens, &tokens);
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_512.png"))
+        .unwrap();
+
+    let one = labels(&["solo"]);
+    let spec = HeatmapSpec::new(&[1.0], 1, 1, &one, &one);
+    render(&spec)
+        .unwrap()
+        .save_png(&dir.join("heatmap_1.png"))
+        .unwrap();
 }

@@ -1,0 +1,106 @@
+//! Every WGSL file is parsed and validated by naga at WebGPU's baseline, then translated to SPIR-V
+//! (Vulkan), MSL (Metal), HLSL (DX12) and GLSL ES 3.1 (OpenGL), so a shader that would break on a
+//! backend we can't run here fails on any machine, without a GPU.
+
+use std::path::PathBuf;
+
+use naga::back::{glsl, hlsl, msl, spv};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+fn shader_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("shaders/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn compile(path: &PathBuf) -> Result<(), String> {
+    let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let module = naga::front::wgsl::parse_str(&source)
+        .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
+
+    let entry_points: Vec<_> = module.entry_points.iter().collect();
+    if entry_points.len() != 1 {
+        return Err(format!(
+            "expected exactly one entry point, found {}",
+            entry_points.len()
+        ));
+    }
+    let entry = entry_points[0];
+    let stem = path.file_stem().unwrap().to_str().unwrap();
+    if entry.name != stem {
+        return Err(format!(
+            "entry point '{}' should be named after its file '{stem}'",
+            entry.name
+        ));
+    }
+    if entry.stage != naga::ShaderStage::Compute {
+        return Err("entry point is not a compute shader".into());
+    }
+
+    spv::write_vec(&module, &info, &spv::Options::default(), None)
+        .map_err(|e| format!("SPIR-V: {e}"))?;
+    msl::write_string(
+        &module,
+        &info,
+        &msl::Options::default(),
+        &msl::PipelineOptions::default(),
+    )
+    .map_err(|e| format!("MSL: {e}"))?;
+    let mut hlsl_out = String::new();
+    hlsl::Writer::new(
+        &mut hlsl_out,
+        &hlsl::Options::default(),
+        &hlsl::PipelineOptions::default(),
+    )
+    .write(&module, &info, None)
+    .map_err(|e| format!("HLSL: {e}"))?;
+    let mut glsl_out = String::new();
+    let pipeline = glsl::PipelineOptions {
+        shader_stage: naga::ShaderStage::Compute,
+        entry_point: entry.name.clone(),
+        multiview: None,
+    };
+    let options = glsl::Options::default();
+    glsl::Writer::new(
+        &mut glsl_out,
+        &module,
+        &info,
+        &options,
+        &pipeline,
+        naga::proc::BoundsCheckPolicies::default(),
+    )
+    .and_then(|mut w| w.write())
+    .map_err(|e| format!("GLSL: {e}"))?;
+    Ok(())
+}
+
+#[test]
+fn every_shader_validates_and_translates_to_all_backends() {
+    let files = shader_files();
+    assert!(files.len() >= 2, "expected the kernels in shaders/, found {files:?}");
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|f| compile(f).err().map(|e| format!("{}: {e}", f.display())))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_broken_shader_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.wgsl");
+    std::fs::write(
+        &path,
+        "@compute @workgroup_size(1) fn broken() { let x: u32 = 1.5; }",
+    )
+    .unwrap();
+    assert!(compile(&path).is_err());
+}
