@@ -5,9 +5,12 @@
 //! Convention (as in the seed tutorial): matrices multiply from the right, Q = X·W_Q, so W_Q and
 //! W_K are d_model×d_k, W_V is d_model×d_v and the optional W_O is d_v×d_out.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
+use crate::program::{BufId, Program};
 use crate::tensor::{Matrix, shape_str};
 
 /// One single-head self-attention problem.
@@ -157,31 +160,23 @@ impl Attention {
     }
 }
 
-/// The dispatches for one problem, shared by the GPU and the CPU reference.
+/// The program for one problem, shared by the GPU and the CPU reference, and which of its
+/// buffers hold the inputs and each stage.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// The sizes.
     pub dims: Dims,
-    /// Q = X·W_Q.
-    pub q: MatmulParams,
-    /// K = X·W_K.
-    pub k: MatmulParams,
-    /// V = X·W_V.
-    pub v: MatmulParams,
-    /// Q·Kᵀ (alpha 1).
-    pub raw_scores: MatmulParams,
-    /// Q·Kᵀ/√d_k.
-    pub scores: MatmulParams,
-    /// Row softmax with the causal flag.
-    pub softmax: SoftmaxParams,
-    /// P·V.
-    pub context: MatmulParams,
-    /// Context·W_O, when there is a W_O.
-    pub output: Option<MatmulParams>,
+    /// The dispatches.
+    pub program: Program,
+    /// X, W_Q, W_K, W_V and (when present) W_O, in that order.
+    pub inputs: Vec<BufId>,
+    /// The buffer holding each stage's result.
+    pub stages: BTreeMap<Stage, BufId>,
 }
 
 impl Plan {
-    /// Builds the plan for `dims`.
+    /// Builds the plan for `dims`: projections, raw and scaled scores, softmax, weighted sum and
+    /// the optional output projection. Executors skip the steps nobody asked for (raw scores).
     pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
         let Dims {
             n,
@@ -191,23 +186,87 @@ impl Plan {
             d_out,
         } = dims;
         let scale = 1.0 / (d_k as f32).sqrt();
+        let mut p = Program::default();
+        let x = p.input("X", n * d_model);
+        let wq = p.input("W_Q", d_model * d_k);
+        let wk = p.input("W_K", d_model * d_k);
+        let wv = p.input("W_V", d_model * d_v);
+        let mut inputs = vec![x, wq, wk, wv];
+        let q = p.matmul("Q", MatmulParams::plain(n, d_k, d_model), x, wq, None);
+        let k = p.matmul("K", MatmulParams::plain(n, d_k, d_model), x, wk, None);
+        let v = p.matmul("V", MatmulParams::plain(n, d_v, d_model), x, wv, None);
+        let raw = p.matmul(
+            "raw scores",
+            MatmulParams::transposed_b(n, n, d_k),
+            q,
+            k,
+            None,
+        );
+        let scores = p.matmul(
+            "scaled scores",
+            MatmulParams::transposed_b(n, n, d_k).scaled(scale),
+            q,
+            k,
+            None,
+        );
+        let softmax = SoftmaxParams {
+            rows: n as u32,
+            cols: n as u32,
+            batch: 1,
+            causal: causal as u32,
+            ..Default::default()
+        };
+        let weights = p.softmax("weights", softmax, scores);
+        let context = p.matmul(
+            "weighted sum",
+            MatmulParams::plain(n, d_v, n),
+            weights,
+            v,
+            None,
+        );
+        let output = if has_output_projection {
+            let wo = p.input("W_O", d_v * d_out);
+            inputs.push(wo);
+            p.matmul(
+                "output",
+                MatmulParams::plain(n, d_out, d_v),
+                context,
+                wo,
+                None,
+            )
+        } else {
+            context
+        };
+        let stages = BTreeMap::from([
+            (Stage::Q, q),
+            (Stage::K, k),
+            (Stage::V, v),
+            (Stage::RawScores, raw),
+            (Stage::Scores, scores),
+            (Stage::Weights, weights),
+            (Stage::Context, context),
+            (Stage::Output, output),
+        ]);
         Plan {
             dims,
-            q: MatmulParams::plain(n, d_k, d_model),
-            k: MatmulParams::plain(n, d_k, d_model),
-            v: MatmulParams::plain(n, d_v, d_model),
-            raw_scores: MatmulParams::transposed_b(n, n, d_k),
-            scores: MatmulParams::transposed_b(n, n, d_k).scaled(scale),
-            softmax: SoftmaxParams {
-                rows: n as u32,
-                cols: n as u32,
-                batch: 1,
-                causal: causal as u32,
-                ..Default::default()
-            },
-            context: MatmulParams::plain(n, d_v, n),
-            output: has_output_projection.then(|| MatmulParams::plain(n, d_out, d_v)),
+            program: p,
+            inputs,
+            stages,
         }
+    }
+
+    /// The input data in the order of [`Plan::inputs`].
+    pub fn input_data<'a>(&self, problem: &'a Attention) -> Vec<&'a [f32]> {
+        let mut data = vec![
+            &problem.x.data[..],
+            &problem.wq.data[..],
+            &problem.wk.data[..],
+            &problem.wv.data[..],
+        ];
+        if let Some(wo) = &problem.wo {
+            data.push(&wo.data[..]);
+        }
+        data
     }
 
     /// The shape of a stage's result.
@@ -242,12 +301,18 @@ mod tests {
 
     #[test]
     fn mismatch_names_both_shapes() {
-        let err = problem((3, 4), (5, 3), (4, 3)).dims().unwrap_err().to_string();
+        let err = problem((3, 4), (5, 3), (4, 3))
+            .dims()
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("3×4") && err.contains("5×3") && err.contains("W_Q"),
             "{err}"
         );
-        let err = problem((3, 4), (4, 3), (4, 2)).dims().unwrap_err().to_string();
+        let err = problem((3, 4), (4, 3), (4, 2))
+            .dims()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("W_K") && err.contains("4×2"), "{err}");
     }
 

@@ -37,7 +37,9 @@ pub enum Error {
     InvalidSize(String),
 
     /// The problem needs more than the adapter allows.
-    #[error("too large for this adapter: {what} needs {needed} bytes but {limit_name} is {limit} bytes")]
+    #[error(
+        "too large for this adapter: {what} needs {needed} bytes but {limit_name} is {limit} bytes"
+    )]
     BufferTooLarge {
         what: String,
         needed: u64,

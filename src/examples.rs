@@ -208,7 +208,8 @@ pub fn from_npy(
     causal: bool,
 ) -> Result<Example> {
     let x = read_matrix(&inputs.embeddings, "X (embeddings)")?;
-    let load = |p: &Option<PathBuf>, name: &str| p.as_ref().map(|p| read_matrix(p, name)).transpose();
+    let load =
+        |p: &Option<PathBuf>, name: &str| p.as_ref().map(|p| read_matrix(p, name)).transpose();
     let (wq, wk, wv, wo) = (
         load(&inputs.wq, "W_Q")?,
         load(&inputs.wk, "W_K")?,

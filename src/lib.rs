@@ -15,6 +15,7 @@ pub mod gpu;
 pub mod heatmap;
 pub mod npy;
 pub mod numpy_rng;
+pub mod program;
 pub mod report;
 pub mod tensor;
 

@@ -31,7 +31,10 @@ fn quiet_vulkan_loader() {
 
 fn main() -> ExitCode {
     quiet_vulkan_loader();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal::gles::egl=off")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,wgpu_hal::gles::egl=off"),
+    )
+    .init();
     let cli = Cli::parse();
     let result = match &cli.command {
         None => commands::run::run(&cli.run),

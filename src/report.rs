@@ -41,7 +41,10 @@ pub fn matrix(
         out.push_str(" ]\n");
     }
     if shown_rows < rows {
-        let _ = writeln!(out, "  … ({rows}×{cols}, first {shown_rows}×{shown_cols} shown)");
+        let _ = writeln!(
+            out,
+            "  … ({rows}×{cols}, first {shown_rows}×{shown_cols} shown)"
+        );
     }
     out
 }
@@ -57,7 +60,7 @@ mod tests {
 
     #[test]
     fn small_matrix_is_printed_in_full() {
-        let s = matrix(&[0.58532, 0.27065, 0.14403, 1.0], 2, 2, None, 8);
+        let s = matrix(&[0.58532, 0.27066, 0.14403, 1.0], 2, 2, None, 8);
         assert!(s.contains("0.5853") && s.contains("0.2707"), "{s}");
         assert_eq!(s.lines().count(), 2);
     }

@@ -72,8 +72,18 @@ fn default_run_prints_the_seed_numbers_and_writes_the_heatmap() {
     ] {
         assert!(r.stdout.contains(row), "missing {row} in\n{}", r.stdout);
     }
-    for needle in ["Adapter:", "max abs err", "max |row sum − 1|", "upload", "CPU reference"] {
-        assert!(r.stdout.contains(needle), "missing {needle} in\n{}", r.stdout);
+    for needle in [
+        "Adapter:",
+        "max abs err",
+        "max |row sum − 1|",
+        "upload",
+        "CPU reference",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle} in\n{}",
+            r.stdout
+        );
     }
     assert_eq!(files_in(dir.path()), ["attention_heatmap.png"]);
     let img = image::open(dir.path().join("attention_heatmap.png")).unwrap();
@@ -100,7 +110,11 @@ fn save_writes_what_the_gpu_computed() {
     }
     // The printed first row equals the saved one.
     let printed = format!("{:>9.4}{:>9.4}", w.data[0], w.data[1]);
-    assert!(r.stdout.contains(&printed), "{printed} not in\n{}", r.stdout);
+    assert!(
+        r.stdout.contains(&printed),
+        "{printed} not in\n{}",
+        r.stdout
+    );
     assert!(!dir.path().join("attention_heatmap.png").exists());
 }
 
@@ -112,7 +126,19 @@ fn text_input_with_causal_mask() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
-        &["--text", "The quick brown fox, it jumps!", "--causal", "--d-model", "17", "--d-k", "5", "--save", ".", "--out", "fox.png"],
+        &[
+            "--text",
+            "The quick brown fox, it jumps!",
+            "--causal",
+            "--d-model",
+            "17",
+            "--d-k",
+            "5",
+            "--save",
+            ".",
+            "--out",
+            "fox.png",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("Tokens (8)"), "{}", r.stdout);
@@ -139,7 +165,19 @@ fn embeddings_from_npy_with_labels() {
     npy(dir.path(), "wo.npy", &[3, 2], &values(6, 3));
     let r = run(
         dir.path(),
-        &["--embeddings", "x.npy", "--wq", "wq.npy", "--wo", "wo.npy", "--tokens", "a b c d e", "--save", "s", "--no-heatmap"],
+        &[
+            "--embeddings",
+            "x.npy",
+            "--wq",
+            "wq.npy",
+            "--wo",
+            "wo.npy",
+            "--tokens",
+            "a b c d e",
+            "--save",
+            "s",
+            "--no-heatmap",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("W_O 3×2"), "{}", r.stdout);
@@ -155,8 +193,22 @@ fn explain_walks_every_stage() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["explain"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for needle in ["Q = X · W_Q", "K = X · W_K", "V = X · W_V", "S = Q · Kᵀ", "√d_k", "softmax", "O = P · V", "-3.5213", "0.5853"] {
-        assert!(r.stdout.contains(needle), "missing {needle} in\n{}", r.stdout);
+    for needle in [
+        "Q = X · W_Q",
+        "K = X · W_K",
+        "V = X · W_V",
+        "S = Q · Kᵀ",
+        "√d_k",
+        "softmax",
+        "O = P · V",
+        "-3.5213",
+        "0.5853",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle} in\n{}",
+            r.stdout
+        );
     }
     assert_eq!(r.stdout.matches("check:").count(), 7, "{}", r.stdout);
     assert!(!r.stdout.contains("FAIL"));
@@ -170,7 +222,11 @@ fn tolerance_beyond_reach_exits_3_naming_stage_and_element() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["--tolerance", "1e-15", "--no-heatmap"]);
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("stage 'weights'") && r.stderr.contains("element ["), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stage 'weights'") && r.stderr.contains("element ["),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -190,8 +246,18 @@ fn devices_lists_adapters_and_limits() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["devices"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for needle in ["backend:", "device type:", "storage binding", "subgroups", "timestamps"] {
-        assert!(r.stdout.contains(needle), "missing {needle} in\n{}", r.stdout);
+    for needle in [
+        "backend:",
+        "device type:",
+        "storage binding",
+        "subgroups",
+        "timestamps",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle} in\n{}",
+            r.stdout
+        );
     }
 }
 
@@ -200,9 +266,17 @@ fn devices_lists_adapters_and_limits() {
 fn bad(dir: &Path, args: &[&str], needles: &[&str]) {
     let before = files_in(dir);
     let r = run(dir, args);
-    assert_eq!(r.code, 1, "{args:?}\nstdout {}\nstderr {}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "{args:?}\nstdout {}\nstderr {}",
+        r.stdout, r.stderr
+    );
     for n in needles {
-        assert!(r.stderr.contains(n), "{args:?}: missing '{n}' in: {}", r.stderr);
+        assert!(
+            r.stderr.contains(n),
+            "{args:?}: missing '{n}' in: {}",
+            r.stderr
+        );
     }
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert_eq!(files_in(dir), before, "{args:?} left files behind");
@@ -231,20 +305,70 @@ fn bad_inputs_exit_1_with_clear_messages() {
     npyz::to_file_1d(d.join("ints.npy"), vec![1i64, 2, 3]).unwrap();
     std::fs::write(d.join("garbage.npy"), b"this is not numpy").unwrap();
 
-    bad(d, &["--embeddings", "nan.npy"], &["X (embeddings)", "[1, 3]", "NaN"]);
-    bad(d, &["--embeddings", "x.npy", "--wq", "inf_wq.npy"], &["W_Q", "[0, 2]", "inf"]);
-    bad(d, &["--embeddings", "x.npy", "--wq", "w53.npy"], &["3×4", "5×3", "W_Q"]);
-    bad(d, &["--embeddings", "x.npy", "--wk", "w42.npy", "--wq", "w53.npy"], &["5×3"]);
-    bad(d, &["--embeddings", "x.npy", "--wq", "w43.npy", "--wk", "w42.npy"], &["W_Q", "W_K", "4×3", "4×2"]);
-    bad(d, &["--embeddings", "x.npy", "--wo", "wo_bad.npy"], &["W_O", "5×2", "W_V"]);
+    bad(
+        d,
+        &["--embeddings", "nan.npy"],
+        &["X (embeddings)", "[1, 3]", "NaN"],
+    );
+    bad(
+        d,
+        &["--embeddings", "x.npy", "--wq", "inf_wq.npy"],
+        &["W_Q", "[0, 2]", "inf"],
+    );
+    bad(
+        d,
+        &["--embeddings", "x.npy", "--wq", "w53.npy"],
+        &["3×4", "5×3", "W_Q"],
+    );
+    bad(
+        d,
+        &[
+            "--embeddings",
+            "x.npy",
+            "--wk",
+            "w42.npy",
+            "--wq",
+            "w53.npy",
+        ],
+        &["5×3"],
+    );
+    bad(
+        d,
+        &[
+            "--embeddings",
+            "x.npy",
+            "--wq",
+            "w43.npy",
+            "--wk",
+            "w42.npy",
+        ],
+        &["W_Q", "W_K", "4×3", "4×2"],
+    );
+    bad(
+        d,
+        &["--embeddings", "x.npy", "--wo", "wo_bad.npy"],
+        &["W_O", "5×2", "W_V"],
+    );
     bad(d, &["--embeddings", "empty.npy"], &["0×4"]);
     bad(d, &["--embeddings", "vec.npy"], &["vec.npy", "2-D"]);
     bad(d, &["--embeddings", "trunc.npy"], &["trunc.npy"]);
     bad(d, &["--embeddings", "ints.npy"], &["ints.npy", "float"]);
-    bad(d, &["--embeddings", "garbage.npy"], &["garbage.npy", "not a valid .npy"]);
+    bad(
+        d,
+        &["--embeddings", "garbage.npy"],
+        &["garbage.npy", "not a valid .npy"],
+    );
     bad(d, &["--embeddings", "missing.npy"], &["missing.npy"]);
-    bad(d, &["--embeddings", "x.npy", "--tokens", "only two"], &["2 token labels", "3 rows"]);
-    bad(d, &["--text", "hello world", "--d-model", "0"], &["--d-model"]);
+    bad(
+        d,
+        &["--embeddings", "x.npy", "--tokens", "only two"],
+        &["2 token labels", "3 rows"],
+    );
+    bad(
+        d,
+        &["--text", "hello world", "--d-model", "0"],
+        &["--d-model"],
+    );
     bad(d, &["--text", "   "], &["no tokens"]);
     bad(d, &["--out", "no/such/folder/map.png"], &["no/such/folder"]);
     bad(d, &["--out", "."], &["folder"]);
@@ -259,7 +383,11 @@ fn beyond_the_adapter_limits_exits_1_naming_the_limit() {
     // 40 000 tokens: the 40 000² score matrix needs 6.4 GB, beyond any storage binding.
     let n = 40_000;
     npy(dir.path(), "long.npy", &[n, 1], &values(n, 12));
-    bad(dir.path(), &["--embeddings", "long.npy", "--no-heatmap"], &["scaled scores", "needs 6400000000 bytes", "max_"]);
+    bad(
+        dir.path(),
+        &["--embeddings", "long.npy", "--no-heatmap"],
+        &["scaled scores", "needs 6400000000 bytes", "max_"],
+    );
 }
 
 #[test]
@@ -284,7 +412,15 @@ fn help_explains_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["--help"]);
     assert_eq!(r.code, 0);
-    for needle in ["Exit codes", "--causal", "--embeddings", "--tolerance", "WGPU_BACKEND", "explain", "devices"] {
+    for needle in [
+        "Exit codes",
+        "--causal",
+        "--embeddings",
+        "--tolerance",
+        "WGPU_BACKEND",
+        "explain",
+        "devices",
+    ] {
         assert!(r.stdout.contains(needle), "missing {needle}");
     }
 }

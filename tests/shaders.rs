@@ -85,7 +85,10 @@ fn compile(path: &PathBuf) -> Result<(), String> {
 #[test]
 fn every_shader_validates_and_translates_to_all_backends() {
     let files = shader_files();
-    assert!(files.len() >= 2, "expected the kernels in shaders/, found {files:?}");
+    assert!(
+        files.len() >= 2,
+        "expected the kernels in shaders/, found {files:?}"
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|f| compile(f).err().map(|e| format!("{}: {e}", f.display())))

@@ -91,20 +91,52 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         println!("\nAttention weights (softmax(Q·Kᵀ/√d_k), GPU):");
         print!(
             "{}",
-            report::matrix(&weights.data, dims.n, dims.n, Some(&example.tokens), PRINT_LIMIT)
+            report::matrix(
+                &weights.data,
+                dims.n,
+                dims.n,
+                Some(&example.tokens),
+                PRINT_LIMIT
+            )
         );
-        println!("\nOutput (weights · V{}, GPU):", if example.problem.wo.is_some() { " · W_O" } else { "" });
+        println!(
+            "\nOutput (weights · V{}, GPU):",
+            if example.problem.wo.is_some() {
+                " · W_O"
+            } else {
+                ""
+            }
+        );
         print!(
             "{}",
-            report::matrix(&output.data, dims.n, dims.d_out, Some(&example.tokens), PRINT_LIMIT)
+            report::matrix(
+                &output.data,
+                dims.n,
+                dims.d_out,
+                Some(&example.tokens),
+                PRINT_LIMIT
+            )
         );
     }
 
     let checks = [
-        compare(Stage::Weights, weights, &reference[&Stage::Weights], args.tolerance),
-        compare(Stage::Output, output, &reference[&Stage::Output], args.tolerance),
+        compare(
+            Stage::Weights,
+            weights,
+            &reference[&Stage::Weights],
+            args.tolerance,
+        ),
+        compare(
+            Stage::Output,
+            output,
+            &reference[&Stage::Output],
+            args.tolerance,
+        ),
     ];
-    println!("\nGPU vs CPU (f64) reference, tolerance {:.1e}:", args.tolerance);
+    println!(
+        "\nGPU vs CPU (f64) reference, tolerance {:.1e}:",
+        args.tolerance
+    );
     for c in &checks {
         println!("  {c}");
     }
@@ -112,7 +144,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let draw_start = Instant::now();
     if !args.no_heatmap {
         let title = args.title.clone().unwrap_or_else(|| {
-            let causal = if example.problem.causal { ", causal" } else { "" };
+            let causal = if example.problem.causal {
+                ", causal"
+            } else {
+                ""
+            };
             format!("{}{causal}", example.title)
         });
         let causal = example.problem.causal;

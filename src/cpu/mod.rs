@@ -4,5 +4,6 @@
 //! blocking, no SIMD) so that they can be read side by side with `shaders/`.
 
 pub mod attention;
+pub mod execute;
 pub mod matmul;
 pub mod softmax;

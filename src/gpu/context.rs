@@ -235,6 +235,11 @@ mod tests {
             let parsed: BackendChoice = name.parse().unwrap();
             assert_eq!(parsed.to_string(), name);
         }
-        assert!("cuda".parse::<BackendChoice>().unwrap_err().contains("cuda"));
+        assert!(
+            "cuda"
+                .parse::<BackendChoice>()
+                .unwrap_err()
+                .contains("cuda")
+        );
     }
 }

@@ -44,9 +44,7 @@ impl Kernel {
                     ty: match kind {
                         Binding::Uniform => wgpu::BufferBindingType::Uniform,
                         Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
-                        Binding::ReadWrite => {
-                            wgpu::BufferBindingType::Storage { read_only: false }
-                        }
+                        Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                     },
                     has_dynamic_offset: false,
                     min_binding_size: None,

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod buffers;
 pub mod context;
+pub mod execute;
 pub mod kernel;
 pub mod matmul;
 pub mod softmax;

@@ -6,8 +6,9 @@
 use image::{Rgb, RgbImage};
 
 use super::HeatmapSpec;
+use super::colorbar::ColorbarLayout;
 use super::colormap::{ColorScale, Colormap, prefers_dark_text};
-use super::layout::{ColorbarLayout, PanelLayout, Rect, TextItem};
+use super::layout::{PanelLayout, Rect, TextItem};
 use super::text::Orientation;
 
 /// Canvas background, also the colour of hidden cells.

@@ -12,6 +12,7 @@
 //! one colorbar. A figure of several panels (one per attention head, one shared colour scale and
 //! colorbar) is the same composition with more layouts side by side.
 
+mod colorbar;
 mod colormap;
 mod colormap_data;
 mod draw;
@@ -28,7 +29,8 @@ pub use colormap::{ColorScale, Colormap, NAN_COLOR, prefers_dark_text};
 pub use draw::BACKGROUND;
 
 use crate::error::{Error, Result};
-use layout::{COLORBAR_MIN_HEIGHT, ColorbarLayout, MARGIN, PanelLayout};
+use colorbar::ColorbarLayout;
+use layout::{COLORBAR_MIN_HEIGHT, MARGIN, PanelLayout};
 
 /// Largest number of rows or columns drawn: cells are at least one pixel, so this bounds the image
 /// (about 4.5k × 4.5k pixels at most).

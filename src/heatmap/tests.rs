@@ -79,6 +79,24 @@ fn seed_3x3_round_trips_with_each_cells_colour() {
 }
 
 #[test]
+fn colorbar_runs_from_the_top_colour_down_to_the_bottom_colour() {
+    let words = labels(&["I", "love", "AI"]);
+    let map = render(&HeatmapSpec::new(&SEED, 3, 3, &words, &words)).unwrap();
+    let (gx, gy, gw, gh) = map.grid_rect();
+    let right_of_grid = |y: u32| -> Vec<[u8; 3]> {
+        (gx + gw + 2..map.image.width())
+            .map(|x| map.image.get_pixel(x, y).0)
+            .collect()
+    };
+    let (top, bottom) = ([253, 231, 37], [68, 1, 84]);
+    // The bar is top-aligned with the grid and at least as tall.
+    assert!(right_of_grid(gy).contains(&top));
+    assert!(!right_of_grid(gy).contains(&bottom));
+    assert!(right_of_grid(gy + gh - 1).contains(&bottom));
+    assert!(!right_of_grid(gy + gh - 1).contains(&top));
+}
+
+#[test]
 fn annotations_are_white_on_dark_cells_and_black_on_light() {
     let words = labels(&["I", "love", "AI"]);
     let map = render(&HeatmapSpec::new(&SEED, 3, 3, &words, &words)).unwrap();

@@ -1,0 +1,56 @@
+//! The CPU reference executor: runs a [`Program`] with the CPU twins, in f64 throughout.
+
+use crate::program::{BufId, Program, Step};
+
+use super::{matmul::matmul, softmax::softmax};
+
+/// Runs the steps of `program` needed for `want`, with `inputs` (one slice per input buffer, in
+/// declaration order). Returns every buffer in f64; buffers not computed are left empty.
+pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<f64>> {
+    let mut buffers: Vec<Vec<f64>> = Vec::with_capacity(program.buffers.len());
+    let mut next_input = inputs.iter();
+    for spec in &program.buffers {
+        if spec.input {
+            let data = next_input.next().expect("one slice per input buffer");
+            assert_eq!(
+                data.len(),
+                spec.len,
+                "input {} has the wrong length",
+                spec.name
+            );
+            buffers.push(data.iter().map(|&v| v as f64).collect());
+        } else {
+            buffers.push(Vec::new());
+        }
+    }
+    let needed = program.needed_steps(want);
+    for (step, needed) in program.steps.iter().zip(needed) {
+        if !needed {
+            continue;
+        }
+        match step {
+            Step::Matmul {
+                params,
+                a,
+                b,
+                bias,
+                out,
+            } => {
+                let mut c = vec![0.0; program.spec(*out).len];
+                let bias: &[f64] = bias.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                matmul(params, &buffers[a.0], &buffers[b.0], bias, &mut c);
+                buffers[out.0] = c;
+            }
+            Step::Softmax {
+                params,
+                scores,
+                out,
+            } => {
+                let mut w = vec![0.0; program.spec(*out).len];
+                softmax(params, &buffers[scores.0], &mut w);
+                buffers[out.0] = w;
+            }
+        }
+    }
+    buffers
+}

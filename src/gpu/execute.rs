@@ -1,0 +1,218 @@
+//! The GPU executor: runs a [`Program`] with the WGSL kernels.
+//!
+//! All steps are recorded into one command buffer; intermediates stay on the GPU and only the
+//! buffers the caller asks for are copied to staging buffers and read back. Steps that nothing
+//! asked for depends on are skipped. Output buffers are poisoned first, so a kernel that skips an
+//! element shows up as NaN in the comparison. wgpu's validation and out-of-memory errors are
+//! captured with error scopes and returned, never panicked on.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::program::{BufId, Program, Step};
+
+use super::GpuContext;
+use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
+use super::kernel::check_groups;
+use super::matmul::MatmulKernel;
+use super::softmax::SoftmaxKernel;
+
+/// Every compiled kernel, built once per device.
+pub struct Kernels {
+    matmul: MatmulKernel,
+    softmax: SoftmaxKernel,
+}
+
+impl Kernels {
+    /// Compiles all kernels, turning shader or pipeline errors into [`Error::Validation`].
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let kernels = Kernels {
+            matmul: MatmulKernel::new(&ctx.device),
+            softmax: SoftmaxKernel::new(&ctx.device),
+        };
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::Validation {
+                stage: "kernel compilation".into(),
+                message: err.to_string(),
+            });
+        }
+        Ok(kernels)
+    }
+}
+
+/// Wall-clock time of each phase of a GPU run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// Creating and filling the input and output buffers, recording the commands.
+    pub upload: Duration,
+    /// From submit until the GPU is idle.
+    pub gpu: Duration,
+    /// Mapping the staging buffers and copying them out.
+    pub read_back: Duration,
+}
+
+/// Runs `program` with `inputs` (one slice per input buffer, in declaration order) and returns
+/// the buffers in `want`, in that order.
+pub fn execute(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    program: &Program,
+    inputs: &[&[f32]],
+    want: &[BufId],
+) -> Result<(Vec<Vec<f32>>, Timings)> {
+    let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let result = record_and_run(ctx, kernels, program, inputs, want);
+    let validation_error = pollster::block_on(validation.pop());
+    let oom_error = pollster::block_on(oom.pop());
+    if let Some(err) = validation_error.or(oom_error) {
+        return Err(Error::Validation {
+            stage: "attention".into(),
+            message: err.to_string(),
+        });
+    }
+    result
+}
+
+fn record_and_run(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    program: &Program,
+    inputs: &[&[f32]],
+    want: &[BufId],
+) -> Result<(Vec<Vec<f32>>, Timings)> {
+    let mut timings = Timings::default();
+    let start = Instant::now();
+    let needed = program.needed_steps(want);
+
+    // Which buffers the needed steps write.
+    let mut produced = vec![false; program.buffers.len()];
+    for (step, needed) in program.steps.iter().zip(&needed) {
+        if *needed {
+            let out = match step {
+                Step::Matmul { out, .. } | Step::Softmax { out, .. } => out,
+            };
+            produced[out.0] = true;
+        }
+    }
+    // Check every input and size before allocating anything.
+    let mut next_input = inputs.iter();
+    for spec in &program.buffers {
+        if spec.input {
+            let data = next_input
+                .next()
+                .ok_or_else(|| Error::ShapeMismatch(format!("no data for input {}", spec.name)))?;
+            if data.len() != spec.len {
+                return Err(Error::ShapeMismatch(format!(
+                    "input {} has {} values, expected {}",
+                    spec.name,
+                    data.len(),
+                    spec.len
+                )));
+            }
+        }
+    }
+    for (i, spec) in program.buffers.iter().enumerate() {
+        if spec.input || produced[i] {
+            ctx.check_storage_size(&spec.name, spec.len as u64 * 4)?;
+        }
+    }
+    let mut groups = Vec::with_capacity(program.steps.len());
+    for (step, needed) in program.steps.iter().zip(&needed) {
+        let (name, g) = match step {
+            Step::Matmul { params, out, .. } => (&program.spec(*out).name, params.workgroups()),
+            Step::Softmax { params, out, .. } => (
+                &program.spec(*out).name,
+                params.workgroups(ctx.limits.max_compute_workgroups_per_dimension),
+            ),
+        };
+        if *needed {
+            check_groups(&ctx.limits, name, g)?;
+        }
+        groups.push(g);
+    }
+
+    // Allocate: inputs uploaded, outputs of needed steps poisoned.
+    let mut next_input = inputs.iter();
+    let mut buffers: Vec<Option<wgpu::Buffer>> = Vec::with_capacity(program.buffers.len());
+    for (i, spec) in program.buffers.iter().enumerate() {
+        buffers.push(if spec.input {
+            Some(upload(
+                ctx,
+                &spec.name,
+                next_input.next().expect("checked"),
+            )?)
+        } else if produced[i] {
+            Some(poisoned_output(ctx, &spec.name, spec.len)?)
+        } else {
+            None
+        });
+    }
+    let get = |id: BufId| buffers[id.0].as_ref().expect("needed buffer allocated");
+    let no_bias = upload(ctx, "no bias", &[])?;
+
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("selfattn"),
+        });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("attention"),
+            timestamp_writes: None,
+        });
+        for ((step, needed), g) in program.steps.iter().zip(&needed).zip(&groups) {
+            if !needed {
+                continue;
+            }
+            match step {
+                Step::Matmul {
+                    params,
+                    a,
+                    b,
+                    bias,
+                    out,
+                } => {
+                    let params = uniform(ctx, "matmul params", params);
+                    let bias = bias.map(get).unwrap_or(&no_bias);
+                    let kernel = &kernels.matmul.0;
+                    let bind =
+                        kernel.bind(&ctx.device, &[&params, get(*a), get(*b), bias, get(*out)]);
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::Softmax {
+                    params,
+                    scores,
+                    out,
+                } => {
+                    let params = uniform(ctx, "softmax params", params);
+                    let kernel = &kernels.softmax.0;
+                    let bind = kernel.bind(&ctx.device, &[&params, get(*scores), get(*out)]);
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+            }
+        }
+    }
+    let mut copies = Vec::with_capacity(want.len());
+    for &id in want {
+        let spec = program.spec(id);
+        let dst = staging(ctx, &spec.name, spec.len);
+        encoder.copy_buffer_to_buffer(get(id), 0, &dst, 0, (spec.len * 4) as u64);
+        copies.push((dst, spec.len));
+    }
+    timings.upload = start.elapsed();
+
+    let start = Instant::now();
+    ctx.queue.submit([encoder.finish()]);
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Mapping(e.to_string()))?;
+    timings.gpu = start.elapsed();
+
+    let start = Instant::now();
+    let refs: Vec<(&wgpu::Buffer, usize)> = copies.iter().map(|(b, len)| (b, *len)).collect();
+    let values = read_back(ctx, &refs)?;
+    timings.read_back = start.elapsed();
+    Ok((values, timings))
+}

@@ -1,0 +1,159 @@
+//! A program: the list of kernel dispatches and the buffers they read and write.
+//!
+//! Every attention variant (single head, multi-head with batches and masks, SDPA) is built as a
+//! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
+//! very same program, so the two can only ever differ in arithmetic, never in what is computed.
+
+use crate::gpu::matmul::MatmulParams;
+use crate::gpu::softmax::SoftmaxParams;
+
+/// Index of a buffer in a [`Program`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BufId(pub usize);
+
+/// A buffer's name (for labels and errors) and length in f32 elements.
+#[derive(Clone, Debug)]
+pub struct BufferSpec {
+    /// Human name, e.g. "scores".
+    pub name: String,
+    /// Number of f32 elements.
+    pub len: usize,
+    /// True when the caller provides the data; false when a step writes it.
+    pub input: bool,
+}
+
+/// One kernel dispatch.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// C = alpha · A · B (+ bias): `shaders/matmul.wgsl`.
+    Matmul {
+        /// Addressing and sizes.
+        params: MatmulParams,
+        /// A.
+        a: BufId,
+        /// B.
+        b: BufId,
+        /// Optional bias of length n.
+        bias: Option<BufId>,
+        /// C.
+        out: BufId,
+    },
+    /// Row softmax: `shaders/softmax.wgsl`.
+    Softmax {
+        /// Sizes and mask flags.
+        params: SoftmaxParams,
+        /// The scaled scores.
+        scores: BufId,
+        /// The weights written.
+        out: BufId,
+    },
+}
+
+/// Buffers plus the steps that fill them, in execution order.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// Every buffer, inputs and intermediates alike.
+    pub buffers: Vec<BufferSpec>,
+    /// The dispatches.
+    pub steps: Vec<Step>,
+}
+
+impl Program {
+    /// Declares an input buffer of `len` elements.
+    pub fn input(&mut self, name: &str, len: usize) -> BufId {
+        self.buffer(name, len, true)
+    }
+
+    fn buffer(&mut self, name: &str, len: usize, input: bool) -> BufId {
+        self.buffers.push(BufferSpec {
+            name: name.to_string(),
+            len,
+            input,
+        });
+        BufId(self.buffers.len() - 1)
+    }
+
+    /// Adds a matmul writing a new buffer named `name`; returns that buffer.
+    pub fn matmul(
+        &mut self,
+        name: &str,
+        params: MatmulParams,
+        a: BufId,
+        b: BufId,
+        bias: Option<BufId>,
+    ) -> BufId {
+        let params = MatmulParams {
+            has_bias: bias.is_some() as u32,
+            ..params
+        };
+        let out = self.buffer(name, params.output_len(), false);
+        self.steps.push(Step::Matmul {
+            params,
+            a,
+            b,
+            bias,
+            out,
+        });
+        out
+    }
+
+    /// Adds a softmax over `scores` writing a new buffer named `name`; returns that buffer.
+    pub fn softmax(&mut self, name: &str, params: SoftmaxParams, scores: BufId) -> BufId {
+        let out = self.buffer(name, (params.total_rows() * params.cols) as usize, false);
+        self.steps.push(Step::Softmax {
+            params,
+            scores,
+            out,
+        });
+        out
+    }
+
+    /// The spec of buffer `id`.
+    pub fn spec(&self, id: BufId) -> &BufferSpec {
+        &self.buffers[id.0]
+    }
+}
+
+impl Program {
+    /// Which steps must run to produce every buffer in `want` (the others are skipped).
+    pub fn needed_steps(&self, want: &[BufId]) -> Vec<bool> {
+        let mut needed_buffers = vec![false; self.buffers.len()];
+        for id in want {
+            needed_buffers[id.0] = true;
+        }
+        let mut needed = vec![false; self.steps.len()];
+        for (i, step) in self.steps.iter().enumerate().rev() {
+            let (out, reads) = match step {
+                Step::Matmul {
+                    a, b, bias, out, ..
+                } => (*out, vec![Some(*a), Some(*b), *bias]),
+                Step::Softmax { scores, out, .. } => (*out, vec![Some(*scores)]),
+            };
+            if needed_buffers[out.0] {
+                needed[i] = true;
+                for id in reads.into_iter().flatten() {
+                    needed_buffers[id.0] = true;
+                }
+            }
+        }
+        needed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unneeded_steps_are_skipped() {
+        let mut p = Program::default();
+        let x = p.input("x", 4);
+        let w = p.input("w", 4);
+        let a = p.matmul("a", MatmulParams::plain(2, 2, 2), x, w, None);
+        let b = p.matmul("b", MatmulParams::plain(2, 2, 2), x, w, None);
+        let c = p.matmul("c", MatmulParams::plain(2, 2, 2), a, w, None);
+        assert_eq!(p.needed_steps(&[c]), [true, false, true]);
+        assert_eq!(p.needed_steps(&[b]), [false, true, false]);
+        assert_eq!(p.spec(c).len, 4);
+    }
+}
