@@ -12,7 +12,7 @@ use selfattn::error::Error;
 use selfattn::examples::Example;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{Kernels, attention};
-use selfattn::heatmap::{self, Colormap, HeatmapSpec};
+use selfattn::heatmap::{self, Colormap, HeatmapSpec, block_average};
 use selfattn::npy::write_array;
 use selfattn::report;
 use selfattn::tensor::Matrix;
@@ -143,32 +143,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
 
     let draw_start = Instant::now();
     if !args.no_heatmap {
-        let title = args.title.clone().unwrap_or_else(|| {
-            let causal = if example.problem.causal {
-                ", causal"
-            } else {
-                ""
-            };
-            format!("{}{causal}", example.title)
-        });
-        let causal = example.problem.causal;
-        let hide = |r: usize, c: usize| causal && c > r;
-        let spec = HeatmapSpec {
-            values: &weights.data,
-            rows: dims.n,
-            cols: dims.n,
-            row_labels: &example.tokens,
-            col_labels: &example.tokens,
-            title: &title,
-            x_label: "Key",
-            y_label: "Query",
-            colorbar_label: "Attention Weight",
-            cmap,
-            range: None,
-            annotate: None,
-            hide: Some(&hide),
-        };
-        heatmap::render(&spec)?.save_png(&args.out)?;
+        draw(args, &example, weights, cmap)?;
     }
     let draw_time = draw_start.elapsed();
     if let Some(dir) = &args.save {
@@ -199,6 +174,49 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         );
     }
     Ok(verdict(&checks))
+}
+
+/// Draws the weights, block-averaged when N exceeds what can be drawn one pixel per cell.
+fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> Result<()> {
+    let n = weights.rows;
+    let small = block_average(
+        &weights.data,
+        n,
+        n,
+        &example.tokens,
+        &example.tokens,
+        heatmap::MAX_CELLS_PER_AXIS,
+    );
+    let causal = example.problem.causal;
+    let mut title = args.title.clone().unwrap_or_else(|| {
+        let causal = if causal { ", causal" } else { "" };
+        format!("{}{causal}", example.title)
+    });
+    if small.factor > 1 {
+        title.push_str(&format!(
+            " ({0}×{0} block means of {n}×{n})",
+            small.factor
+        ));
+    }
+    // A block is hidden when every cell in it is above the diagonal.
+    let f = small.factor;
+    let hide = |r: usize, c: usize| causal && c * f > (r + 1) * f - 1;
+    let spec = HeatmapSpec {
+        values: &small.values,
+        rows: small.rows,
+        cols: small.cols,
+        row_labels: &small.row_labels,
+        col_labels: &small.col_labels,
+        title: &title,
+        x_label: "Key",
+        y_label: "Query",
+        colorbar_label: "Attention Weight",
+        cmap,
+        range: None,
+        annotate: None,
+        hide: Some(&hide),
+    };
+    heatmap::render(&spec)?.save_png(&args.out)
 }
 
 /// The outcome of a list of comparisons: the first failure, described, or Ok.

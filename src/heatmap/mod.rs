@@ -15,6 +15,7 @@
 mod colorbar;
 mod colormap;
 mod colormap_data;
+mod downsample;
 mod draw;
 mod layout;
 mod text;
@@ -26,6 +27,7 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
 pub use colormap::{ColorScale, Colormap, NAN_COLOR, prefers_dark_text};
+pub use downsample::{Downsampled, block_average};
 pub use draw::BACKGROUND;
 
 use crate::error::{Error, Result};
