@@ -1,6 +1,9 @@
 // Row softmax of the scaled scores, numerically stable (the row max is subtracted before exp),
-// with an optional causal mask. A row whose every key is masked is written as zeros rather than
-// the 0/0 = NaN of a plain softmax (PyTorch's "safe softmax" behaviour).
+// with optional masks: a causal mask, an additive attention mask (broadcast through strides over
+// batch, head and query) and an additive key-padding mask (per batch element and key). A mask
+// value at or below MASKED_BELOW means "this key may not be attended to" (the host writes
+// f32's lowest value for PyTorch's True / -inf). A row whose every key is masked is written as
+// zeros rather than the 0/0 = NaN of a plain softmax (PyTorch's "safe softmax" behaviour).
 //
 // One invocation per row: on CPU adapters a workgroup tree reduction was 5× slower than this
 // (DESIGN.md §6). WGSL has no infinity literal, so masking uses an explicit `allowed` test and a
@@ -10,28 +13,58 @@
 
 // Keep in sync with `SoftmaxParams` in src/gpu/softmax.rs.
 struct SoftmaxParams {
-    // query rows per batch element
+    // query rows per (batch, head) matrix
     rows: u32,
     // keys per row (row stride of scores and weights)
     cols: u32,
-    // number of rows × cols matrices, stored one after another
+    // number of rows × cols matrices stored one after another (batch × heads)
     batch: u32,
     // 1: key j is allowed for query i only when j <= i + causal_offset
     causal: u32,
     causal_offset: i32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // matrix z belongs to batch element z / heads and head z % heads
+    heads: u32,
+    has_mask: u32,
+    has_padding: u32,
+    // mask[b * mask_batch + h * mask_head + i * mask_row + j]
+    mask_batch: u32,
+    mask_head: u32,
+    mask_row: u32,
+    // padding[b * padding_batch + j]
+    padding_batch: u32,
 }
 
 const WG = 64u;
+const MASKED_BELOW = -1e30;
 
 @group(0) @binding(0) var<uniform> params: SoftmaxParams;
 @group(0) @binding(1) var<storage, read> scores: array<f32>;
-@group(0) @binding(2) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read> padding: array<f32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
 
-fn allowed(query: u32, key: u32) -> bool {
-    return params.causal == 0u || i32(key) <= i32(query) + params.causal_offset;
+// The score of key j with every mask added, and whether key j takes part at all.
+struct Masked {
+    score: f32,
+    allowed: bool,
+}
+
+fn masked(base: u32, mask_base: u32, padding_base: u32, query: u32, key: u32) -> Masked {
+    var out = Masked(scores[base + key], true);
+    if params.causal != 0u && i32(key) > i32(query) + params.causal_offset {
+        out.allowed = false;
+    }
+    if params.has_mask != 0u {
+        let m = mask[mask_base + key];
+        out.allowed = out.allowed && m > MASKED_BELOW;
+        out.score += select(0.0, m, m > MASKED_BELOW);
+    }
+    if params.has_padding != 0u {
+        let p = padding[padding_base + key];
+        out.allowed = out.allowed && p > MASKED_BELOW;
+        out.score += select(0.0, p, p > MASKED_BELOW);
+    }
+    return out;
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -40,15 +73,20 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if r >= params.batch * params.rows {
         return;
     }
+    let z = r / params.rows;
     let query = r % params.rows;
+    let b = z / params.heads;
+    let h = z % params.heads;
     let base = r * params.cols;
+    let mask_base = b * params.mask_batch + h * params.mask_head + query * params.mask_row;
+    let padding_base = b * params.padding_batch;
 
     var found = false;
     var row_max = 0.0;
     for (var j = 0u; j < params.cols; j++) {
-        if allowed(query, j) {
-            let s = scores[base + j];
-            row_max = select(s, max(row_max, s), found);
+        let s = masked(base, mask_base, padding_base, query, j);
+        if s.allowed {
+            row_max = select(s.score, max(row_max, s.score), found);
             found = true;
         }
     }
@@ -61,16 +99,14 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 
     var sum = 0.0;
     for (var j = 0u; j < params.cols; j++) {
-        if allowed(query, j) {
-            sum += exp(scores[base + j] - row_max);
+        let s = masked(base, mask_base, padding_base, query, j);
+        if s.allowed {
+            sum += exp(s.score - row_max);
         }
     }
     let inv_sum = 1.0 / sum;
     for (var j = 0u; j < params.cols; j++) {
-        var p = 0.0;
-        if allowed(query, j) {
-            p = exp(scores[base + j] - row_max) * inv_sum;
-        }
-        weights[base + j] = p;
+        let s = masked(base, mask_base, padding_base, query, j);
+        weights[base + j] = select(0.0, exp(s.score - row_max) * inv_sum, s.allowed);
     }
 }

@@ -216,7 +216,7 @@ impl Plan {
             causal: causal as u32,
             ..Default::default()
         };
-        let weights = p.softmax("weights", softmax, scores);
+        let weights = p.softmax("weights", softmax, scores, None, None);
         let context = p.matmul(
             "weighted sum",
             MatmulParams::plain(n, d_v, n),

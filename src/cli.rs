@@ -44,6 +44,157 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List every adapter wgpu can see, with the limits and features that matter here.
     Devices(GpuArgs),
+    /// torch.nn.MultiheadAttention(batch_first=True) in eval mode: a PyTorch state dict
+    /// (safetensors) or drawn weights, .npy inputs, masks, per-head pictures.
+    ///
+    /// Unlike PyTorch, a query whose every key is masked gets zero weights (PyTorch gives NaN);
+    /// its output is then out_proj's bias.
+    #[command(after_help = MASK_HELP)]
+    Mha(MhaArgs),
+    /// torch.nn.functional.scaled_dot_product_attention on .npy arrays shaped (…, L, E).
+    ///
+    /// The bool --attn-mask means True = TAKE PART (the opposite of `mha`); a float mask is
+    /// added; the mask broadcasts against (…, L, S). A query whose every key is masked gets zero
+    /// weights and a zero output (PyTorch gives NaN).
+    Sdpa(SdpaArgs),
+}
+
+const MASK_HELP: &str = "\
+Masks follow nn.MultiheadAttention: a bool mask's True means NOT allowed; a float mask is added to
+the scores (-inf excludes the key). --key-padding-mask is (N, S), or (S) for unbatched input;
+--attn-mask is (L, S) or (N·heads, L, S). --causal adds a top-left causal mask (key j allowed for
+query i only when j <= i).
+
+Outputs (--save DIR): output.npy (N, L, E) and weights.npy (N, L, S) averaged over heads, or
+(N, heads, L, S) with --per-head; the N axis is absent for unbatched (L, E) input, as in PyTorch.";
+
+/// Where pictures and arrays go, shared by `mha` and `sdpa`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Heatmap PNG to write (one panel per head, plus the average, when there are several).
+    #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
+    pub out: PathBuf,
+
+    /// Do not draw the heatmap.
+    #[arg(long)]
+    pub no_heatmap: bool,
+
+    /// Heatmap colormap: viridis, blues or magma.
+    #[arg(long, default_value = "viridis")]
+    pub cmap: String,
+
+    /// Which batch element to draw.
+    #[arg(long, default_value_t = 0)]
+    pub batch_index: usize,
+
+    /// With --causal, draw the masked upper triangle instead of leaving it blank.
+    #[arg(long)]
+    pub show_masked: bool,
+
+    /// Query labels for the picture, separated by spaces (default 0..L-1).
+    #[arg(long)]
+    pub tokens: Option<String>,
+
+    /// Key labels for the picture (default: --tokens for self-attention, else 0..S-1).
+    #[arg(long)]
+    pub key_tokens: Option<String>,
+
+    /// Write output.npy and weights.npy (f32, PyTorch's shapes) into DIR (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+
+    /// Largest allowed |GPU − CPU| on the weights (see `run --help`).
+    #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+}
+
+/// Options of `mha`.
+#[derive(Args, Debug, Clone)]
+pub struct MhaArgs {
+    /// The module's state_dict() saved with safetensors (in_proj_weight, in_proj_bias,
+    /// out_proj.weight, out_proj.bias, or q/k/v_proj_weight); f32, f16 or bf16.
+    #[arg(long, value_name = "FILE.safetensors", conflicts_with = "embed_dim")]
+    pub state_dict: Option<PathBuf>,
+
+    /// Without --state-dict: draw a module of this width from --seed (PyTorch's initialisation).
+    #[arg(long, value_name = "E")]
+    pub embed_dim: Option<usize>,
+
+    /// Seed for drawn weights.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u32,
+
+    /// Number of heads (PyTorch does not store it in the state dict).
+    #[arg(long)]
+    pub heads: usize,
+
+    /// Query, (L, E) or (N, L, E) .npy.
+    #[arg(long, value_name = "FILE.npy")]
+    pub query: PathBuf,
+
+    /// Key, (S, kdim) or (N, S, kdim); default the query (self-attention).
+    #[arg(long, value_name = "FILE.npy")]
+    pub key: Option<PathBuf>,
+
+    /// Value, (S, vdim) or (N, S, vdim); default the key.
+    #[arg(long, value_name = "FILE.npy")]
+    pub value: Option<PathBuf>,
+
+    /// (N, S) bool (True = ignore that key) or float (added).
+    #[arg(long, value_name = "FILE.npy")]
+    pub key_padding_mask: Option<PathBuf>,
+
+    /// (L, S) or (N·heads, L, S) bool (True = not allowed) or float (added).
+    #[arg(long, value_name = "FILE.npy")]
+    pub attn_mask: Option<PathBuf>,
+
+    /// Top-left causal mask.
+    #[arg(long)]
+    pub causal: bool,
+
+    /// Save weights per head, (N, heads, L, S), as average_attn_weights=False.
+    #[arg(long)]
+    pub per_head: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// Options of `sdpa`.
+#[derive(Args, Debug, Clone)]
+pub struct SdpaArgs {
+    /// Queries, (…, L, E) .npy.
+    #[arg(long, value_name = "FILE.npy")]
+    pub q: PathBuf,
+
+    /// Keys, (…, S, E) .npy.
+    #[arg(long, value_name = "FILE.npy")]
+    pub k: PathBuf,
+
+    /// Values, (…, S, Ev) .npy.
+    #[arg(long, value_name = "FILE.npy")]
+    pub v: PathBuf,
+
+    /// Broadcastable to (…, L, S): bool (True = take part) or float (added).
+    #[arg(long, value_name = "FILE.npy")]
+    pub attn_mask: Option<PathBuf>,
+
+    /// is_causal: top-left lower-triangular mask.
+    #[arg(long)]
+    pub causal: bool,
+
+    /// Factor on q·kᵀ (default 1/√E).
+    #[arg(long)]
+    pub scale: Option<f32>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub gpu: GpuArgs,
 }
 
 /// Adapter selection.

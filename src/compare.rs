@@ -23,8 +23,9 @@ pub struct Comparison {
     pub max_abs: f64,
     /// Largest |gpu − cpu| / |cpu| over elements with |cpu| ≥ the tolerance (tiny values excluded).
     pub max_rel: f64,
-    /// (row, col) of the element furthest outside (or closest to) its tolerance.
-    pub worst: (usize, usize),
+    /// Index of the element furthest outside (or closest to) its tolerance, in the tensor's own
+    /// shape ([row, col] for a matrix).
+    pub worst: Vec<usize>,
     /// GPU value at `worst`.
     pub worst_gpu: f32,
     /// CPU value at `worst`.
@@ -86,7 +87,7 @@ pub fn compare(stage: Stage, gpu: &Matrix, cpu: &[f64], tol: f64) -> Comparison 
         stage,
         max_abs,
         max_rel,
-        worst: (worst / gpu.cols, worst % gpu.cols),
+        worst: vec![worst / gpu.cols, worst % gpu.cols],
         worst_gpu: gpu.data[worst],
         worst_cpu: cpu[worst],
         allowed,
@@ -95,16 +96,42 @@ pub fn compare(stage: Stage, gpu: &Matrix, cpu: &[f64], tol: f64) -> Comparison 
     }
 }
 
+/// Compares an n-dimensional tensor (row-major, `shape`); rows for the row-sum check are along
+/// the last axis, and the worst element is reported with its full index.
+pub fn compare_shaped(
+    stage: Stage,
+    gpu: &[f32],
+    shape: &[usize],
+    cpu: &[f64],
+    tol: f64,
+) -> Comparison {
+    let cols = *shape.last().unwrap_or(&1);
+    let rows = gpu.len() / cols.max(1);
+    let view = Matrix {
+        rows,
+        cols,
+        data: gpu.to_vec(),
+    };
+    let mut c = compare(stage, &view, cpu, tol);
+    let mut flat = c.worst[0] * cols + c.worst[1];
+    let mut index = vec![0; shape.len()];
+    for (axis, &dim) in shape.iter().enumerate().rev() {
+        index[axis] = flat % dim;
+        flat /= dim;
+    }
+    c.worst = index;
+    c
+}
+
 impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<13} max abs err {:.3e}, max rel err {:.3e}, worst at [{}, {}] (GPU {:.7}, CPU {:.7}), allowed {:.1e}",
+            "{:<13} max abs err {:.3e}, max rel err {:.3e}, worst at {:?} (GPU {:.7}, CPU {:.7}), allowed {:.1e}",
             self.stage.name(),
             self.max_abs,
             self.max_rel,
-            self.worst.0,
-            self.worst.1,
+            self.worst,
             self.worst_gpu,
             self.worst_cpu,
             self.allowed
@@ -126,7 +153,7 @@ mod tests {
         let cpu = [0.5, 0.5, 0.25 + 3e-5, 0.75 - 3e-5];
         let c = compare(Stage::Weights, &gpu, &cpu, 1e-5);
         assert!(!c.passed);
-        assert!(c.worst.0 == 1, "{c}");
+        assert!(c.worst[0] == 1, "{c}");
         assert!((c.max_abs - 3e-5).abs() < 1e-7);
         assert!(c.to_string().contains("FAIL"));
     }
@@ -136,7 +163,17 @@ mod tests {
         let gpu = Matrix::new(1, 3, vec![0.2, f32::NAN, 0.3]).unwrap();
         let c = compare(Stage::Output, &gpu, &[0.2, 0.5, 0.3], 1e3);
         assert!(!c.passed);
-        assert_eq!(c.worst, (0, 1));
+        assert_eq!(c.worst, [0, 1]);
+    }
+
+    #[test]
+    fn shaped_comparison_reports_the_full_index() {
+        let gpu = vec![0.5f32; 2 * 3 * 4];
+        let mut cpu = vec![0.5f64; 24];
+        cpu[12 + 2 * 4 + 3] = 0.6;
+        let c = compare_shaped(Stage::Output, &gpu, &[2, 3, 4], &cpu, 1e-5);
+        assert_eq!(c.worst, [1, 2, 3]);
+        assert!(!c.passed);
     }
 
     #[test]

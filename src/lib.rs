@@ -13,10 +13,13 @@ pub mod examples;
 pub mod fsutil;
 pub mod gpu;
 pub mod heatmap;
+pub mod mha;
 pub mod npy;
 pub mod numpy_rng;
 pub mod program;
 pub mod report;
+pub mod sdpa;
+pub mod state_dict;
 pub mod tensor;
 
 pub use error::{Error, Result};

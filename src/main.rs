@@ -41,6 +41,8 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => commands::run::run(args),
         Some(Command::Explain(args)) => commands::explain::explain(args),
         Some(Command::Devices(args)) => commands::devices::devices(args),
+        Some(Command::Mha(args)) => commands::mha::mha(args),
+        Some(Command::Sdpa(args)) => commands::sdpa::sdpa(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -28,64 +28,145 @@ fn input_error(path: &Path, tensor: &str, message: impl std::fmt::Display) -> Er
     }
 }
 
-/// Reads a float array (f32 or f64) from `path`; `tensor` names it in errors.
-pub fn read_array(path: &Path, tensor: &str) -> Result<Array> {
+/// The element types we read.
+enum Elements {
+    Float(Vec<f32>),
+    Bool(Vec<bool>),
+}
+
+/// Reads `path` as float32, float64 or (when `allow_bool`) bool, in C order.
+fn read_elements(path: &Path, tensor: &str, allow_bool: bool) -> Result<(Vec<usize>, Elements)> {
     let bytes = std::fs::read(path).map_err(|e| input_error(path, tensor, e))?;
     let file = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| input_error(path, tensor, format!("not a valid .npy file ({e})")))?;
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let order = file.order();
-    let dtype = file.dtype();
     let expected: usize = shape.iter().product();
-    let data: Vec<f32> = match &dtype {
-        npyz::DType::Plain(ts)
-            if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 4 =>
-        {
-            file.into_vec::<f32>()
-        }
-        npyz::DType::Plain(ts)
-            if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 8 =>
-        {
-            file.into_vec::<f64>()
-                .map(|v| v.into_iter().map(|x| x as f32).collect())
-        }
-        other => {
-            return Err(input_error(
-                path,
-                tensor,
-                format!(
-                    "dtype {} is not supported (expected float32 or float64)",
-                    other.descr()
-                ),
-            ));
-        }
-    }
-    .map_err(|e| {
+    let truncated = |e: std::io::Error| {
         input_error(
             path,
             tensor,
             format!("truncated or unreadable data for shape {shape:?} ({e})"),
         )
-    })?;
-    if data.len() != expected {
+    };
+    let elements = match file.dtype() {
+        npyz::DType::Plain(ts)
+            if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 4 =>
+        {
+            Elements::Float(file.into_vec::<f32>().map_err(truncated)?)
+        }
+        npyz::DType::Plain(ts)
+            if ts.type_char() == npyz::TypeChar::Float && ts.size_field() == 8 =>
+        {
+            let v = file.into_vec::<f64>().map_err(truncated)?;
+            Elements::Float(v.into_iter().map(|x| x as f32).collect())
+        }
+        npyz::DType::Plain(ts) if allow_bool && ts.type_char() == npyz::TypeChar::Bool => {
+            Elements::Bool(file.into_vec::<bool>().map_err(truncated)?)
+        }
+        other => {
+            let wanted = if allow_bool {
+                "bool, float32 or float64"
+            } else {
+                "float32 or float64"
+            };
+            return Err(input_error(
+                path,
+                tensor,
+                format!(
+                    "dtype {} is not supported (expected {wanted})",
+                    other.descr()
+                ),
+            ));
+        }
+    };
+    let len = match &elements {
+        Elements::Float(v) => v.len(),
+        Elements::Bool(v) => v.len(),
+    };
+    if len != expected {
         return Err(input_error(
             path,
             tensor,
-            format!(
-                "holds {} values but its shape {shape:?} needs {expected}",
-                data.len()
-            ),
+            format!("holds {len} values but its shape {shape:?} needs {expected}"),
         ));
     }
-    let data = match order {
-        npyz::Order::C => data,
-        npyz::Order::Fortran => fortran_to_c(&shape, &data),
+    let elements = match (order, elements) {
+        (npyz::Order::C, e) => e,
+        (npyz::Order::Fortran, Elements::Float(v)) => Elements::Float(fortran_to_c(&shape, &v)),
+        (npyz::Order::Fortran, Elements::Bool(v)) => Elements::Bool(fortran_to_c(&shape, &v)),
     };
-    Ok(Array { shape, data })
+    Ok((shape, elements))
 }
 
-fn fortran_to_c(shape: &[usize], data: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; data.len()];
+/// Reads a float array (f32 or f64) from `path`; `tensor` names it in errors.
+pub fn read_array(path: &Path, tensor: &str) -> Result<Array> {
+    match read_elements(path, tensor, false)? {
+        (shape, Elements::Float(data)) => Ok(Array { shape, data }),
+        (_, Elements::Bool(_)) => unreachable!("bool not allowed"),
+    }
+}
+
+/// What True means in a boolean mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoolMask {
+    /// True = this key may NOT be attended to (`nn.MultiheadAttention`'s masks).
+    TrueMasks,
+    /// True = this key takes part (`scaled_dot_product_attention`'s mask).
+    TrueAllows,
+}
+
+/// A mask read from .npy as additive f32 values: bool masks become 0 (allowed) or
+/// [`MASKED`](crate::gpu::softmax::MASKED); float masks are kept, with −inf turned into `MASKED`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mask {
+    /// The values, C order.
+    pub array: Array,
+    /// Whether the file was boolean.
+    pub was_bool: bool,
+}
+
+/// Reads a bool or float mask; NaN and +inf are refused, naming the first bad index.
+pub fn read_mask(path: &Path, tensor: &str, meaning: BoolMask) -> Result<Mask> {
+    use crate::gpu::softmax::MASKED;
+    let (shape, elements) = read_elements(path, tensor, true)?;
+    let (data, was_bool) = match elements {
+        Elements::Bool(v) => (
+            v.into_iter()
+                .map(|b| {
+                    let masked = match meaning {
+                        BoolMask::TrueMasks => b,
+                        BoolMask::TrueAllows => !b,
+                    };
+                    if masked { MASKED } else { 0.0 }
+                })
+                .collect(),
+            true,
+        ),
+        Elements::Float(v) => {
+            if let Some(i) = v.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
+                return Err(Error::NonFinite {
+                    tensor: format!("{tensor} ({})", path.display()),
+                    index: format!("{} (flat)", i),
+                    value: v[i] as f64,
+                });
+            }
+            (
+                v.into_iter()
+                    .map(|x| if x == f32::NEG_INFINITY { MASKED } else { x })
+                    .collect(),
+                false,
+            )
+        }
+    };
+    Ok(Mask {
+        array: Array { shape, data },
+        was_bool,
+    })
+}
+
+fn fortran_to_c<T: Copy + Default>(shape: &[usize], data: &[T]) -> Vec<T> {
+    let mut out = vec![T::default(); data.len()];
     let mut index = vec![0usize; shape.len()];
     for (c_pos, slot) in out.iter_mut().enumerate() {
         let mut rest = c_pos;
@@ -170,6 +251,37 @@ mod tests {
         npyz::to_file_1d(&path, vec![1i32, 2, 3]).unwrap();
         let err = read_matrix(&path, "X").unwrap_err().to_string();
         assert!(err.contains("i.npy") && err.contains("<i4"), "{err}");
+    }
+
+    #[test]
+    fn bool_masks_follow_their_polarity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.npy");
+        npyz::to_file_1d(&path, vec![true, false]).unwrap();
+        let masks = read_mask(&path, "attn_mask", BoolMask::TrueMasks).unwrap();
+        assert_eq!(masks.array.data, vec![crate::gpu::softmax::MASKED, 0.0]);
+        assert!(masks.was_bool);
+        let allows = read_mask(&path, "attn_mask", BoolMask::TrueAllows).unwrap();
+        assert_eq!(allows.array.data, vec![0.0, crate::gpu::softmax::MASKED]);
+        // bool is refused where a float tensor is needed
+        assert!(read_array(&path, "X").is_err());
+    }
+
+    #[test]
+    fn float_masks_keep_values_and_map_minus_infinity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npy");
+        write_array(&path, &[3], &[-2.5, f32::NEG_INFINITY, 1.0]).unwrap();
+        let m = read_mask(&path, "key_padding_mask", BoolMask::TrueMasks).unwrap();
+        assert_eq!(m.array.data, vec![-2.5, crate::gpu::softmax::MASKED, 1.0]);
+        write_array(&path, &[2], &[0.0, f32::NAN]).unwrap();
+        let err = read_mask(&path, "key_padding_mask", BoolMask::TrueMasks)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key_padding_mask") && err.contains("1 (flat)"),
+            "{err}"
+        );
     }
 
     #[test]

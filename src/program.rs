@@ -4,6 +4,7 @@
 //! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
 //! very same program, so the two can only ever differ in arithmetic, never in what is computed.
 
+use crate::gpu::head_mean::HeadMeanParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
 
@@ -44,9 +45,52 @@ pub enum Step {
         params: SoftmaxParams,
         /// The scaled scores.
         scores: BufId,
+        /// Additive attention mask (`params.has_mask`).
+        mask: Option<BufId>,
+        /// Additive key-padding mask (`params.has_padding`).
+        padding: Option<BufId>,
         /// The weights written.
         out: BufId,
     },
+    /// Weights averaged over heads: `shaders/head_mean.wgsl`.
+    HeadMean {
+        /// Sizes.
+        params: HeadMeanParams,
+        /// Per-head weights.
+        weights: BufId,
+        /// The mean written.
+        out: BufId,
+    },
+}
+
+impl Step {
+    /// The buffer this step writes.
+    pub fn out(&self) -> BufId {
+        match self {
+            Step::Matmul { out, .. } | Step::Softmax { out, .. } | Step::HeadMean { out, .. } => {
+                *out
+            }
+        }
+    }
+
+    /// The buffers this step reads.
+    pub fn reads(&self) -> Vec<BufId> {
+        match self {
+            Step::Matmul { a, b, bias, .. } => {
+                [Some(*a), Some(*b), *bias].into_iter().flatten().collect()
+            }
+            Step::Softmax {
+                scores,
+                mask,
+                padding,
+                ..
+            } => [Some(*scores), *mask, *padding]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Step::HeadMean { weights, .. } => vec![*weights],
+        }
+    }
 }
 
 /// Buffers plus the steps that fill them, in execution order.
@@ -97,12 +141,38 @@ impl Program {
         out
     }
 
-    /// Adds a softmax over `scores` writing a new buffer named `name`; returns that buffer.
-    pub fn softmax(&mut self, name: &str, params: SoftmaxParams, scores: BufId) -> BufId {
+    /// Adds a softmax over `scores` writing a new buffer named `name`; returns that buffer. The
+    /// params' mask flags are set from whether `mask` / `padding` are given.
+    pub fn softmax(
+        &mut self,
+        name: &str,
+        params: SoftmaxParams,
+        scores: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> BufId {
+        let params = SoftmaxParams {
+            has_mask: mask.is_some() as u32,
+            has_padding: padding.is_some() as u32,
+            ..params
+        };
         let out = self.buffer(name, (params.total_rows() * params.cols) as usize, false);
         self.steps.push(Step::Softmax {
             params,
             scores,
+            mask,
+            padding,
+            out,
+        });
+        out
+    }
+
+    /// Adds the mean over heads of `weights` writing a new buffer named `name`.
+    pub fn head_mean(&mut self, name: &str, params: HeadMeanParams, weights: BufId) -> BufId {
+        let out = self.buffer(name, params.output_len(), false);
+        self.steps.push(Step::HeadMean {
+            params,
+            weights,
             out,
         });
         out
@@ -123,15 +193,9 @@ impl Program {
         }
         let mut needed = vec![false; self.steps.len()];
         for (i, step) in self.steps.iter().enumerate().rev() {
-            let (out, reads) = match step {
-                Step::Matmul {
-                    a, b, bias, out, ..
-                } => (*out, vec![Some(*a), Some(*b), *bias]),
-                Step::Softmax { scores, out, .. } => (*out, vec![Some(*scores)]),
-            };
-            if needed_buffers[out.0] {
+            if needed_buffers[step.out().0] {
                 needed[i] = true;
-                for id in reads.into_iter().flatten() {
+                for id in step.reads() {
                     needed_buffers[id.0] = true;
                 }
             }

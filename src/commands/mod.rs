@@ -3,7 +3,10 @@
 pub mod devices;
 pub mod explain;
 pub mod inputs;
+pub mod mha;
 pub mod run;
+pub mod sdpa;
+pub mod tensors;
 
 /// What a finished command reports back to `main`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -193,10 +193,7 @@ fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> 
         format!("{}{causal}", example.title)
     });
     if small.factor > 1 {
-        title.push_str(&format!(
-            " ({0}×{0} block means of {n}×{n})",
-            small.factor
-        ));
+        title.push_str(&format!(" ({0}×{0} block means of {n}×{n})", small.factor));
     }
     // A block is hidden when every cell in it is above the diagonal.
     let f = small.factor;
@@ -224,10 +221,9 @@ pub fn verdict(checks: &[Comparison]) -> Outcome {
     match checks.iter().find(|c| !c.passed) {
         None => Outcome::Ok,
         Some(c) => Outcome::Mismatch(format!(
-            "GPU and CPU disagree in stage '{}' at element [{}, {}]: GPU {}, CPU {} (|Δ| {:.3e} > allowed {:.1e})",
+            "GPU and CPU disagree in stage '{}' at element {:?}: GPU {}, CPU {} (|Δ| {:.3e} > allowed {:.1e})",
             c.stage.name(),
-            c.worst.0,
-            c.worst.1,
+            c.worst,
             c.worst_gpu,
             c.worst_cpu,
             (c.worst_gpu as f64 - c.worst_cpu).abs(),

@@ -2,7 +2,7 @@
 
 use crate::program::{BufId, Program, Step};
 
-use super::{matmul::matmul, softmax::softmax};
+use super::{head_mean::head_mean, matmul::matmul, softmax::softmax};
 
 /// Runs the steps of `program` needed for `want`, with `inputs` (one slice per input buffer, in
 /// declaration order). Returns every buffer in f64; buffers not computed are left empty.
@@ -44,11 +44,24 @@ pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<
             Step::Softmax {
                 params,
                 scores,
+                mask,
+                padding,
                 out,
             } => {
                 let mut w = vec![0.0; program.spec(*out).len];
-                softmax(params, &buffers[scores.0], &mut w);
+                let mask: &[f64] = mask.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                let padding: &[f64] = padding.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                softmax(params, &buffers[scores.0], mask, padding, &mut w);
                 buffers[out.0] = w;
+            }
+            Step::HeadMean {
+                params,
+                weights,
+                out,
+            } => {
+                let mut m = vec![0.0; program.spec(*out).len];
+                head_mean(params, &buffers[weights.0], &mut m);
+                buffers[out.0] = m;
             }
         }
     }

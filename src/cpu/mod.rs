@@ -5,5 +5,6 @@
 
 pub mod attention;
 pub mod execute;
+pub mod head_mean;
 pub mod matmul;
 pub mod softmax;

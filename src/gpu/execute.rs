@@ -13,6 +13,7 @@ use crate::program::{BufId, Program, Step};
 
 use super::GpuContext;
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
+use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
 use super::matmul::MatmulKernel;
 use super::softmax::SoftmaxKernel;
@@ -21,6 +22,7 @@ use super::softmax::SoftmaxKernel;
 pub struct Kernels {
     matmul: MatmulKernel,
     softmax: SoftmaxKernel,
+    head_mean: HeadMeanKernel,
 }
 
 impl Kernels {
@@ -30,6 +32,7 @@ impl Kernels {
         let kernels = Kernels {
             matmul: MatmulKernel::new(&ctx.device),
             softmax: SoftmaxKernel::new(&ctx.device),
+            head_mean: HeadMeanKernel::new(&ctx.device),
         };
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(Error::Validation {
@@ -90,10 +93,7 @@ fn record_and_run(
     let mut produced = vec![false; program.buffers.len()];
     for (step, needed) in program.steps.iter().zip(&needed) {
         if *needed {
-            let out = match step {
-                Step::Matmul { out, .. } | Step::Softmax { out, .. } => out,
-            };
-            produced[out.0] = true;
+            produced[step.out().0] = true;
         }
     }
     // Check every input and size before allocating anything.
@@ -120,12 +120,12 @@ fn record_and_run(
     }
     let mut groups = Vec::with_capacity(program.steps.len());
     for (step, needed) in program.steps.iter().zip(&needed) {
-        let (name, g) = match step {
-            Step::Matmul { params, out, .. } => (&program.spec(*out).name, params.workgroups()),
-            Step::Softmax { params, out, .. } => (
-                &program.spec(*out).name,
-                params.workgroups(ctx.limits.max_compute_workgroups_per_dimension),
-            ),
+        let max = ctx.limits.max_compute_workgroups_per_dimension;
+        let name = &program.spec(step.out()).name;
+        let g = match step {
+            Step::Matmul { params, .. } => params.workgroups(),
+            Step::Softmax { params, .. } => params.workgroups(max),
+            Step::HeadMean { params, .. } => params.workgroups(max),
         };
         if *needed {
             check_groups(&ctx.limits, name, g)?;
@@ -150,7 +150,8 @@ fn record_and_run(
         });
     }
     let get = |id: BufId| buffers[id.0].as_ref().expect("needed buffer allocated");
-    let no_bias = upload(ctx, "no bias", &[])?;
+    // Bound in place of an absent bias or mask (the params say it is not read).
+    let no_bias = upload(ctx, "absent input", &[])?;
 
     let mut encoder = ctx
         .device
@@ -184,11 +185,28 @@ fn record_and_run(
                 Step::Softmax {
                     params,
                     scores,
+                    mask,
+                    padding,
                     out,
                 } => {
                     let params = uniform(ctx, "softmax params", params);
+                    let mask = mask.map(get).unwrap_or(&no_bias);
+                    let padding = padding.map(get).unwrap_or(&no_bias);
                     let kernel = &kernels.softmax.0;
-                    let bind = kernel.bind(&ctx.device, &[&params, get(*scores), get(*out)]);
+                    let bind = kernel.bind(
+                        &ctx.device,
+                        &[&params, get(*scores), mask, padding, get(*out)],
+                    );
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::HeadMean {
+                    params,
+                    weights,
+                    out,
+                } => {
+                    let params = uniform(ctx, "head mean params", params);
+                    let kernel = &kernels.head_mean.0;
+                    let bind = kernel.bind(&ctx.device, &[&params, get(*weights), get(*out)]);
                     kernel.dispatch(&mut pass, &bind, *g);
                 }
             }

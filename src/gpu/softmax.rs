@@ -9,28 +9,60 @@ pub const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
 /// Invocations per workgroup (one per row); keep in sync with `WG`.
 pub const WG: u32 = 64;
 
+/// Mask values at or below this exclude the key (keep in sync with `MASKED_BELOW` in the WGSL).
+pub const MASKED_BELOW: f32 = -1e30;
+/// What the host writes for "not allowed" (PyTorch's bool True in MHA masks, or -inf).
+pub const MASKED: f32 = f32::MIN;
+
 /// Parameters of one softmax dispatch.
 ///
 /// Keep in sync with `SoftmaxParams` in shaders/softmax.wgsl (same field order, 16-byte padded).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct SoftmaxParams {
-    /// Query rows per batch element.
+    /// Query rows per (batch, head) matrix.
     pub rows: u32,
     /// Keys per row.
     pub cols: u32,
-    /// Number of rows×cols matrices stored back to back.
+    /// Number of rows×cols matrices stored back to back (batch × heads).
     pub batch: u32,
     /// 1: key j is allowed for query i only when j ≤ i + causal_offset.
     pub causal: u32,
     /// Diagonal offset of the causal mask (0 = top-left aligned, as PyTorch's `is_causal`).
     pub causal_offset: i32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
-    /// Padding to 16 bytes.
-    pub _pad1: u32,
-    /// Padding to 16 bytes.
-    pub _pad2: u32,
+    /// Heads per batch element: matrix z is batch element z / heads, head z % heads.
+    pub heads: u32,
+    /// 1 when the additive attention mask is read.
+    pub has_mask: u32,
+    /// 1 when the additive key-padding mask is read.
+    pub has_padding: u32,
+    /// Attention-mask offset per batch element (0 to broadcast).
+    pub mask_batch: u32,
+    /// Attention-mask offset per head (0 to broadcast).
+    pub mask_head: u32,
+    /// Attention-mask offset per query row (0 to broadcast).
+    pub mask_row: u32,
+    /// Key-padding-mask offset per batch element.
+    pub padding_batch: u32,
+}
+
+impl Default for SoftmaxParams {
+    fn default() -> Self {
+        SoftmaxParams {
+            rows: 1,
+            cols: 1,
+            batch: 1,
+            causal: 0,
+            causal_offset: 0,
+            heads: 1,
+            has_mask: 0,
+            has_padding: 0,
+            mask_batch: 0,
+            mask_head: 0,
+            mask_row: 0,
+            padding_batch: 0,
+        }
+    }
 }
 
 impl SoftmaxParams {
@@ -41,12 +73,17 @@ impl SoftmaxParams {
 
     /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
     pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
-        let groups = self.total_rows().div_ceil(WG);
-        if groups <= max_per_dim {
-            [groups, 1, 1]
-        } else {
-            [max_per_dim, groups.div_ceil(max_per_dim), 1]
-        }
+        fold_groups(self.total_rows().div_ceil(WG), max_per_dim)
+    }
+}
+
+/// Spreads `groups` one-dimensional workgroups over x and y so neither exceeds `max_per_dim`
+/// (the kernels recover the flat index as `gid.x + gid.y · num_workgroups.x · WG`).
+pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
+    if groups <= max_per_dim {
+        [groups, 1, 1]
+    } else {
+        [max_per_dim, groups.div_ceil(max_per_dim), 1]
     }
 }
 
@@ -61,7 +98,13 @@ impl SoftmaxKernel {
             "softmax",
             SOURCE,
             "softmax",
-            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+            &[
+                Binding::Uniform,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadWrite,
+            ],
         ))
     }
 }
@@ -72,7 +115,7 @@ mod tests {
 
     #[test]
     fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<SoftmaxParams>(), 32);
+        assert_eq!(std::mem::size_of::<SoftmaxParams>(), 48);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Turning layouts into pixels: cells, annotations, tick marks, text and the colorbar gradient.
 //!
 //! Each function draws one laid-out piece onto a shared canvas at an offset, so a figure is any
-//! arrangement of panels and colorbars; [`super::render`] is the one-panel arrangement.
+//! arrangement of panels and colorbars; [`super::render`] is the one-panel arrangement and
+//! [`super::render_figure`] the grid of several.
 
 use image::{Rgb, RgbImage};
 
@@ -37,7 +38,8 @@ pub fn fill(canvas: &mut RgbImage, offset: (i64, i64), r: &Rect, color: [u8; 3])
     }
 }
 
-fn draw_text(canvas: &mut RgbImage, offset: (i64, i64), item: &TextItem, color: [u8; 3]) {
+/// Draws laid-out text with its box moved by `offset`.
+pub fn draw_text(canvas: &mut RgbImage, offset: (i64, i64), item: &TextItem, color: [u8; 3]) {
     let corner = (item.rect.x + offset.0, item.rect.y + offset.1);
     item.style
         .draw(canvas, &item.text, corner, item.orientation, color);

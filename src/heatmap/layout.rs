@@ -3,8 +3,9 @@
 //!
 //! Layouts are computed in coordinates relative to the top-left corner of a panel's cell grid
 //! (which may go negative: labels sit left of and above it) and drawn with an offset, so several
-//! panels and one colorbar can later share a canvas by placing their layouts side by side.
-//! The colorbar's layout lives in `colorbar`.
+//! panels and one colorbar share a canvas by placing their layouts side by side ([`PanelParts`]
+//! says which labels a panel of a figure keeps). The colorbar's layout lives in `colorbar`, the
+//! arrangement of several panels in `figure`.
 
 use super::HeatmapSpec;
 use super::text::{Orientation, TextStyle};
@@ -21,7 +22,7 @@ pub(super) const TICK_PAD: u32 = 3;
 /// Gap between tick labels and an axis title, and between the title and the grid.
 pub(super) const GAP: u32 = 8;
 /// Font sizes in pixels.
-const TITLE_PX: f32 = 20.0;
+pub(super) const TITLE_PX: f32 = 20.0;
 pub(super) const AXIS_TITLE_PX: f32 = 16.0;
 pub(super) const TICK_LABEL_MAX_PX: f32 = 14.0;
 const TICK_LABEL_MIN_PX: f32 = 11.0;
@@ -31,7 +32,7 @@ const ANNOTATION_MIN_PX: f32 = 8.0;
 const MAX_LABEL_WIDTH: u32 = 120;
 pub(super) const MAX_TITLE_WIDTH: u32 = 1600;
 /// Colorbar geometry: gap from the grid, bar width, shortest bar.
-const COLORBAR_GAP: u32 = 24;
+pub(super) const COLORBAR_GAP: u32 = 24;
 pub(super) const COLORBAR_WIDTH: u32 = 20;
 pub const COLORBAR_MIN_HEIGHT: u32 = 160;
 /// About this many colorbar ticks.
@@ -131,6 +132,35 @@ fn label_step(cell: u32, needed: u32) -> usize {
     }
 }
 
+/// Which parts of a panel are laid out: a lone heatmap has all of them; a panel inside a figure
+/// keeps its tick labels only on the figure's outer edges and has a smaller title.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PanelParts {
+    /// Query labels and their tick marks left of the grid.
+    pub row_labels: bool,
+    /// Key labels and their tick marks under the grid.
+    pub col_labels: bool,
+    /// The title's font.
+    pub title_style: TextStyle,
+    /// The title is truncated to this width.
+    pub title_max_width: u32,
+    /// Blank pixels between the title and the grid's frame.
+    pub title_gap: u32,
+}
+
+impl PanelParts {
+    /// Everything, as a single heatmap draws it.
+    pub fn all() -> Self {
+        Self {
+            row_labels: true,
+            col_labels: true,
+            title_style: TextStyle::new(TITLE_PX),
+            title_max_width: MAX_TITLE_WIDTH,
+            title_gap: GAP + 2,
+        }
+    }
+}
+
 /// A panel: title, cell grid, tick labels and axis titles, in coordinates relative to the grid's
 /// top-left corner.
 #[derive(Debug, Clone)]
@@ -152,9 +182,15 @@ pub struct PanelLayout {
 }
 
 impl PanelLayout {
-    /// Lays out `spec` with cells of `cell` pixels (see [`cell_size`]; panels meant to line up
-    /// pass the same size). The spec's shape must already be validated.
+    /// Lays out `spec` with cells of `cell` pixels (see [`cell_size`]) and every part. The spec's
+    /// shape must already be validated.
     pub fn new(spec: &HeatmapSpec, cell: u32) -> Self {
+        Self::with_parts(spec, cell, &PanelParts::all())
+    }
+
+    /// Lays out the `parts` of `spec` with cells of `cell` pixels (panels meant to line up pass
+    /// the same size). The spec's shape must already be validated.
+    pub fn with_parts(spec: &HeatmapSpec, cell: u32, parts: &PanelParts) -> Self {
         let (rows, cols) = (spec.rows, spec.cols);
         let grid = Rect::new(0, 0, cell * cols as u32, cell * rows as u32);
         let centre = |i: usize| (i as i64) * i64::from(cell) + i64::from(cell / 2);
@@ -168,7 +204,8 @@ impl PanelLayout {
         // Query labels: right-aligned left of the grid, thinned so their lines never overlap.
         let row_step = label_step(cell, line);
         let mut label_left = 0i64;
-        for r in (0..rows).step_by(row_step) {
+        let shown_rows = if parts.row_labels { rows } else { 0 };
+        for r in (0..shown_rows).step_by(row_step) {
             marks.push(Rect::new(-i64::from(TICK_LEN), centre(r), TICK_LEN, 1));
             let text = label_style.truncate(&spec.row_labels[r], MAX_LABEL_WIDTH);
             if text.is_empty() {
@@ -185,8 +222,8 @@ impl PanelLayout {
         }
 
         // Key labels: horizontal when every one fits its cell, else rotated and thinned.
-        let col_texts: Vec<String> = spec
-            .col_labels
+        let shown_cols = if parts.col_labels { cols } else { 0 };
+        let col_texts: Vec<String> = spec.col_labels[..shown_cols]
             .iter()
             .map(|l| label_style.truncate(l, MAX_LABEL_WIDTH))
             .collect();
@@ -236,14 +273,20 @@ impl PanelLayout {
                 },
             ));
         }
-        let title_style = TextStyle::new(TITLE_PX);
-        let title = title_style.truncate(spec.title, MAX_TITLE_WIDTH);
+        let title_style = parts.title_style;
+        let title = title_style.truncate(spec.title, parts.title_max_width);
         if !title.is_empty() {
+            let title_gap = i64::from(parts.title_gap);
             texts.push(TextItem::new(
                 title,
                 title_style,
                 Orientation::Horizontal,
-                |w, h| (grid.right() / 2 - i64::from(w / 2), -gap - 2 - i64::from(h)),
+                |w, h| {
+                    (
+                        grid.right() / 2 - i64::from(w / 2),
+                        -title_gap - i64::from(h),
+                    )
+                },
             ));
         }
 

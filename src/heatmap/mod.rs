@@ -9,14 +9,15 @@
 //! The module is split so that each step has one job: `layout` decides cell size, label
 //! thinning/rotation and where every text goes (in coordinates relative to a grid corner),
 //! `draw` turns a layout into pixels on a shared canvas, and [`render`] composes one panel with
-//! one colorbar. A figure of several panels (one per attention head, one shared colour scale and
-//! colorbar) is the same composition with more layouts side by side.
+//! one colorbar. [`render_figure`] is the same composition with several panels (one per
+//! attention head, say) side by side in a grid, one shared colour scale and one colorbar.
 
 mod colorbar;
 mod colormap;
 mod colormap_data;
 mod downsample;
 mod draw;
+mod figure;
 mod layout;
 mod text;
 
@@ -29,6 +30,7 @@ use image::{ExtendedColorType, ImageEncoder};
 pub use colormap::{ColorScale, Colormap, NAN_COLOR, prefers_dark_text};
 pub use downsample::{Downsampled, block_average};
 pub use draw::BACKGROUND;
+pub use figure::{DEFAULT_MAX_FIGURE_WIDTH, FigureSpec, MAX_FIGURE_HEIGHT, Panel, render_figure};
 
 use crate::error::{Error, Result};
 use colorbar::ColorbarLayout;
@@ -144,20 +146,9 @@ impl<'a> HeatmapSpec<'a> {
 
     /// The colour scale: the given range, or the finite shown values' min and max.
     fn scale(&self) -> ColorScale {
-        let (lo, hi) = self.range.unwrap_or_else(|| {
-            let mut range: Option<(f32, f32)> = None;
-            for (i, &v) in self.values.iter().enumerate() {
-                let hidden = self.hide.is_some_and(|h| h(i / self.cols, i % self.cols));
-                if v.is_finite() && !hidden {
-                    range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-                }
-            }
-            match range {
-                Some((lo, hi)) if lo < hi => (lo, hi),
-                Some((v, _)) => (v.min(0.0), v.max(1.0)),
-                None => (0.0, 1.0),
-            }
-        });
+        let (lo, hi) = self
+            .range
+            .unwrap_or_else(|| shown_range([self.values], self.cols, self.hide));
         ColorScale {
             cmap: self.cmap,
             lo,
@@ -166,12 +157,36 @@ impl<'a> HeatmapSpec<'a> {
     }
 }
 
-/// A drawn heatmap and where its cells are.
+/// The min and max of the finite values of `maps` (each row-major, `cols` wide) that `hide` does
+/// not hide; a degenerate range is widened to include 0 and 1, no values at all give (0, 1).
+fn shown_range<'v>(
+    maps: impl IntoIterator<Item = &'v [f32]>,
+    cols: usize,
+    hide: Option<&dyn Fn(usize, usize) -> bool>,
+) -> (f32, f32) {
+    let mut range: Option<(f32, f32)> = None;
+    for values in maps {
+        for (i, &v) in values.iter().enumerate() {
+            let hidden = hide.is_some_and(|h| h(i / cols, i % cols));
+            if v.is_finite() && !hidden {
+                range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+            }
+        }
+    }
+    match range {
+        Some((lo, hi)) if lo < hi => (lo, hi),
+        Some((v, _)) => (v.min(0.0), v.max(1.0)),
+        None => (0.0, 1.0),
+    }
+}
+
+/// A drawn heatmap (one panel, or a figure of several) and where its cells are.
 #[derive(Debug, Clone)]
 pub struct Heatmap {
     /// The picture.
     pub image: RgbImage,
-    grid_origin: (u32, u32),
+    /// Top-left pixel of each panel's cell grid, in panel order.
+    grid_origins: Vec<(u32, u32)>,
     cell: u32,
     rows: usize,
     cols: usize,
@@ -179,18 +194,28 @@ pub struct Heatmap {
 }
 
 impl Heatmap {
-    /// Pixel rectangle (x, y, w, h) of cell (row, col) in the image, for tests and for later overlays.
+    /// Pixel rectangle (x, y, w, h) of cell (row, col) of the first (for [`render`], the only)
+    /// panel, for tests and for later overlays.
     ///
     /// # Panics
     /// If `row` or `col` is outside the grid.
     pub fn cell_rect(&self, row: usize, col: usize) -> (u32, u32, u32, u32) {
+        self.panel_cell_rect(0, row, col)
+    }
+
+    /// Pixel rectangle (x, y, w, h) of cell (row, col) of panel `panel` (in the order the
+    /// figure's panels were given).
+    ///
+    /// # Panics
+    /// If `panel`, `row` or `col` is out of range.
+    pub fn panel_cell_rect(&self, panel: usize, row: usize, col: usize) -> (u32, u32, u32, u32) {
         assert!(
             row < self.rows && col < self.cols,
             "cell ({row}, {col}) outside a {} × {} heatmap",
             self.rows,
             self.cols
         );
-        let (x0, y0) = self.grid_origin;
+        let (x0, y0, _, _) = self.panel_grid_rect(panel);
         (
             x0 + col as u32 * self.cell,
             y0 + row as u32 * self.cell,
@@ -199,11 +224,29 @@ impl Heatmap {
         )
     }
 
-    /// Pixel rectangle (x, y, w, h) of the whole cell grid.
+    /// Pixel rectangle (x, y, w, h) of the first panel's whole cell grid.
     pub fn grid_rect(&self) -> (u32, u32, u32, u32) {
-        let (x0, y0) = self.grid_origin;
+        self.panel_grid_rect(0)
+    }
+
+    /// Pixel rectangle (x, y, w, h) of panel `panel`'s whole cell grid.
+    ///
+    /// # Panics
+    /// If there is no panel `panel`.
+    pub fn panel_grid_rect(&self, panel: usize) -> (u32, u32, u32, u32) {
+        assert!(
+            panel < self.grid_origins.len(),
+            "panel {panel} outside a figure of {} panels",
+            self.grid_origins.len()
+        );
+        let (x0, y0) = self.grid_origins[panel];
         let c = self.cell;
         (x0, y0, c * self.cols as u32, c * self.rows as u32)
+    }
+
+    /// How many panels were drawn (1 for [`render`]).
+    pub fn panel_count(&self) -> usize {
+        self.grid_origins.len()
     }
 
     /// Edge of one (square) cell in pixels.
@@ -261,7 +304,7 @@ pub fn render(spec: &HeatmapSpec) -> Result<Heatmap> {
     Ok(Heatmap {
         image,
         // Every layout box lies inside `bounds`, so the grid corner is at least MARGIN in.
-        grid_origin: (offset.0 as u32, offset.1 as u32),
+        grid_origins: vec![(offset.0 as u32, offset.1 as u32)],
         cell,
         rows: spec.rows,
         cols: spec.cols,
@@ -269,5 +312,7 @@ pub fn render(spec: &HeatmapSpec) -> Result<Heatmap> {
     })
 }
 
+#[cfg(test)]
+mod figure_tests;
 #[cfg(test)]
 mod tests;

@@ -6,16 +6,16 @@ const SEED: [f32; 9] = [
     0.5853, 0.2707, 0.1440, 0.5058, 0.0887, 0.4056, 0.7072, 0.1369, 0.1558,
 ];
 
-fn labels(words: &[&str]) -> Vec<String> {
+pub(super) fn labels(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
 }
 
-fn numbered(n: usize) -> Vec<String> {
+pub(super) fn numbered(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("t{i}")).collect()
 }
 
 /// A deterministic pseudo-random matrix in [0, 1).
-fn values(n: usize) -> Vec<f32> {
+pub(super) fn values(n: usize) -> Vec<f32> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     (0..n)
         .map(|_| {
@@ -34,7 +34,7 @@ fn corner_pixel(img: &RgbImage, map: &Heatmap, row: usize, col: usize) -> [u8; 3
     img.get_pixel(x + 2, y + 2).0
 }
 
-fn save_and_reload(map: &Heatmap) -> RgbImage {
+pub(super) fn save_and_reload(map: &Heatmap) -> RgbImage {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("map.png");
     map.save_png(&path).unwrap();

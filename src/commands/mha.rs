@@ -1,0 +1,193 @@
+//! `selfattn mha`: torch.nn.MultiheadAttention(batch_first=True), eval mode.
+
+use selfattn::Result;
+use selfattn::attention::Stage;
+use selfattn::error::Error;
+use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
+use selfattn::npy::{BoolMask, read_array, read_mask};
+use selfattn::state_dict::StateDict;
+
+use super::Outcome;
+use super::run::verdict;
+use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
+use crate::cli::MhaArgs;
+
+/// Runs the module described by `args`.
+pub fn mha(args: &MhaArgs) -> Result<Outcome> {
+    let cmap = check_outputs(&args.output)?;
+    let weights = match (&args.state_dict, args.embed_dim) {
+        (Some(path), _) => MhaWeights::from_state_dict(&StateDict::load(path)?)?,
+        (None, Some(e)) if e > 0 => MhaWeights::random(e, args.seed),
+        (None, _) => {
+            return Err(Error::Usage(
+                "give the module's weights with --state-dict FILE.safetensors, or --embed-dim E to draw them"
+                    .into(),
+            ));
+        }
+    };
+    let problem = MhaProblem {
+        weights,
+        heads: args.heads,
+        query: read_array(&args.query, "query")?,
+        key: args
+            .key
+            .as_ref()
+            .map(|p| read_array(p, "key"))
+            .transpose()?,
+        value: args
+            .value
+            .as_ref()
+            .map(|p| read_array(p, "value"))
+            .transpose()?,
+        key_padding_mask: args
+            .key_padding_mask
+            .as_ref()
+            .map(|p| read_mask(p, "key_padding_mask", BoolMask::TrueMasks))
+            .transpose()?,
+        attn_mask: args
+            .attn_mask
+            .as_ref()
+            .map(|p| read_mask(p, "attn_mask", BoolMask::TrueMasks))
+            .transpose()?,
+        causal: args.causal,
+    };
+    let dims = problem.dims()?;
+    let out = &args.output;
+    if out.batch_index >= dims.n {
+        return Err(Error::Usage(format!(
+            "--batch-index {} is out of range: the batch has {} element(s)",
+            out.batch_index, dims.n
+        )));
+    }
+    let row_labels = labels(out.tokens.as_deref(), dims.l, "query")?;
+    let key_flag = out
+        .key_tokens
+        .as_deref()
+        .or(out.tokens.as_deref().filter(|_| args.key.is_none()));
+    let col_labels = labels(key_flag, dims.s, "key")?;
+
+    let plan = MhaPlan::new(&problem, dims);
+    println!(
+        "MultiheadAttention: embed_dim {}, {} head(s) of {}, kdim {}, vdim {}, bias {}; N {}, L {}, S {}{}{}{}",
+        dims.e,
+        dims.heads,
+        dims.head_dim,
+        problem.weights.kdim,
+        problem.weights.vdim,
+        if problem.weights.in_bias.is_some() {
+            "yes"
+        } else {
+            "no"
+        },
+        dims.n,
+        dims.l,
+        dims.s,
+        if dims.batched { "" } else { " (unbatched)" },
+        if args.causal { ", causal" } else { "" },
+        match (&problem.key_padding_mask, &problem.attn_mask) {
+            (None, None) => String::new(),
+            (k, a) => format!(
+                ", masks:{}{}",
+                k.as_ref().map_or(String::new(), |m| format!(
+                    " key_padding_mask {:?} {}",
+                    m.array.shape,
+                    if m.was_bool { "bool" } else { "float" }
+                )),
+                a.as_ref().map_or(String::new(), |m| format!(
+                    " attn_mask {:?} {}",
+                    m.array.shape,
+                    if m.was_bool { "bool" } else { "float" }
+                ))
+            ),
+        }
+    );
+    let wanted = [
+        Wanted {
+            stage: Stage::Output,
+            file: "output.npy",
+            id: plan.output,
+            shape: plan.output_shape(),
+        },
+        Wanted {
+            stage: Stage::Weights,
+            file: "weights.npy",
+            id: if args.per_head {
+                plan.weights_per_head
+            } else {
+                plan.weights_mean
+            },
+            shape: plan.weights_shape(args.per_head),
+        },
+    ];
+    // The picture needs every head of one batch element and the mean.
+    let picture_needs_heads = !out.no_heatmap && dims.heads > 1;
+    let mut extra = Vec::new();
+    if picture_needs_heads {
+        extra.push(if args.per_head {
+            plan.weights_mean
+        } else {
+            plan.weights_per_head
+        });
+    }
+    let results = run_and_check(
+        &args.gpu,
+        &plan.program,
+        &plan.inputs(),
+        &wanted,
+        &extra,
+        out.tolerance,
+    )?;
+
+    let draw_time = if out.no_heatmap {
+        None
+    } else {
+        let (l, s, h, b) = (dims.l, dims.s, dims.heads, out.batch_index);
+        let (per_head, mean) = match (picture_needs_heads, args.per_head) {
+            (false, _) => (None, &results.values[1]),
+            (true, true) => (Some(&results.values[1]), &results.extra[0]),
+            (true, false) => (Some(&results.extra[0]), &results.values[1]),
+        };
+        let mut panels = Vec::new();
+        if let Some(per_head) = per_head {
+            for head in 0..h {
+                let start = ((b * h + head) * l) * s;
+                panels.push((
+                    format!("Head {head}"),
+                    per_head[start..start + l * s].to_vec(),
+                ));
+            }
+        }
+        let start = b * l * s;
+        panels.push((
+            if h > 1 {
+                "Average".into()
+            } else {
+                "Head 0".into()
+            },
+            mean[start..start + l * s].to_vec(),
+        ));
+        let title = format!(
+            "MultiheadAttention, {} head{}{}",
+            h,
+            if h > 1 { "s" } else { "" },
+            if dims.n > 1 {
+                format!(", batch element {b}")
+            } else {
+                String::new()
+            }
+        );
+        let maps = Maps {
+            panels,
+            rows: l,
+            cols: s,
+            row_labels,
+            col_labels,
+        };
+        Some(draw(out, &maps, &title, cmap, args.causal)?)
+    };
+    if let Some(dir) = &out.save {
+        save(dir, &wanted, &results.values)?;
+    }
+    print_times(&results, draw_time);
+    Ok(verdict(&results.checks))
+}

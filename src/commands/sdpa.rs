@@ -1,0 +1,123 @@
+//! `selfattn sdpa`: torch.nn.functional.scaled_dot_product_attention on .npy arrays.
+
+use selfattn::Result;
+use selfattn::attention::Stage;
+use selfattn::error::Error;
+use selfattn::npy::{BoolMask, read_array, read_mask};
+use selfattn::sdpa::{SdpaPlan, SdpaProblem};
+
+use super::Outcome;
+use super::run::verdict;
+use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
+use crate::cli::SdpaArgs;
+
+/// Runs scaled_dot_product_attention for `args`.
+pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
+    let cmap = check_outputs(&args.output)?;
+    let problem = SdpaProblem {
+        q: read_array(&args.q, "q")?,
+        k: read_array(&args.k, "k")?,
+        v: read_array(&args.v, "v")?,
+        attn_mask: args
+            .attn_mask
+            .as_ref()
+            .map(|p| read_mask(p, "attn_mask", BoolMask::TrueAllows))
+            .transpose()?,
+        causal: args.causal,
+        scale: args.scale,
+    };
+    let dims = problem.dims()?;
+    let out = &args.output;
+    // Pictures: panels over the last leading axis (heads), batch index over the rest.
+    let (panels_axis, groups) = match dims.lead.len() {
+        0 => (1, 1),
+        1 => (1, dims.lead[0]),
+        n => (dims.lead[n - 1], dims.batch / dims.lead[n - 1]),
+    };
+    if out.batch_index >= groups {
+        return Err(Error::Usage(format!(
+            "--batch-index {} is out of range: there are {groups} batch element(s)",
+            out.batch_index
+        )));
+    }
+    let row_labels = labels(out.tokens.as_deref(), dims.l, "query")?;
+    let col_labels = labels(out.key_tokens.as_deref(), dims.s, "key")?;
+    let plan = SdpaPlan::new(&problem, dims.clone())?;
+    println!(
+        "scaled_dot_product_attention: q {:?}, k {:?}, v {:?}, scale {}{}{}",
+        problem.q.shape,
+        problem.k.shape,
+        problem.v.shape,
+        args.scale
+            .map_or(format!("1/√{} (default)", dims.e), |s| s.to_string()),
+        if args.causal { ", causal" } else { "" },
+        problem
+            .attn_mask
+            .as_ref()
+            .map_or(String::new(), |m| format!(
+                ", attn_mask {:?} {}",
+                m.array.shape,
+                if m.was_bool { "bool" } else { "float" }
+            ))
+    );
+    let wanted = [
+        Wanted {
+            stage: Stage::Output,
+            file: "output.npy",
+            id: plan.output,
+            shape: plan.output_shape(),
+        },
+        Wanted {
+            stage: Stage::Weights,
+            file: "weights.npy",
+            id: plan.weights,
+            shape: plan.weights_shape(),
+        },
+    ];
+    let results = run_and_check(
+        &args.gpu,
+        &plan.program,
+        &plan.inputs(),
+        &wanted,
+        &[],
+        out.tolerance,
+    )?;
+    let draw_time = if out.no_heatmap {
+        None
+    } else {
+        let (l, s) = (dims.l, dims.s);
+        let weights = &results.values[1];
+        let panels = (0..panels_axis)
+            .map(|p| {
+                let start = ((out.batch_index * panels_axis + p) * l) * s;
+                let title = if panels_axis > 1 {
+                    format!("Head {p}")
+                } else {
+                    "Weights".into()
+                };
+                (title, weights[start..start + l * s].to_vec())
+            })
+            .collect();
+        let title = format!(
+            "scaled_dot_product_attention{}",
+            if groups > 1 {
+                format!(", batch element {}", out.batch_index)
+            } else {
+                String::new()
+            }
+        );
+        let maps = Maps {
+            panels,
+            rows: l,
+            cols: s,
+            row_labels,
+            col_labels,
+        };
+        Some(draw(out, &maps, &title, cmap, args.causal)?)
+    };
+    if let Some(dir) = &out.save {
+        save(dir, &wanted, &results.values)?;
+    }
+    print_times(&results, draw_time);
+    Ok(verdict(&results.checks))
+}

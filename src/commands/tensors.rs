@@ -1,0 +1,244 @@
+//! What `mha` and `sdpa` share: run a program on the GPU, check the requested tensors against the
+//! CPU reference, save them as .npy with PyTorch's shapes, and draw one batch element's maps.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use selfattn::Result;
+use selfattn::attention::Stage;
+use selfattn::compare::{Comparison, compare_shaped};
+use selfattn::cpu;
+use selfattn::error::Error;
+use selfattn::gpu::GpuContext;
+use selfattn::gpu::execute::{Kernels, Timings, execute};
+use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel};
+use selfattn::npy::write_array;
+use selfattn::program::{BufId, Program};
+use selfattn::report;
+
+use crate::cli::{GpuArgs, OutputArgs};
+
+use super::inputs::{adapter, check_tolerance};
+
+/// One tensor to read back: what it is, where it lives, its PyTorch shape.
+pub struct Wanted {
+    /// Output or Weights (drives the tolerance rule).
+    pub stage: Stage,
+    /// File name when saved, e.g. "output.npy".
+    pub file: &'static str,
+    /// The buffer.
+    pub id: BufId,
+    /// PyTorch's shape.
+    pub shape: Vec<usize>,
+}
+
+/// The tensors read back, their checks and the phase times.
+pub struct Results {
+    /// Values of each extra buffer asked for, in order (not checked, e.g. per-head weights for
+    /// the picture when the saved weights are the mean).
+    pub extra: Vec<Vec<f32>>,
+    /// Values of each [`Wanted`], in order.
+    pub values: Vec<Vec<f32>>,
+    /// One comparison per [`Wanted`].
+    pub checks: Vec<Comparison>,
+    /// GPU phase times.
+    pub timings: Timings,
+    /// CPU reference time.
+    pub cpu_time: Duration,
+}
+
+/// Fails early when the output flags can't be honoured.
+pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
+    check_tolerance(out.tolerance)?;
+    let cmap = Colormap::from_str(&out.cmap)?;
+    if !out.no_heatmap {
+        let dir = match out.out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() || out.out.is_dir() {
+            return Err(Error::OutputFile {
+                path: out.out.clone(),
+                message: format!(
+                    "folder {} does not exist or the path is a folder",
+                    dir.display()
+                ),
+            });
+        }
+    }
+    Ok(cmap)
+}
+
+/// Opens the adapter, runs `program`, reads back `wanted` (and `extra`), checks `wanted`
+/// against the CPU reference and prints the report.
+pub fn run_and_check(
+    gpu: &GpuArgs,
+    program: &Program,
+    inputs: &[&[f32]],
+    wanted: &[Wanted],
+    extra: &[BufId],
+    tolerance: f64,
+) -> Result<Results> {
+    let ctx = GpuContext::open(&adapter(gpu))?;
+    println!("Adapter: {}", ctx.describe());
+    let kernels = Kernels::new(&ctx)?;
+    let mut ids: Vec<BufId> = wanted.iter().map(|w| w.id).collect();
+    ids.extend(extra);
+    let (mut values, timings) = execute(&ctx, &kernels, program, inputs, &ids)?;
+    let extra_values = values.split_off(wanted.len());
+
+    let start = Instant::now();
+    let reference = cpu::execute::execute(program, inputs, &ids[..wanted.len()]);
+    let cpu_time = start.elapsed();
+    let checks: Vec<Comparison> = wanted
+        .iter()
+        .zip(&values)
+        .map(|(w, v)| compare_shaped(w.stage, v, &w.shape, &reference[w.id.0], tolerance))
+        .collect();
+    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
+    for (w, c) in wanted.iter().zip(&checks) {
+        println!("  {c}   shape {:?}", w.shape);
+    }
+    Ok(Results {
+        extra: extra_values,
+        values,
+        checks,
+        timings,
+        cpu_time,
+    })
+}
+
+/// Writes each wanted tensor into `dir` (created if missing).
+pub fn save(dir: &Path, wanted: &[Wanted], values: &[Vec<f32>]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::OutputFile {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for (w, v) in wanted.iter().zip(values) {
+        write_array(&dir.join(w.file), &w.shape, v)?;
+    }
+    println!(
+        "Saved {} in {}",
+        wanted
+            .iter()
+            .map(|w| w.file)
+            .collect::<Vec<_>>()
+            .join(" and "),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Prints the phase times.
+pub fn print_times(r: &Results, draw: Option<Duration>) {
+    let t = r.timings;
+    println!(
+        "\nTimes: upload {}, GPU {}, read-back {}, CPU reference {}{}",
+        report::ms(t.upload),
+        report::ms(t.gpu),
+        report::ms(t.read_back),
+        report::ms(r.cpu_time),
+        draw.map(|d| format!(", heatmap {}", report::ms(d)))
+            .unwrap_or_default()
+    );
+}
+
+/// Labels from a space-separated flag, checked against `n`, else 0..n-1.
+pub fn labels(flag: Option<&str>, n: usize, what: &str) -> Result<Vec<String>> {
+    match flag {
+        Some(t) => {
+            let l: Vec<String> = t.split_whitespace().map(String::from).collect();
+            if l.len() != n {
+                return Err(Error::ShapeMismatch(format!(
+                    "{} {what} labels given but there are {n} positions",
+                    l.len()
+                )));
+            }
+            Ok(l)
+        }
+        None => Ok((0..n).map(|i| i.to_string()).collect()),
+    }
+}
+
+/// The maps of one batch element: (title, rows×cols values) per panel.
+pub struct Maps {
+    /// Panels in order.
+    pub panels: Vec<(String, Vec<f32>)>,
+    /// Query positions.
+    pub rows: usize,
+    /// Key positions.
+    pub cols: usize,
+    /// Query labels.
+    pub row_labels: Vec<String>,
+    /// Key labels.
+    pub col_labels: Vec<String>,
+}
+
+/// Draws `maps` into `out`: one heatmap, or a figure with a panel per map and one colorbar.
+pub fn draw(
+    out: &OutputArgs,
+    maps: &Maps,
+    title: &str,
+    cmap: Colormap,
+    causal: bool,
+) -> Result<Duration> {
+    let start = Instant::now();
+    let hide_masked = causal && !out.show_masked;
+    let hide = |r: usize, c: usize| hide_masked && c > r;
+    let too_big = maps.rows.max(maps.cols) > heatmap::MAX_CELLS_PER_AXIS;
+    if too_big {
+        return Err(Error::InvalidSize(format!(
+            "a {}×{} map is too large to draw (at most {} per side); use --no-heatmap",
+            maps.rows,
+            maps.cols,
+            heatmap::MAX_CELLS_PER_AXIS
+        )));
+    }
+    let image = if maps.panels.len() == 1 {
+        heatmap::render(&HeatmapSpec {
+            values: &maps.panels[0].1,
+            rows: maps.rows,
+            cols: maps.cols,
+            row_labels: &maps.row_labels,
+            col_labels: &maps.col_labels,
+            title,
+            x_label: "Key",
+            y_label: "Query",
+            colorbar_label: "Attention Weight",
+            cmap,
+            range: None,
+            annotate: None,
+            hide: Some(&hide),
+        })?
+    } else {
+        let panels: Vec<Panel> = maps
+            .panels
+            .iter()
+            .map(|(t, v)| Panel {
+                values: v,
+                title: t.clone(),
+            })
+            .collect();
+        heatmap::render_figure(&FigureSpec {
+            panels: &panels,
+            rows: maps.rows,
+            cols: maps.cols,
+            row_labels: &maps.row_labels,
+            col_labels: &maps.col_labels,
+            columns: None,
+            title,
+            x_label: "Key",
+            y_label: "Query",
+            colorbar_label: "Attention Weight",
+            cmap,
+            range: None,
+            annotate: None,
+            hide: Some(&hide),
+            max_width: None,
+        })?
+    };
+    image.save_png(&out.out)?;
+    println!("Heatmap written to {}", out.out.display());
+    Ok(start.elapsed())
+}

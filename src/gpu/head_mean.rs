@@ -1,0 +1,64 @@
+//! The head-mean kernel (`shaders/head_mean.wgsl`): weights averaged over heads.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::kernel::{Binding, Kernel};
+
+/// WGSL source, compiled into the binary.
+pub const SOURCE: &str = include_str!("../../shaders/head_mean.wgsl");
+/// Invocations per workgroup; keep in sync with `WG`.
+pub const WG: u32 = 64;
+
+/// Parameters of one head-mean dispatch.
+///
+/// Keep in sync with `HeadMeanParams` in shaders/head_mean.wgsl (same field order, 16-byte padded).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct HeadMeanParams {
+    /// Batch elements.
+    pub batch: u32,
+    /// Heads averaged over.
+    pub heads: u32,
+    /// Elements of one head's matrix.
+    pub len: u32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+}
+
+impl HeadMeanParams {
+    /// Output elements.
+    pub fn output_len(&self) -> usize {
+        self.batch as usize * self.len as usize
+    }
+
+    /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
+    pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
+        super::softmax::fold_groups((self.output_len() as u32).div_ceil(WG), max_per_dim)
+    }
+}
+
+/// The compiled head-mean pipeline.
+pub struct HeadMeanKernel(pub Kernel);
+
+impl HeadMeanKernel {
+    /// Compiles the kernel on `device`.
+    pub fn new(device: &wgpu::Device) -> Self {
+        HeadMeanKernel(Kernel::new(
+            device,
+            "head_mean",
+            SOURCE,
+            "head_mean",
+            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_size_matches_wgsl() {
+        assert_eq!(std::mem::size_of::<HeadMeanParams>(), 16);
+    }
+}

@@ -1,0 +1,340 @@
+//! `torch.nn.functional.scaled_dot_product_attention` on arrays shaped (…, L, E): any leading
+//! dimensions (batch, heads) flattened into one batched dispatch.
+//!
+//! Semantics as PyTorch documents them: the bool `attn_mask` means True = TAKE PART (the
+//! opposite of `nn.MultiheadAttention`), a float mask is added, the mask broadcasts against
+//! (…, L, S); `is_causal` is a top-left aligned lower triangle; `scale` defaults to 1/√E. A query
+//! whose every key is masked gets zero weights and a zero output.
+
+use crate::error::{Error, Result};
+use crate::gpu::matmul::MatmulParams;
+use crate::gpu::softmax::SoftmaxParams;
+use crate::npy::{Array, Mask};
+use crate::program::{BufId, Program};
+
+/// One call of scaled_dot_product_attention.
+#[derive(Clone, Debug)]
+pub struct SdpaProblem {
+    /// (…, L, E).
+    pub q: Array,
+    /// (…, S, E).
+    pub k: Array,
+    /// (…, S, Ev).
+    pub v: Array,
+    /// Broadcastable to (…, L, S); bool masks already converted (True = take part).
+    pub attn_mask: Option<Mask>,
+    /// Top-left causal mask.
+    pub causal: bool,
+    /// Factor on q·kᵀ; None = 1/√E.
+    pub scale: Option<f32>,
+}
+
+/// The sizes of an [`SdpaProblem`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdpaDims {
+    /// The leading dimensions.
+    pub lead: Vec<usize>,
+    /// Their product (1 for 2-D inputs).
+    pub batch: usize,
+    /// Query length.
+    pub l: usize,
+    /// Key length.
+    pub s: usize,
+    /// Query/key width.
+    pub e: usize,
+    /// Value width.
+    pub ev: usize,
+}
+
+impl SdpaProblem {
+    /// Checks shapes and values; returns the sizes.
+    pub fn dims(&self) -> Result<SdpaDims> {
+        let rank = self.q.shape.len();
+        for (name, a) in [("q", &self.q), ("k", &self.k), ("v", &self.v)] {
+            if a.shape.len() < 2 {
+                return Err(Error::ShapeMismatch(format!(
+                    "{name} has shape {:?}; expected at least 2 dimensions (…, length, width)",
+                    a.shape
+                )));
+            }
+            if a.shape.contains(&0) {
+                return Err(Error::InvalidSize(format!(
+                    "{name} has shape {:?}: no dimension may be 0",
+                    a.shape
+                )));
+            }
+            if a.shape.len() != rank || a.shape[..rank - 2] != self.q.shape[..rank - 2] {
+                return Err(Error::ShapeMismatch(format!(
+                    "q has shape {:?} but {name} has shape {:?}: the leading dimensions must match",
+                    self.q.shape, a.shape
+                )));
+            }
+            if let Some(i) = a.data.iter().position(|x| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    tensor: name.into(),
+                    index: format!("{i} (flat)"),
+                    value: a.data[i] as f64,
+                });
+            }
+        }
+        let (l, e) = (self.q.shape[rank - 2], self.q.shape[rank - 1]);
+        let (s, ek) = (self.k.shape[rank - 2], self.k.shape[rank - 1]);
+        let (sv, ev) = (self.v.shape[rank - 2], self.v.shape[rank - 1]);
+        if ek != e {
+            return Err(Error::ShapeMismatch(format!(
+                "q is {:?} and k is {:?}: their last dimensions (E) must match",
+                self.q.shape, self.k.shape
+            )));
+        }
+        if sv != s {
+            return Err(Error::ShapeMismatch(format!(
+                "k is {:?} and v is {:?}: they need the same length S",
+                self.k.shape, self.v.shape
+            )));
+        }
+        if let Some(scale) = self.scale
+            && !scale.is_finite()
+        {
+            return Err(Error::Usage(format!("--scale must be finite, got {scale}")));
+        }
+        let lead = self.q.shape[..rank - 2].to_vec();
+        let dims = SdpaDims {
+            batch: lead.iter().product(),
+            lead,
+            l,
+            s,
+            e,
+            ev,
+        };
+        if let Some(m) = &self.attn_mask {
+            broadcast_strides(&m.array.shape, &dims)?;
+        }
+        Ok(dims)
+    }
+}
+
+/// For each axis of (lead…, L, S): the mask's stride along it (0 where it broadcasts).
+fn broadcast_strides(mask: &[usize], dims: &SdpaDims) -> Result<Vec<usize>> {
+    let mut target = dims.lead.clone();
+    target.extend([dims.l, dims.s]);
+    let bad = || {
+        Error::ShapeMismatch(format!(
+            "attn_mask of shape {mask:?} does not broadcast to {target:?} (…, L, S)"
+        ))
+    };
+    if mask.len() > target.len() {
+        return Err(bad());
+    }
+    let offset = target.len() - mask.len();
+    let mut strides = vec![0usize; target.len()];
+    let mut stride = 1;
+    for (i, &m) in mask.iter().enumerate().rev() {
+        let t = target[offset + i];
+        if m == t {
+            strides[offset + i] = if m == 1 { 0 } else { stride };
+        } else if m != 1 {
+            return Err(bad());
+        }
+        stride *= m;
+    }
+    Ok(strides)
+}
+
+/// Expands a broadcastable mask to (batch_or_1, L, S): 1 when no leading dimension varies.
+fn expand_mask(mask: &Mask, dims: &SdpaDims) -> Result<(Vec<f32>, bool)> {
+    let strides = broadcast_strides(&mask.array.shape, dims)?;
+    let nl = dims.lead.len();
+    let varies = strides[..nl].iter().any(|&s| s != 0);
+    let batches = if varies { dims.batch } else { 1 };
+    let mut out = Vec::with_capacity(batches * dims.l * dims.s);
+    for b in 0..batches {
+        let mut rest = b;
+        let mut base = 0;
+        for axis in (0..nl).rev() {
+            base += (rest % dims.lead[axis]) * strides[axis];
+            rest /= dims.lead[axis];
+        }
+        for i in 0..dims.l {
+            for j in 0..dims.s {
+                out.push(mask.array.data[base + i * strides[nl] + j * strides[nl + 1]]);
+            }
+        }
+    }
+    Ok((out, varies))
+}
+
+/// The program for one [`SdpaProblem`].
+pub struct SdpaPlan {
+    /// The sizes.
+    pub dims: SdpaDims,
+    /// The dispatches.
+    pub program: Program,
+    /// Input data in declaration order.
+    pub input_data: Vec<Vec<f32>>,
+    /// (…, L, Ev).
+    pub output: BufId,
+    /// (…, L, S).
+    pub weights: BufId,
+}
+
+impl SdpaPlan {
+    /// Builds the program (after [`SdpaProblem::dims`] succeeded).
+    pub fn new(problem: &SdpaProblem, dims: SdpaDims) -> Result<Self> {
+        let (b, l, s, e, ev) = (
+            dims.batch as u32,
+            dims.l as u32,
+            dims.s as u32,
+            dims.e as u32,
+            dims.ev as u32,
+        );
+        let mut p = Program::default();
+        let mut data = Vec::new();
+        let mut input = |p: &mut Program, name: &str, values: Vec<f32>| {
+            let id = p.input(name, values.len());
+            data.push(values);
+            id
+        };
+        let q = input(&mut p, "q", problem.q.data.clone());
+        let k = input(&mut p, "k", problem.k.data.clone());
+        let v = input(&mut p, "v", problem.v.data.clone());
+        let mut mask_batch = 0;
+        let mask = match &problem.attn_mask {
+            Some(m) => {
+                let (values, varies) = expand_mask(m, &dims)?;
+                if varies {
+                    mask_batch = l * s;
+                }
+                Some(input(&mut p, "attn_mask", values))
+            }
+            None => None,
+        };
+        let scale = problem.scale.unwrap_or(1.0 / (dims.e as f32).sqrt());
+        let scores = p.matmul(
+            "scores",
+            MatmulParams {
+                m: l,
+                n: s,
+                k: e,
+                alpha: scale,
+                a_row: e,
+                a_col: 1,
+                b_row: 1,
+                b_col: e,
+                c_row: s,
+                batch_outer: b,
+                batch_inner: 1,
+                a_batch_outer: l * e,
+                b_batch_outer: s * e,
+                c_batch_outer: l * s,
+                ..Default::default()
+            },
+            q,
+            k,
+            None,
+        );
+        let weights = p.softmax(
+            "weights",
+            SoftmaxParams {
+                rows: l,
+                cols: s,
+                batch: b,
+                causal: problem.causal as u32,
+                mask_batch,
+                mask_row: s,
+                ..Default::default()
+            },
+            scores,
+            mask,
+            None,
+        );
+        let output = p.matmul(
+            "output",
+            MatmulParams {
+                m: l,
+                n: ev,
+                k: s,
+                alpha: 1.0,
+                a_row: s,
+                a_col: 1,
+                b_row: ev,
+                b_col: 1,
+                c_row: ev,
+                batch_outer: b,
+                batch_inner: 1,
+                a_batch_outer: l * s,
+                b_batch_outer: s * ev,
+                c_batch_outer: l * ev,
+                ..Default::default()
+            },
+            weights,
+            v,
+            None,
+        );
+        Ok(SdpaPlan {
+            dims,
+            program: p,
+            input_data: data,
+            output,
+            weights,
+        })
+    }
+
+    /// The inputs as slices, for the executors.
+    pub fn inputs(&self) -> Vec<&[f32]> {
+        self.input_data.iter().map(|v| &v[..]).collect()
+    }
+
+    /// (…, L, Ev).
+    pub fn output_shape(&self) -> Vec<usize> {
+        let mut s = self.dims.lead.clone();
+        s.extend([self.dims.l, self.dims.ev]);
+        s
+    }
+
+    /// (…, L, S).
+    pub fn weights_shape(&self) -> Vec<usize> {
+        let mut s = self.dims.lead.clone();
+        s.extend([self.dims.l, self.dims.s]);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dims(lead: &[usize], l: usize, s: usize) -> SdpaDims {
+        SdpaDims {
+            lead: lead.to_vec(),
+            batch: lead.iter().product(),
+            l,
+            s,
+            e: 4,
+            ev: 4,
+        }
+    }
+
+    #[test]
+    fn broadcasting_follows_numpy_rules() {
+        let d = dims(&[2, 3], 4, 5);
+        assert_eq!(broadcast_strides(&[4, 5], &d).unwrap(), [0, 0, 5, 1]);
+        assert_eq!(broadcast_strides(&[2, 1, 4, 5], &d).unwrap(), [20, 0, 5, 1]);
+        assert_eq!(broadcast_strides(&[1, 5], &d).unwrap(), [0, 0, 0, 1]);
+        let err = broadcast_strides(&[3, 4, 5, 1], &d);
+        assert!(err.is_err());
+        assert!(broadcast_strides(&[2, 2, 3, 4, 5], &d).is_err());
+    }
+
+    #[test]
+    fn expanded_mask_varies_only_when_needed() {
+        let d = dims(&[2], 1, 2);
+        let mask = |shape: Vec<usize>, data: Vec<f32>| Mask {
+            array: Array { shape, data },
+            was_bool: false,
+        };
+        let (v, varies) = expand_mask(&mask(vec![1, 2], vec![1.0, 2.0]), &d).unwrap();
+        assert_eq!((v, varies), (vec![1.0, 2.0], false));
+        let (v, varies) = expand_mask(&mask(vec![2, 1, 1], vec![1.0, 2.0]), &d).unwrap();
+        assert_eq!((v, varies), (vec![1.0, 1.0, 2.0, 2.0], true));
+    }
+}
