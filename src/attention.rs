@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::gpu::flash::FlashParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
 use crate::program::{BufId, Program};
@@ -244,6 +245,57 @@ impl Plan {
             (Stage::RawScores, raw),
             (Stage::Scores, scores),
             (Stage::Weights, weights),
+            (Stage::Context, context),
+            (Stage::Output, output),
+        ]);
+        Plan {
+            dims,
+            program: p,
+            inputs,
+            stages,
+        }
+    }
+
+    /// The output-only plan: the projections, then one flash dispatch with an online softmax (no
+    /// N×N buffer anywhere), then the optional output projection. Its stages are Q, K, V,
+    /// Context and Output.
+    pub fn output_only(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
+        let Dims {
+            n,
+            d_model,
+            d_k,
+            d_v,
+            d_out,
+        } = dims;
+        let mut p = Program::default();
+        let x = p.input("X", n * d_model);
+        let wq = p.input("W_Q", d_model * d_k);
+        let wk = p.input("W_K", d_model * d_k);
+        let wv = p.input("W_V", d_model * d_v);
+        let mut inputs = vec![x, wq, wk, wv];
+        let q = p.matmul("Q", MatmulParams::plain(n, d_k, d_model), x, wq, None);
+        let k = p.matmul("K", MatmulParams::plain(n, d_k, d_model), x, wk, None);
+        let v = p.matmul("V", MatmulParams::plain(n, d_v, d_model), x, wv, None);
+        let scale = 1.0 / (d_k as f32).sqrt();
+        let flash = FlashParams::single(n, n, d_k, d_v, scale, causal);
+        let context = p.flash("weighted sum", flash, q, k, v, None, None);
+        let output = if has_output_projection {
+            let wo = p.input("W_O", d_v * d_out);
+            inputs.push(wo);
+            p.matmul(
+                "output",
+                MatmulParams::plain(n, d_out, d_v),
+                context,
+                wo,
+                None,
+            )
+        } else {
+            context
+        };
+        let stages = BTreeMap::from([
+            (Stage::Q, q),
+            (Stage::K, k),
+            (Stage::V, v),
             (Stage::Context, context),
             (Stage::Output, output),
         ]);

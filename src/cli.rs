@@ -106,6 +106,11 @@ pub struct OutputArgs {
     /// Largest allowed |GPU − CPU| on the weights (see `run --help`).
     #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
     pub tolerance: f64,
+
+    /// Compute the output only, with an online softmax that never stores the (…, L, S) weights;
+    /// no heatmap, no weights.npy (as need_weights=False).
+    #[arg(long)]
+    pub no_weights: bool,
 }
 
 /// Options of `mha`.
@@ -317,6 +322,20 @@ pub struct RunArgs {
     /// relative to its largest magnitude, max(1, max|output|).
     #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
     pub tolerance: f64,
+
+    /// Compute the output only, with an online softmax that never stores the N×N weights
+    /// (memory O(N·d)); no heatmap, no weights.npy.
+    #[arg(long)]
+    pub no_weights: bool,
+
+    /// How much to check against the CPU: auto (every element up to N = 2048, else 16 seeded
+    /// random query rows, listed in the report), full, rows=K, or none.
+    #[arg(long, default_value = "auto", value_parser = parse_verify)]
+    pub verify: selfattn::verify::Verify,
+}
+
+fn parse_verify(s: &str) -> Result<selfattn::verify::Verify, String> {
+    s.parse().map_err(|e: selfattn::Error| e.to_string())
 }
 
 /// Options of `explain`.

@@ -21,5 +21,6 @@ pub mod report;
 pub mod sdpa;
 pub mod state_dict;
 pub mod tensor;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@
 //! zero weights (PyTorch returns NaN there).
 
 use crate::error::{Error, Result};
+use crate::gpu::flash::FlashParams;
 use crate::gpu::head_mean::HeadMeanParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
@@ -307,6 +308,9 @@ pub struct MhaPlan {
     pub weights_per_head: BufId,
     /// (N, L, S) weights averaged over heads.
     pub weights_mean: BufId,
+    /// (N, L, E) output computed without ever forming the weights (online softmax); asking for
+    /// this buffer alone runs only the output-only path.
+    pub output_no_weights: BufId,
 }
 
 impl MhaPlan {
@@ -453,6 +457,51 @@ impl MhaPlan {
             wo,
             bo,
         );
+        // The output-only path: the same masks, an online softmax, no (N, heads, L, S) buffer.
+        let flash_params = FlashParams {
+            l: l32,
+            s: s32,
+            d: dh32,
+            dv: dh32,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            causal: problem.causal as u32,
+            causal_offset: 0,
+            heads: h32,
+            batch: n as u32 * h32,
+            padding_batch: s32,
+            mask_batch,
+            mask_head,
+            mask_row: s32,
+            q_row: e32,
+            q_batch_outer: l32 * e32,
+            q_batch_inner: dh32,
+            k_row: e32,
+            k_batch_outer: s32 * e32,
+            k_batch_inner: dh32,
+            v_row: e32,
+            v_batch_outer: s32 * e32,
+            v_batch_inner: dh32,
+            o_row: e32,
+            o_batch_outer: l32 * e32,
+            o_batch_inner: dh32,
+            ..Default::default()
+        };
+        let flash_context = p.flash(
+            "context (online softmax)",
+            flash_params,
+            q,
+            k,
+            v,
+            attn_mask,
+            padding,
+        );
+        let output_no_weights = p.matmul(
+            "output (online softmax)",
+            MatmulParams::transposed_b(n * l, e, e),
+            flash_context,
+            wo,
+            bo,
+        );
         let mean = p.head_mean(
             "weights (head mean)",
             HeadMeanParams {
@@ -470,6 +519,7 @@ impl MhaPlan {
             output,
             weights_per_head: weights,
             weights_mean: mean,
+            output_no_weights,
         }
     }
 

@@ -4,6 +4,7 @@
 //! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
 //! very same program, so the two can only ever differ in arithmetic, never in what is computed.
 
+use crate::gpu::flash::FlashParams;
 use crate::gpu::head_mean::HeadMeanParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
@@ -52,6 +53,23 @@ pub enum Step {
         /// The weights written.
         out: BufId,
     },
+    /// Output-only attention with an online softmax: `shaders/flash.wgsl`.
+    Flash {
+        /// Sizes, strides and mask flags.
+        params: FlashParams,
+        /// Queries.
+        q: BufId,
+        /// Keys.
+        k: BufId,
+        /// Values.
+        v: BufId,
+        /// Additive attention mask (`params.has_mask`).
+        mask: Option<BufId>,
+        /// Additive key-padding mask (`params.has_padding`).
+        padding: Option<BufId>,
+        /// The output written.
+        out: BufId,
+    },
     /// Weights averaged over heads: `shaders/head_mean.wgsl`.
     HeadMean {
         /// Sizes.
@@ -67,9 +85,10 @@ impl Step {
     /// The buffer this step writes.
     pub fn out(&self) -> BufId {
         match self {
-            Step::Matmul { out, .. } | Step::Softmax { out, .. } | Step::HeadMean { out, .. } => {
-                *out
-            }
+            Step::Matmul { out, .. }
+            | Step::Softmax { out, .. }
+            | Step::Flash { out, .. }
+            | Step::HeadMean { out, .. } => *out,
         }
     }
 
@@ -85,6 +104,17 @@ impl Step {
                 padding,
                 ..
             } => [Some(*scores), *mask, *padding]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Step::Flash {
+                q,
+                k,
+                v,
+                mask,
+                padding,
+                ..
+            } => [Some(*q), Some(*k), Some(*v), *mask, *padding]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -160,6 +190,37 @@ impl Program {
         self.steps.push(Step::Softmax {
             params,
             scores,
+            mask,
+            padding,
+            out,
+        });
+        out
+    }
+
+    /// Adds an output-only attention step writing a new buffer named `name`; the params' mask
+    /// flags are set from whether `mask` / `padding` are given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn flash(
+        &mut self,
+        name: &str,
+        params: FlashParams,
+        q: BufId,
+        k: BufId,
+        v: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> BufId {
+        let params = FlashParams {
+            has_mask: mask.is_some() as u32,
+            has_padding: padding.is_some() as u32,
+            ..params
+        };
+        let out = self.buffer(name, params.output_len(), false);
+        self.steps.push(Step::Flash {
+            params,
+            q,
+            k,
+            v,
             mask,
             padding,
             out,

@@ -7,6 +7,7 @@
 //! whose every key is masked gets zero weights and a zero output.
 
 use crate::error::{Error, Result};
+use crate::gpu::flash::FlashParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
 use crate::npy::{Array, Mask};
@@ -175,6 +176,8 @@ pub struct SdpaPlan {
     pub output: BufId,
     /// (…, L, S).
     pub weights: BufId,
+    /// (…, L, Ev) computed without forming the weights (online softmax).
+    pub output_no_weights: BufId,
 }
 
 impl SdpaPlan {
@@ -270,12 +273,42 @@ impl SdpaPlan {
             v,
             None,
         );
+        let output_no_weights = p.flash(
+            "output (online softmax)",
+            FlashParams {
+                l,
+                s,
+                d: e,
+                dv: ev,
+                scale,
+                causal: problem.causal as u32,
+                heads: 1,
+                batch: b,
+                mask_batch,
+                mask_row: s,
+                q_row: e,
+                q_batch_outer: l * e,
+                k_row: e,
+                k_batch_outer: s * e,
+                v_row: ev,
+                v_batch_outer: s * ev,
+                o_row: ev,
+                o_batch_outer: l * ev,
+                ..Default::default()
+            },
+            q,
+            k,
+            v,
+            mask,
+            None,
+        );
         Ok(SdpaPlan {
             dims,
             program: p,
             input_data: data,
             output,
             weights,
+            output_no_weights,
         })
     }
 

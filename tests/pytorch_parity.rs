@@ -176,10 +176,13 @@ fn compare(what: &str, got: &Path, want: &Path) -> Result<(), String> {
     }
 }
 
-/// Runs one case; `Err` carries every problem found (the caller adds the case name).
+/// Runs one case; `Err` carries every problem found (the caller adds the case name). With
+/// `no_weights`, the output-only path (online softmax) runs and only the output is compared; it
+/// must also not write weights.npy.
 fn check_case(
     dir: &Path,
     build_args: fn(&Path, &Path) -> Result<Vec<String>, String>,
+    no_weights: bool,
 ) -> Result<(), String> {
     for file in ["args.txt", "expected_output.npy", "expected_weights.npy"] {
         if !dir.join(file).exists() {
@@ -188,7 +191,10 @@ fn check_case(
     }
     let tmp = tempfile::tempdir().unwrap();
     let save = tmp.path().join("out");
-    let args = build_args(dir, &save)?;
+    let mut args = build_args(dir, &save)?;
+    if no_weights {
+        args.push("--no-weights".into());
+    }
     let r = run_selfattn(tmp.path(), &args);
     if r.code != 0 {
         return Err(format!(
@@ -199,13 +205,18 @@ fn check_case(
             r.stderr.trim()
         ));
     }
-    let problems: Vec<String> = [
-        ("output", "output.npy", "expected_output.npy"),
-        ("weights", "weights.npy", "expected_weights.npy"),
-    ]
-    .into_iter()
-    .filter_map(|(what, got, want)| compare(what, &save.join(got), &dir.join(want)).err())
-    .collect();
+    let mut compared = vec![("output", "output.npy", "expected_output.npy")];
+    if no_weights {
+        if save.join("weights.npy").exists() {
+            return Err("--no-weights wrote weights.npy".into());
+        }
+    } else {
+        compared.push(("weights", "weights.npy", "expected_weights.npy"));
+    }
+    let problems: Vec<String> = compared
+        .into_iter()
+        .filter_map(|(what, got, want)| compare(what, &save.join(got), &dir.join(want)).err())
+        .collect();
     if problems.is_empty() {
         Ok(())
     } else {
@@ -221,10 +232,12 @@ fn check_family(
 ) {
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|dir| {
-            check_case(dir, build_args)
-                .err()
-                .map(|e| format!("{family}/{}:\n    {e}", case_name(dir)))
+        .flat_map(|dir| [(dir, false), (dir, true)])
+        .filter_map(|(dir, no_weights)| {
+            check_case(dir, build_args, no_weights).err().map(|e| {
+                let path = if no_weights { " (--no-weights)" } else { "" };
+                format!("{family}/{}{path}:\n    {e}", case_name(dir))
+            })
         })
         .collect();
     assert!(

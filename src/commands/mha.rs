@@ -101,14 +101,18 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             ),
         }
     );
-    let wanted = [
-        Wanted {
-            stage: Stage::Output,
-            file: "output.npy",
-            id: plan.output,
-            shape: plan.output_shape(),
+    let mut wanted = vec![Wanted {
+        stage: Stage::Output,
+        file: "output.npy",
+        id: if out.no_weights {
+            plan.output_no_weights
+        } else {
+            plan.output
         },
-        Wanted {
+        shape: plan.output_shape(),
+    }];
+    if !out.no_weights {
+        wanted.push(Wanted {
             stage: Stage::Weights,
             file: "weights.npy",
             id: if args.per_head {
@@ -117,10 +121,11 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
                 plan.weights_mean
             },
             shape: plan.weights_shape(args.per_head),
-        },
-    ];
+        });
+    }
+    let drawing = !out.no_heatmap && !out.no_weights;
     // The picture needs every head of one batch element and the mean.
-    let picture_needs_heads = !out.no_heatmap && dims.heads > 1;
+    let picture_needs_heads = drawing && dims.heads > 1;
     let mut extra = Vec::new();
     if picture_needs_heads {
         extra.push(if args.per_head {
@@ -138,7 +143,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         out.tolerance,
     )?;
 
-    let draw_time = if out.no_heatmap {
+    let draw_time = if !drawing {
         None
     } else {
         let (l, s, h, b) = (dims.l, dims.s, dims.heads, out.batch_index);

@@ -1,5 +1,6 @@
 //! `selfattn run` (the default): compute, verify, report, draw, save.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use selfattn::heatmap::{self, Colormap, HeatmapSpec, block_average};
 use selfattn::npy::write_array;
 use selfattn::report;
 use selfattn::tensor::Matrix;
+use selfattn::verify::Check;
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance, example};
@@ -72,40 +74,38 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         }
     );
 
-    let plan = Plan::new(dims, example.problem.causal, example.problem.wo.is_some());
+    let causal = example.problem.causal;
+    let has_wo = example.problem.wo.is_some();
+    let (plan, want) = if args.no_weights {
+        (Plan::output_only(dims, causal, has_wo), vec![Stage::Output])
+    } else {
+        (
+            Plan::new(dims, causal, has_wo),
+            vec![Stage::Weights, Stage::Output],
+        )
+    };
     let kernels = Kernels::new(&ctx)?;
-    let gpu = attention(
-        &ctx,
-        &kernels,
-        &plan,
-        &example.problem,
-        &[Stage::Weights, Stage::Output],
-    )?;
-    let cpu_start = Instant::now();
-    let reference = cpu::attention::attention(&plan, &example.problem);
-    let cpu_time = cpu_start.elapsed();
+    let gpu = attention(&ctx, &kernels, &plan, &example.problem, &want)?;
 
-    let weights = &gpu.results[&Stage::Weights];
     let output = &gpu.results[&Stage::Output];
+    let weights = gpu.results.get(&Stage::Weights);
     if dims.n <= PRINT_LIMIT {
-        println!("\nAttention weights (softmax(Q·Kᵀ/√d_k), GPU):");
-        print!(
-            "{}",
-            report::matrix(
-                &weights.data,
-                dims.n,
-                dims.n,
-                Some(&example.tokens),
-                PRINT_LIMIT
-            )
-        );
+        if let Some(weights) = weights {
+            println!("\nAttention weights (softmax(Q·Kᵀ/√d_k), GPU):");
+            print!(
+                "{}",
+                report::matrix(
+                    &weights.data,
+                    dims.n,
+                    dims.n,
+                    Some(&example.tokens),
+                    PRINT_LIMIT
+                )
+            );
+        }
         println!(
             "\nOutput (weights · V{}, GPU):",
-            if example.problem.wo.is_some() {
-                " · W_O"
-            } else {
-                ""
-            }
+            if has_wo { " · W_O" } else { "" }
         );
         print!(
             "{}",
@@ -119,36 +119,20 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         );
     }
 
-    let checks = [
-        compare(
-            Stage::Weights,
-            weights,
-            &reference[&Stage::Weights],
-            args.tolerance,
-        ),
-        compare(
-            Stage::Output,
-            output,
-            &reference[&Stage::Output],
-            args.tolerance,
-        ),
-    ];
-    println!(
-        "\nGPU vs CPU (f64) reference, tolerance {:.1e}:",
-        args.tolerance
-    );
-    for c in &checks {
-        println!("  {c}");
-    }
+    let cpu_start = Instant::now();
+    let check = args.verify.resolve(dims.n, example_seed(args));
+    let checks = verify(&plan, &example, &gpu.results, &want, &check, args.tolerance);
+    let cpu_time = cpu_start.elapsed();
 
     let draw_start = Instant::now();
-    if !args.no_heatmap {
+    if let (false, Some(weights)) = (args.no_heatmap, weights) {
         draw(args, &example, weights, cmap)?;
     }
     let draw_time = draw_start.elapsed();
     if let Some(dir) = &args.save {
         save(dir, weights, output)?;
     }
+    let drew = !args.no_heatmap && weights.is_some();
 
     let t = gpu.timings;
     println!(
@@ -157,23 +141,86 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         report::ms(t.gpu),
         report::ms(t.read_back),
         report::ms(cpu_time),
-        if args.no_heatmap {
-            String::new()
-        } else {
+        if drew {
             format!(", heatmap {}", report::ms(draw_time))
+        } else {
+            String::new()
         }
     );
-    if !args.no_heatmap {
+    if drew {
         println!("Heatmap written to {}", args.out.display());
+    } else if args.no_weights && !args.no_heatmap {
+        println!("No heatmap: --no-weights never forms the weights.");
     }
     if let Some(dir) = &args.save {
         println!(
-            "Saved {} and {}",
-            dir.join("weights.npy").display(),
+            "Saved {}{}",
+            if weights.is_some() {
+                format!("{} and ", dir.join("weights.npy").display())
+            } else {
+                String::new()
+            },
             dir.join("output.npy").display()
         );
     }
     Ok(verdict(&checks))
+}
+
+/// The seed of the inputs, reused to sample the verified rows.
+fn example_seed(args: &RunArgs) -> u32 {
+    args.input.seed
+}
+
+/// Checks the GPU results in `want` against the CPU as `check` says, printing the report.
+fn verify(
+    plan: &Plan,
+    example: &Example,
+    gpu: &BTreeMap<Stage, Matrix>,
+    want: &[Stage],
+    check: &Check,
+    tolerance: f64,
+) -> Vec<Comparison> {
+    let checks: Vec<Comparison> = match check {
+        Check::None => {
+            println!("\nNot checked against the CPU reference (--verify none).");
+            return Vec::new();
+        }
+        Check::Full => {
+            let reference = cpu::attention::attention_stages(plan, &example.problem, want);
+            println!("\nGPU vs CPU (f64) reference, every element, tolerance {tolerance:.1e}:");
+            want.iter()
+                .map(|s| compare(*s, &gpu[s], &reference[s], tolerance))
+                .collect()
+        }
+        Check::Rows(rows) => {
+            let reference = cpu::attention::reference_rows(&example.problem, rows);
+            println!(
+                "\nGPU vs CPU (f64) reference on {} sampled query rows {rows:?}, tolerance {tolerance:.1e}:",
+                rows.len()
+            );
+            want.iter()
+                .map(|s| {
+                    let m = &gpu[s];
+                    let picked: Vec<f32> = rows
+                        .iter()
+                        .flat_map(|&r| m.data[r * m.cols..(r + 1) * m.cols].iter().copied())
+                        .collect();
+                    let expected: Vec<f64> = match s {
+                        Stage::Weights => reference.weights.concat(),
+                        _ => reference.output.concat(),
+                    };
+                    let sub = Matrix::new(rows.len(), m.cols, picked).expect("rows × cols");
+                    let mut c = compare(*s, &sub, &expected, tolerance);
+                    c.worst[0] = rows[c.worst[0]];
+                    c
+                })
+                .collect()
+        }
+    };
+    for c in &checks {
+        println!("  {c}");
+    }
+    checks
 }
 
 /// Draws the weights, block-averaged when N exceeds what can be drawn one pixel per cell.
@@ -271,12 +318,14 @@ fn check_output_paths(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn save(dir: &Path, weights: &Matrix, output: &Matrix) -> Result<()> {
-    write_array(
-        &dir.join("weights.npy"),
-        &[weights.rows, weights.cols],
-        &weights.data,
-    )?;
+fn save(dir: &Path, weights: Option<&Matrix>, output: &Matrix) -> Result<()> {
+    if let Some(weights) = weights {
+        write_array(
+            &dir.join("weights.npy"),
+            &[weights.rows, weights.cols],
+            &weights.data,
+        )?;
+    }
     write_array(
         &dir.join("output.npy"),
         &[output.rows, output.cols],

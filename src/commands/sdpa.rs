@@ -60,20 +60,24 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
                 if m.was_bool { "bool" } else { "float" }
             ))
     );
-    let wanted = [
-        Wanted {
-            stage: Stage::Output,
-            file: "output.npy",
-            id: plan.output,
-            shape: plan.output_shape(),
+    let mut wanted = vec![Wanted {
+        stage: Stage::Output,
+        file: "output.npy",
+        id: if out.no_weights {
+            plan.output_no_weights
+        } else {
+            plan.output
         },
-        Wanted {
+        shape: plan.output_shape(),
+    }];
+    if !out.no_weights {
+        wanted.push(Wanted {
             stage: Stage::Weights,
             file: "weights.npy",
             id: plan.weights,
             shape: plan.weights_shape(),
-        },
-    ];
+        });
+    }
     let results = run_and_check(
         &args.gpu,
         &plan.program,
@@ -82,7 +86,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         &[],
         out.tolerance,
     )?;
-    let draw_time = if out.no_heatmap {
+    let draw_time = if out.no_heatmap || out.no_weights {
         None
     } else {
         let (l, s) = (dims.l, dims.s);

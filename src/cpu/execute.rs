@@ -2,7 +2,7 @@
 
 use crate::program::{BufId, Program, Step};
 
-use super::{head_mean::head_mean, matmul::matmul, softmax::softmax};
+use super::{flash::flash, head_mean::head_mean, matmul::matmul, softmax::softmax};
 
 /// Runs the steps of `program` needed for `want`, with `inputs` (one slice per input buffer, in
 /// declaration order). Returns every buffer in f64; buffers not computed are left empty.
@@ -53,6 +53,30 @@ pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<
                 let padding: &[f64] = padding.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
                 softmax(params, &buffers[scores.0], mask, padding, &mut w);
                 buffers[out.0] = w;
+            }
+            Step::Flash {
+                params,
+                q,
+                k,
+                v,
+                mask,
+                padding,
+                out,
+            } => {
+                let mut o = vec![0.0; program.spec(*out).len];
+                let mask: &[f64] = mask.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                let padding: &[f64] = padding.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                flash(
+                    params,
+                    &buffers[q.0],
+                    &buffers[k.0],
+                    &buffers[v.0],
+                    mask,
+                    padding,
+                    None,
+                    &mut o,
+                );
+                buffers[out.0] = o;
             }
             Step::HeadMean {
                 params,

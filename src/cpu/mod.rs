@@ -5,6 +5,7 @@
 
 pub mod attention;
 pub mod execute;
+pub mod flash;
 pub mod head_mean;
 pub mod matmul;
 pub mod softmax;

@@ -13,6 +13,7 @@ use crate::program::{BufId, Program, Step};
 
 use super::GpuContext;
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
+use super::flash::FlashKernel;
 use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
 use super::matmul::MatmulKernel;
@@ -23,6 +24,7 @@ pub struct Kernels {
     matmul: MatmulKernel,
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
+    flash: FlashKernel,
 }
 
 impl Kernels {
@@ -33,6 +35,7 @@ impl Kernels {
             matmul: MatmulKernel::new(&ctx.device),
             softmax: SoftmaxKernel::new(&ctx.device),
             head_mean: HeadMeanKernel::new(&ctx.device),
+            flash: FlashKernel::new(&ctx.device),
         };
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(Error::Validation {
@@ -126,6 +129,7 @@ fn record_and_run(
             Step::Matmul { params, .. } => params.workgroups(),
             Step::Softmax { params, .. } => params.workgroups(max),
             Step::HeadMean { params, .. } => params.workgroups(max),
+            Step::Flash { params, .. } => params.workgroups(),
         };
         if *needed {
             check_groups(&ctx.limits, name, g)?;
@@ -196,6 +200,25 @@ fn record_and_run(
                     let bind = kernel.bind(
                         &ctx.device,
                         &[&params, get(*scores), mask, padding, get(*out)],
+                    );
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::Flash {
+                    params,
+                    q,
+                    k,
+                    v,
+                    mask,
+                    padding,
+                    out,
+                } => {
+                    let params = uniform(ctx, "flash params", params);
+                    let mask = mask.map(get).unwrap_or(&no_bias);
+                    let padding = padding.map(get).unwrap_or(&no_bias);
+                    let kernel = &kernels.flash.0;
+                    let bind = kernel.bind(
+                        &ctx.device,
+                        &[&params, get(*q), get(*k), get(*v), mask, padding, get(*out)],
                     );
                     kernel.dispatch(&mut pass, &bind, *g);
                 }

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod buffers;
 pub mod context;
 pub mod execute;
+pub mod flash;
 pub mod head_mean;
 pub mod kernel;
 pub mod matmul;

@@ -220,7 +220,7 @@ impl<'a> FigureSpec<'a> {
 
 /// Panels per grid row for `n` panels: all in one row up to 4; beyond that between ⌈√n⌉ and 4,
 /// whichever leaves the fewest empty slots in the last row (8 → 4 + 4, 9 → 3 × 3).
-pub fn auto_columns(n: usize) -> usize {
+fn auto_columns(n: usize) -> usize {
     if n <= MAX_AUTO_COLUMNS {
         return n.max(1);
     }
@@ -465,20 +465,24 @@ pub fn render_figure(spec: &FigureSpec) -> Result<Heatmap> {
             .map(|p| spec.panel_spec(p, spec.annotate_at(cell), Some(&scale)))
             .collect();
         let layout = FigureLayout::new(spec, &specs, grid_cols, cell, &scale, title_width);
-        let width = u64::from(layout.bounds().w) + 2 * u64::from(MARGIN);
-        if width <= u64::from(max_width) {
+        let bounds = layout.bounds();
+        let width = u64::from(bounds.w) + 2 * u64::from(MARGIN);
+        let height = u64::from(bounds.h) + 2 * u64::from(MARGIN);
+        let wide = width > u64::from(max_width);
+        let tall = height > u64::from(MAX_FIGURE_HEIGHT);
+        if !wide && !tall {
             break (layout, specs);
         }
         if cell == 1 {
-            return Err(too_wide(width));
+            return Err(if wide {
+                too_wide(width)
+            } else {
+                too_tall(height)
+            });
         }
         cell -= 1;
     };
     let bounds = layout.bounds();
-    let height = u64::from(bounds.h) + 2 * u64::from(MARGIN);
-    if height > u64::from(MAX_FIGURE_HEIGHT) {
-        return Err(too_tall(height));
-    }
 
     let margin = i64::from(MARGIN);
     let offset = (margin - bounds.x, margin - bounds.y);

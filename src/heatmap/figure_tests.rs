@@ -369,6 +369,19 @@ fn bad_figures_are_errors_not_panics() {
     let err = render_figure(&spec).unwrap_err();
     assert!(matches!(err, Error::InvalidSize(_)), "{err}");
     assert!(err.to_string().contains("16384 px"), "{err}");
+    // The cells alone would fit in height, but not with every panel's title and gap.
+    let column = vec![0.5f32; 40];
+    let stack: Vec<Panel> = (0..400)
+        .map(|i| Panel {
+            values: &column,
+            title: format!("Head {i}"),
+        })
+        .collect();
+    let forty = numbered(40);
+    let mut spec = FigureSpec::new(&stack, 40, 1, &forty, &words[..1]);
+    spec.columns = Some(1);
+    let err = render_figure(&spec).unwrap_err();
+    assert!(err.to_string().contains("16384 px height limit"), "{err}");
     // Oversized panels and absurd panel counts are errors too.
     let big = vec![0.0; MAX_CELLS_PER_AXIS + 1];
     let big_panels = panels_of(&big, big.len());

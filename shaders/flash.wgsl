@@ -1,0 +1,124 @@
+// Output-only attention with an online softmax (FlashAttention's recurrence): each invocation
+// owns one query row and one chunk of up to CHUNK output columns, streams over the keys once,
+// keeping the running max m, the running sum l and the running weighted sum of values:
+//
+//   x = q·k_j · scale + masks;  m' = max(m, x);  c = exp(m − m');  p = exp(x − m')
+//   l = l·c + p;  acc = acc·c + p·v_j;  m = m'
+//
+// and writes acc / l. The N×N weights are never stored: memory is O(N·d). No workgroup memory
+// and no barriers (DESIGN.md §6: barriers are very expensive on CPU adapters). The masks are
+// those of softmax.wgsl: causal, an additive attention mask and an additive key-padding mask,
+// values at or below MASKED_BELOW excluding the key; a fully masked row is written as zeros.
+//
+// CPU twin: src/cpu/flash.rs.
+
+// Keep in sync with `FlashParams` in src/gpu/flash.rs.
+struct FlashParams {
+    // queries, keys, query/key width, value width
+    l: u32,
+    s: u32,
+    d: u32,
+    dv: u32,
+    scale: f32,
+    causal: u32,
+    causal_offset: i32,
+    // matrix z is batch element z / heads, head z % heads
+    heads: u32,
+    batch: u32,
+    has_mask: u32,
+    has_padding: u32,
+    padding_batch: u32,
+    mask_batch: u32,
+    mask_head: u32,
+    mask_row: u32,
+    // Q(i, t) = q[outer * q_batch_outer + inner * q_batch_inner + i * q_row + t], likewise K, V, O
+    q_row: u32,
+    q_batch_outer: u32,
+    q_batch_inner: u32,
+    k_row: u32,
+    k_batch_outer: u32,
+    k_batch_inner: u32,
+    v_row: u32,
+    v_batch_outer: u32,
+    v_batch_inner: u32,
+    o_row: u32,
+    o_batch_outer: u32,
+    o_batch_inner: u32,
+    _pad0: u32,
+}
+
+const WG = 64u;
+const CHUNK = 64u;
+const MASKED_BELOW = -1e30;
+
+@group(0) @binding(0) var<uniform> params: FlashParams;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(5) var<storage, read> padding: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(WG, 1, 1)
+fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let z = gid.z;
+    let c0 = gid.y * CHUNK;
+    if i >= params.l || z >= params.batch || c0 >= params.dv {
+        return;
+    }
+    let outer = z / params.heads;
+    let inner = z % params.heads;
+    let q_base = outer * params.q_batch_outer + inner * params.q_batch_inner + i * params.q_row;
+    let k_base = outer * params.k_batch_outer + inner * params.k_batch_inner;
+    let v_base = outer * params.v_batch_outer + inner * params.v_batch_inner + c0;
+    let o_base = outer * params.o_batch_outer + inner * params.o_batch_inner + i * params.o_row + c0;
+    let mask_base = outer * params.mask_batch + inner * params.mask_head + i * params.mask_row;
+    let padding_base = outer * params.padding_batch;
+    let width = min(CHUNK, params.dv - c0);
+
+    var found = false;
+    var m = 0.0;
+    var l_sum = 0.0;
+    var acc: array<f32, CHUNK>;
+    for (var j = 0u; j < params.s; j++) {
+        if params.causal != 0u && i32(j) > i32(i) + params.causal_offset {
+            continue;
+        }
+        var bias = 0.0;
+        if params.has_mask != 0u {
+            let b = mask[mask_base + j];
+            if b <= MASKED_BELOW {
+                continue;
+            }
+            bias += b;
+        }
+        if params.has_padding != 0u {
+            let b = padding[padding_base + j];
+            if b <= MASKED_BELOW {
+                continue;
+            }
+            bias += b;
+        }
+        let k_row = k_base + j * params.k_row;
+        var dot = 0.0;
+        for (var t = 0u; t < params.d; t++) {
+            dot = fma(q[q_base + t], k[k_row + t], dot);
+        }
+        let x = params.scale * dot + bias;
+        let m_new = select(x, max(m, x), found);
+        let correction = select(0.0, exp(m - m_new), found);
+        let p = exp(x - m_new);
+        found = true;
+        l_sum = l_sum * correction + p;
+        let v_row = v_base + j * params.v_row;
+        for (var c = 0u; c < width; c++) {
+            acc[c] = fma(p, v[v_row + c], acc[c] * correction);
+        }
+        m = m_new;
+    }
+    let inv = select(0.0, 1.0 / l_sum, found);
+    for (var c = 0u; c < width; c++) {
+        out[o_base + c] = acc[c] * inv;
+    }
+}
