@@ -57,6 +57,68 @@ pub enum Command {
     /// added; the mask broadcasts against (…, L, S). A query whose every key is masked gets zero
     /// weights and a zero output (PyTorch gives NaN).
     Sdpa(SdpaArgs),
+    /// Time the attention kernels for a list of sizes: GPU time, end-to-end time, GFLOP/s
+    /// (4·N²·d per head, half when causal) and the CPU reference's time, with and without
+    /// read-back of the weights. Warm-up first, then medians.
+    Bench(BenchArgs),
+}
+
+/// Which kernels `bench` measures.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchKernel {
+    /// The blocked matmul path (with and without weight read-back) and the output-only flash path.
+    Auto,
+    /// Only the one-output-per-invocation baseline matmul path.
+    Naive,
+    /// Only the register-blocked matmul path.
+    Blocked,
+    /// Only the output-only online-softmax path.
+    Flash,
+    /// All of them, side by side.
+    All,
+}
+
+/// Options of `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Sequence lengths N (L = S), comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [128usize, 256, 512, 1024, 2048, 4096])]
+    pub sizes: Vec<usize>,
+
+    /// Head width d.
+    #[arg(long, default_value_t = 64)]
+    pub d: usize,
+
+    /// Heads.
+    #[arg(long, default_value_t = 1)]
+    pub heads: usize,
+
+    /// Batch elements.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+
+    /// Causal mask (half the FLOPs are counted).
+    #[arg(long)]
+    pub causal: bool,
+
+    /// Kernels to measure.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub kernel: BenchKernel,
+
+    /// Timed runs per measurement (after one warm-up run); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+
+    /// Skip timing the CPU reference (it is O(N²·d) in f64 and slow for large N).
+    #[arg(long)]
+    pub no_cpu: bool,
+
+    /// Also write the measurements as JSON (an array of records) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gpu: GpuArgs,
 }
 
 const MASK_HELP: &str = "\

@@ -6,6 +6,7 @@
 //! far apart they are; [`heatmap`] draws the weights.
 
 pub mod attention;
+pub mod bench;
 pub mod compare;
 pub mod cpu;
 pub mod error;

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Devices(args)) => commands::devices::devices(args),
         Some(Command::Mha(args)) => commands::mha::mha(args),
         Some(Command::Sdpa(args)) => commands::sdpa::sdpa(args),
+        Some(Command::Bench(args)) => commands::bench::bench(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

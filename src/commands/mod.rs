@@ -1,5 +1,6 @@
 //! The subcommands. Each returns an [`Outcome`] (or an error) and leaves exit codes to `main`.
 
+pub mod bench;
 pub mod devices;
 pub mod explain;
 pub mod inputs;

@@ -16,11 +16,12 @@ use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
 use super::flash::FlashKernel;
 use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
-use super::matmul::MatmulKernel;
+use super::matmul::{MatmulKernel, MatmulVariant};
 use super::softmax::SoftmaxKernel;
 
 /// Every compiled kernel, built once per device.
 pub struct Kernels {
+    variant: MatmulVariant,
     matmul: MatmulKernel,
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
@@ -30,9 +31,15 @@ pub struct Kernels {
 impl Kernels {
     /// Compiles all kernels, turning shader or pipeline errors into [`Error::Validation`].
     pub fn new(ctx: &GpuContext) -> Result<Self> {
+        Self::with_matmul(ctx, MatmulVariant::Blocked)
+    }
+
+    /// Compiles all kernels with the given matmul variant for the matmul steps.
+    pub fn with_matmul(ctx: &GpuContext, variant: MatmulVariant) -> Result<Self> {
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
-            matmul: MatmulKernel::new(&ctx.device),
+            variant,
+            matmul: MatmulKernel::with_variant(&ctx.device, variant),
             softmax: SoftmaxKernel::new(&ctx.device),
             head_mean: HeadMeanKernel::new(&ctx.device),
             flash: FlashKernel::new(&ctx.device),
@@ -126,7 +133,7 @@ fn record_and_run(
         let max = ctx.limits.max_compute_workgroups_per_dimension;
         let name = &program.spec(step.out()).name;
         let g = match step {
-            Step::Matmul { params, .. } => params.workgroups(),
+            Step::Matmul { params, .. } => params.workgroups_for(kernels.variant),
             Step::Softmax { params, .. } => params.workgroups(max),
             Step::HeadMean { params, .. } => params.workgroups(max),
             Step::Flash { params, .. } => params.workgroups(),

@@ -6,6 +6,28 @@ use super::kernel::{Binding, Kernel};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
+/// The one-output-per-invocation baseline, same params and bindings.
+pub const NAIVE_SOURCE: &str = include_str!("../../shaders/matmul_naive.wgsl");
+
+/// Which matmul kernel runs the matmul steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MatmulVariant {
+    /// `matmul.wgsl`: TILE×TILE outputs per invocation in registers.
+    #[default]
+    Blocked,
+    /// `matmul_naive.wgsl`: one output per invocation.
+    Naive,
+}
+
+impl MatmulVariant {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulVariant::Blocked => "blocked",
+            MatmulVariant::Naive => "naive",
+        }
+    }
+}
 /// Invocations per workgroup along x (columns) and y (rows); keep in sync with `WG_X`/`WG_Y`.
 pub const WG: u32 = 8;
 /// Outputs per invocation along each axis; keep in sync with `TILE`.
@@ -101,9 +123,18 @@ impl MatmulParams {
 
     /// Workgroups to dispatch: one invocation per TILE×TILE block of C, one z-slice per batch.
     pub fn workgroups(&self) -> [u32; 3] {
+        self.workgroups_for(MatmulVariant::Blocked)
+    }
+
+    /// Workgroups for `variant` (the naive kernel has one invocation per element).
+    pub fn workgroups_for(&self, variant: MatmulVariant) -> [u32; 3] {
+        let per_group = match variant {
+            MatmulVariant::Blocked => WG * TILE,
+            MatmulVariant::Naive => WG,
+        };
         [
-            self.n.div_ceil(WG * TILE),
-            self.m.div_ceil(WG * TILE),
+            self.n.div_ceil(per_group),
+            self.m.div_ceil(per_group),
             self.batch_outer * self.batch_inner,
         ]
     }
@@ -115,11 +146,20 @@ pub struct MatmulKernel(pub Kernel);
 impl MatmulKernel {
     /// Compiles the kernel on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
+        Self::with_variant(device, MatmulVariant::Blocked)
+    }
+
+    /// Compiles `variant` on `device`.
+    pub fn with_variant(device: &wgpu::Device, variant: MatmulVariant) -> Self {
+        let (label, source) = match variant {
+            MatmulVariant::Blocked => ("matmul", SOURCE),
+            MatmulVariant::Naive => ("matmul_naive", NAIVE_SOURCE),
+        };
         MatmulKernel(Kernel::new(
             device,
-            "matmul",
-            SOURCE,
-            "matmul",
+            label,
+            source,
+            label,
             &[
                 Binding::Uniform,
                 Binding::ReadOnly,

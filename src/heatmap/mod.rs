@@ -18,6 +18,7 @@ mod colormap_data;
 mod downsample;
 mod draw;
 mod figure;
+mod figure_layout;
 mod layout;
 mod text;
 

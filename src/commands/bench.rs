@@ -1,0 +1,216 @@
+//! `selfattn bench`: how fast the attention kernels run, size by size.
+//!
+//! The problem is scaled_dot_product_attention on random (batch, heads, N, d) queries, keys and
+//! values. The GPU time is a fenced wall clock around the submission of the attention kernels
+//! alone (inputs already uploaded, nothing read back inside it); end-to-end adds creating and
+//! uploading the buffers and reading the results back. One warm-up run, then the median of
+//! `--runs`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use selfattn::Result;
+use selfattn::bench::{Record, attention_flops, median};
+use selfattn::cpu;
+use selfattn::error::Error;
+use selfattn::fsutil::write_atomic;
+use selfattn::gpu::GpuContext;
+use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::gpu::matmul::MatmulVariant;
+use selfattn::npy::Array;
+use selfattn::numpy_rng::NumpyRng;
+use selfattn::program::BufId;
+use selfattn::sdpa::{SdpaPlan, SdpaProblem};
+
+use super::Outcome;
+use super::inputs::adapter;
+use crate::cli::{BenchArgs, BenchKernel};
+
+/// How GPU time is measured, as reported.
+const TIMER: &str = "fenced wall clock";
+
+/// One path to time.
+#[derive(Clone, Copy)]
+struct Path {
+    kernel: &'static str,
+    variant: MatmulVariant,
+    weights: bool,
+    flash: bool,
+}
+
+fn paths(choice: BenchKernel) -> Vec<Path> {
+    let matmul = |variant: MatmulVariant| {
+        [true, false].map(|weights| Path {
+            kernel: variant.name(),
+            variant,
+            weights,
+            flash: false,
+        })
+    };
+    let flash = Path {
+        kernel: "flash",
+        variant: MatmulVariant::Blocked,
+        weights: false,
+        flash: true,
+    };
+    match choice {
+        BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
+        BenchKernel::Blocked => matmul(MatmulVariant::Blocked).to_vec(),
+        BenchKernel::Flash => vec![flash],
+        BenchKernel::Auto => {
+            let mut v = matmul(MatmulVariant::Blocked).to_vec();
+            v.push(flash);
+            v
+        }
+        BenchKernel::All => {
+            let mut v = matmul(MatmulVariant::Naive).to_vec();
+            v.extend(matmul(MatmulVariant::Blocked));
+            v.push(flash);
+            v
+        }
+    }
+}
+
+fn random(shape: &[usize], rng: &mut NumpyRng) -> Array {
+    let len = shape.iter().product();
+    Array {
+        shape: shape.to_vec(),
+        data: rng.randn(len).into_iter().map(|v| v as f32).collect(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs the benchmark.
+pub fn bench(args: &BenchArgs) -> Result<Outcome> {
+    if args.runs == 0 || args.d == 0 || args.heads == 0 || args.batch == 0 {
+        return Err(Error::Usage(
+            "--runs, --d, --heads and --batch must be at least 1".into(),
+        ));
+    }
+    if let Some(n) = args.sizes.iter().find(|&&n| n == 0) {
+        return Err(Error::Usage(format!("--sizes must be at least 1, got {n}")));
+    }
+    if let Some(path) = &args.json {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(Error::OutputFile {
+                path: path.clone(),
+                message: "its folder does not exist".into(),
+            });
+        }
+    }
+    let ctx = GpuContext::open(&adapter(&args.gpu))?;
+    let adapter_name = ctx.info.name.clone();
+    let backend = format!("{:?}", ctx.info.backend);
+    println!("Adapter: {}", ctx.describe());
+    println!(
+        "d = {}, heads = {}, batch = {}{}; GPU time: {TIMER} around the attention kernels; medians of {} runs after a warm-up",
+        args.d,
+        args.heads,
+        args.batch,
+        if args.causal { ", causal" } else { "" },
+        args.runs
+    );
+    if ctx.info.device_type == wgpu::DeviceType::Cpu {
+        println!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
+    }
+    println!(
+        "\n{:>6}  {:<8} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
+        "N", "kernel", "weights", "GPU ms", "end-to-end", "GFLOP/s", "CPU ref ms"
+    );
+    let paths = paths(args.kernel);
+    let mut compiled: Vec<(MatmulVariant, Kernels)> = Vec::new();
+    let mut records = Vec::new();
+    for &n in &args.sizes {
+        let mut rng = NumpyRng::new(n as u32);
+        let shape = [args.batch, args.heads, n, args.d];
+        let problem = SdpaProblem {
+            q: random(&shape, &mut rng),
+            k: random(&shape, &mut rng),
+            v: random(&shape, &mut rng),
+            attn_mask: None,
+            causal: args.causal,
+            scale: None,
+        };
+        let plan = SdpaPlan::new(&problem, problem.dims()?)?;
+        let inputs = plan.inputs();
+        let flops = attention_flops(n, args.d, args.heads, args.batch, args.causal);
+        let mut n_records = Vec::new();
+        for path in &paths {
+            if !compiled.iter().any(|(v, _)| *v == path.variant) {
+                compiled.push((path.variant, Kernels::with_matmul(&ctx, path.variant)?));
+            }
+            let kernels = &compiled.iter().find(|(v, _)| *v == path.variant).unwrap().1;
+            let want: Vec<BufId> = match (path.flash, path.weights) {
+                (true, _) => vec![plan.output_no_weights],
+                (false, true) => vec![plan.weights, plan.output],
+                (false, false) => vec![plan.output],
+            };
+            let measured = (|| -> Result<(Duration, Duration)> {
+                execute(&ctx, kernels, &plan.program, &inputs, &want)?;
+                let mut gpu = Vec::new();
+                let mut total = Vec::new();
+                for _ in 0..args.runs {
+                    let start = Instant::now();
+                    let (_, t) = execute(&ctx, kernels, &plan.program, &inputs, &want)?;
+                    total.push(start.elapsed());
+                    gpu.push(t.gpu);
+                }
+                Ok((median(&gpu), median(&total)))
+            })();
+            match measured {
+                Ok((gpu, total)) => {
+                    let r = Record {
+                        n,
+                        d: args.d,
+                        heads: args.heads,
+                        batch: args.batch,
+                        causal: args.causal,
+                        kernel: path.kernel.into(),
+                        weights: path.weights,
+                        gpu_ms: ms(gpu),
+                        end_to_end_ms: ms(total),
+                        gflops: flops / gpu.as_secs_f64() / 1e9,
+                        cpu_ms: None,
+                        timer: TIMER.into(),
+                        adapter: adapter_name.clone(),
+                        backend: backend.clone(),
+                    };
+                    print!(
+                        "{:>6}  {:<8} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
+                        n,
+                        r.kernel,
+                        if r.weights { "read" } else { "-" },
+                        r.gpu_ms,
+                        r.end_to_end_ms,
+                        r.gflops
+                    );
+                    println!();
+                    let _ = std::io::stdout().flush();
+                    n_records.push(r);
+                }
+                Err(e) => println!("{n:>6}  {:<8} skipped: {e}", path.kernel),
+            }
+        }
+        if !args.no_cpu && !n_records.is_empty() {
+            let start = Instant::now();
+            cpu::execute::execute(&plan.program, &inputs, &[plan.weights, plan.output]);
+            let cpu_ms = ms(start.elapsed());
+            println!("{n:>6}  CPU reference (f64, weights and output): {cpu_ms:.1} ms");
+            for r in &mut n_records {
+                r.cpu_ms = Some(cpu_ms);
+            }
+        }
+        records.extend(n_records);
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::Value::Array(records.iter().map(Record::to_json).collect());
+        let text = serde_json::to_string_pretty(&json).expect("records serialise");
+        write_atomic(path, |w| w.write_all(text.as_bytes()))?;
+        println!("\nWrote {} records to {}", records.len(), path.display());
+    }
+    Ok(Outcome::Ok)
+}
