@@ -249,7 +249,8 @@ pub struct SdpaArgs {
     #[arg(long, value_name = "FILE.npy")]
     pub attn_mask: Option<PathBuf>,
 
-    /// is_causal: top-left lower-triangular mask.
+    /// is_causal: top-left lower-triangular mask. Unlike PyTorch (which refuses the pair),
+    /// --causal and --attn-mask may be combined: a key must pass both.
     #[arg(long)]
     pub causal: bool,
 

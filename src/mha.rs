@@ -262,6 +262,32 @@ impl MhaProblem {
         ] {
             check_finite(name, v)?;
         }
+        if let Some(biases) = &w.in_bias {
+            for (name, b) in ["b_q", "b_k", "b_v"].iter().zip(biases) {
+                check_finite(name, b)?;
+            }
+        }
+        if let Some(b) = &w.out_bias {
+            check_finite("out_proj.bias", b)?;
+        }
+        for (name, m) in [
+            ("key_padding_mask", &self.key_padding_mask),
+            ("attn_mask", &self.attn_mask),
+        ] {
+            if let Some(m) = m
+                && let Some(i) = m
+                    .array
+                    .data
+                    .iter()
+                    .position(|v| v.is_nan() || *v == f32::INFINITY)
+            {
+                return Err(Error::NonFinite {
+                    tensor: name.into(),
+                    index: format!("{i} (flat)"),
+                    value: m.array.data[i] as f64,
+                });
+            }
+        }
         let heads = self.heads;
         if let Some(m) = &self.key_padding_mask {
             let expected: Vec<usize> = if batched { vec![n, s] } else { vec![s] };

@@ -523,6 +523,28 @@ fn mha_bad_inputs_exit_1_and_leave_nothing_behind() {
     );
     bad(d, &mha_args("nan.npy", &[]), &["query", "NaN", "7 (flat)"]);
     bad(d, &mha_args("missing.npy", &[]), &["missing.npy"]);
+    // Output paths that can't be written are refused before the run, so no heatmap is drawn
+    // for a --save that would fail afterwards.
+    let with_save = |save: &'static str| -> Vec<&'static str> {
+        vec![
+            "mha",
+            "--embed-dim",
+            "8",
+            "--heads",
+            "2",
+            "--query",
+            "q.npy",
+            "--save",
+            save,
+        ]
+    };
+    bad(d, &with_save("q.npy"), &["q.npy", "not a folder"]);
+    bad(d, &with_save("q.npy/sub"), &["q.npy/sub", "not a folder"]);
+    bad(
+        d,
+        &mha_args("q.npy", &["--out", "no/such/map.png"]),
+        &["no/such/map.png", "does not exist"],
+    );
 }
 
 #[test]
@@ -565,6 +587,9 @@ fn sdpa_bad_inputs_exit_1_and_leave_nothing_behind() {
             "[2, 3, 4, 6]",
         ],
     );
+    let mut into_a_file = args("k.npy", None);
+    into_a_file[8] = "v.npy";
+    bad(d, &into_a_file, &["v.npy", "not a folder"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,6 +67,21 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
             });
         }
     }
+    if let Some(dir) = &out.save {
+        // `save` creates the folder after the run and the heatmap; refuse a path it could never
+        // create (a file, or a folder under a file) now, before anything is computed or drawn.
+        let existing = dir
+            .ancestors()
+            .find(|p| !p.as_os_str().is_empty() && p.exists());
+        if let Some(p) = existing
+            && !p.is_dir()
+        {
+            return Err(Error::OutputFile {
+                path: dir.clone(),
+                message: format!("{} is not a folder", p.display()),
+            });
+        }
+    }
     Ok(cmap)
 }
 
