@@ -49,6 +49,9 @@ struct FlashParams {
 
 const WG = 64u;
 const CHUNK = 64u;
+// Query rows up to this width are copied into private memory once, instead of being re-read
+// from storage for every key (on CPU adapters those reads are gathers across the SIMD lanes).
+const Q_CACHE = 128u;
 const MASKED_BELOW = -1e30;
 
 @group(0) @binding(0) var<uniform> params: FlashParams;
@@ -77,6 +80,14 @@ fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
     let padding_base = outer * params.padding_batch;
     let width = min(CHUNK, params.dv - c0);
 
+    let cached = params.d <= Q_CACHE;
+    var q_row: array<f32, Q_CACHE>;
+    if cached {
+        for (var t = 0u; t < params.d; t++) {
+            q_row[t] = q[q_base + t];
+        }
+    }
+
     var found = false;
     var m = 0.0;
     var l_sum = 0.0;
@@ -102,8 +113,14 @@ fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let k_row = k_base + j * params.k_row;
         var dot = 0.0;
-        for (var t = 0u; t < params.d; t++) {
-            dot = fma(q[q_base + t], k[k_row + t], dot);
+        if cached {
+            for (var t = 0u; t < params.d; t++) {
+                dot = fma(q_row[t], k[k_row + t], dot);
+            }
+        } else {
+            for (var t = 0u; t < params.d; t++) {
+                dot = fma(q[q_base + t], k[k_row + t], dot);
+            }
         }
         let x = params.scale * dot + bias;
         let m_new = select(x, max(m, x), found);

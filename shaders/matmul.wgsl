@@ -65,27 +65,33 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c_base = outer * params.c_batch_outer + inner * params.c_batch_inner;
 
     // Clamp edge rows/columns so every load is in bounds; their results are never stored.
-    var a_off: array<u32, TILE>;
-    var b_off: array<u32, TILE>;
-    for (var t = 0u; t < TILE; t++) {
-        a_off[t] = a_base + min(row0 + t, params.m - 1u) * params.a_row;
-        b_off[t] = b_base + min(col0 + t, params.n - 1u) * params.b_col;
-    }
+    // The 4×4 tile is spelled out (four vec4 accumulators, no dynamically indexed private
+    // arrays): CPU adapters turn dynamically indexed private arrays into memory traffic.
+    let a0 = a_base + min(row0, params.m - 1u) * params.a_row;
+    let a1 = a_base + min(row0 + 1u, params.m - 1u) * params.a_row;
+    let a2 = a_base + min(row0 + 2u, params.m - 1u) * params.a_row;
+    let a3 = a_base + min(row0 + 3u, params.m - 1u) * params.a_row;
+    let b0 = b_base + min(col0, params.n - 1u) * params.b_col;
+    let b1 = b_base + min(col0 + 1u, params.n - 1u) * params.b_col;
+    let b2 = b_base + min(col0 + 2u, params.n - 1u) * params.b_col;
+    let b3 = b_base + min(col0 + 3u, params.n - 1u) * params.b_col;
+    let a_step = params.a_col;
+    let b_step = params.b_row;
 
-    var acc: array<array<f32, TILE>, TILE>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k = 0u; k < params.k; k++) {
-        var av: array<f32, TILE>;
-        var bv: array<f32, TILE>;
-        for (var t = 0u; t < TILE; t++) {
-            av[t] = a[a_off[t] + k * params.a_col];
-            bv[t] = b[b_off[t] + k * params.b_row];
-        }
-        for (var i = 0u; i < TILE; i++) {
-            for (var j = 0u; j < TILE; j++) {
-                acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-            }
-        }
+        let ka = k * a_step;
+        let kb = k * b_step;
+        let bv = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
+        acc0 = fma(vec4<f32>(a[a0 + ka]), bv, acc0);
+        acc1 = fma(vec4<f32>(a[a1 + ka]), bv, acc1);
+        acc2 = fma(vec4<f32>(a[a2 + ka]), bv, acc2);
+        acc3 = fma(vec4<f32>(a[a3 + ka]), bv, acc3);
     }
+    let acc = array<vec4<f32>, TILE>(acc0, acc1, acc2, acc3);
 
     for (var i = 0u; i < TILE; i++) {
         let row = row0 + i;

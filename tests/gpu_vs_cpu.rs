@@ -118,10 +118,20 @@ fn run_both(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<
     let gpu = attention(ctx, kernels, &plan, problem, &Stage::ALL)
         .map_err(|e| format!("GPU run failed on {dims:?}: {e}"))?;
     let cpu = cpu::attention::attention(&plan, problem);
-    let comparisons = Stage::ALL
+    let mut comparisons: Vec<Comparison> = Stage::ALL
         .iter()
         .map(|s| compare(*s, &gpu.results[s], &cpu[s], DEFAULT_TOLERANCE))
         .collect();
+    // The output-only path (flash kernel, online softmax) must give the same output.
+    let fused = Plan::output_only(dims, problem.causal, problem.wo.is_some());
+    let flash = attention(ctx, kernels, &fused, problem, &[Stage::Output])
+        .map_err(|e| format!("output-only GPU run failed on {dims:?}: {e}"))?;
+    comparisons.push(compare(
+        Stage::Output,
+        &flash.results[&Stage::Output],
+        &cpu[&Stage::Output],
+        DEFAULT_TOLERANCE,
+    ));
     Ok(Checked {
         gpu,
         cpu,
@@ -273,6 +283,13 @@ fn edge_cases_match_cpu_reference() {
         // m, n off the 32-wide blocks and k = 1 (d_model = 1: the projections; d_k = 1: scores).
         ("k = 1, ragged", shape(45, 1, 1, 37, Some(35))),
         ("k = 1 causal", causal(shape(33, 1, 1, 31, None))),
+        // The output-only kernel: query rows too wide for its private cache, and values wider
+        // than one 64-column chunk.
+        ("d_k 150 > Q cache", shape(23, 11, 150, 5, None)),
+        (
+            "d_v 130: three chunks, causal",
+            causal(shape(70, 13, 9, 130, Some(3))),
+        ),
     ];
     for (name, case) in cases {
         let problem = case.problem();
