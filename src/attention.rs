@@ -161,6 +161,26 @@ impl Attention {
     }
 }
 
+/// The inputs X, W_Q, W_K, W_V and the three projections every single-head plan starts with.
+fn projections(dims: Dims) -> (Program, Vec<BufId>, [BufId; 3]) {
+    let Dims {
+        n,
+        d_model,
+        d_k,
+        d_v,
+        ..
+    } = dims;
+    let mut p = Program::default();
+    let x = p.input("X", n * d_model);
+    let wq = p.input("W_Q", d_model * d_k);
+    let wk = p.input("W_K", d_model * d_k);
+    let wv = p.input("W_V", d_model * d_v);
+    let q = p.matmul("Q", MatmulParams::plain(n, d_k, d_model), x, wq, None);
+    let k = p.matmul("K", MatmulParams::plain(n, d_k, d_model), x, wk, None);
+    let v = p.matmul("V", MatmulParams::plain(n, d_v, d_model), x, wv, None);
+    (p, vec![x, wq, wk, wv], [q, k, v])
+}
+
 /// The program for one problem, shared by the GPU and the CPU reference, and which of its
 /// buffers hold the inputs and each stage.
 #[derive(Clone, Debug)]
@@ -180,22 +200,10 @@ impl Plan {
     /// the optional output projection. Executors skip the steps nobody asked for (raw scores).
     pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
         let Dims {
-            n,
-            d_model,
-            d_k,
-            d_v,
-            d_out,
+            n, d_k, d_v, d_out, ..
         } = dims;
         let scale = 1.0 / (d_k as f32).sqrt();
-        let mut p = Program::default();
-        let x = p.input("X", n * d_model);
-        let wq = p.input("W_Q", d_model * d_k);
-        let wk = p.input("W_K", d_model * d_k);
-        let wv = p.input("W_V", d_model * d_v);
-        let mut inputs = vec![x, wq, wk, wv];
-        let q = p.matmul("Q", MatmulParams::plain(n, d_k, d_model), x, wq, None);
-        let k = p.matmul("K", MatmulParams::plain(n, d_k, d_model), x, wk, None);
-        let v = p.matmul("V", MatmulParams::plain(n, d_v, d_model), x, wv, None);
+        let (mut p, mut inputs, [q, k, v]) = projections(dims);
         let raw = p.matmul(
             "raw scores",
             MatmulParams::transposed_b(n, n, d_k),
@@ -261,21 +269,9 @@ impl Plan {
     /// Context and Output.
     pub fn output_only(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
         let Dims {
-            n,
-            d_model,
-            d_k,
-            d_v,
-            d_out,
+            n, d_k, d_v, d_out, ..
         } = dims;
-        let mut p = Program::default();
-        let x = p.input("X", n * d_model);
-        let wq = p.input("W_Q", d_model * d_k);
-        let wk = p.input("W_K", d_model * d_k);
-        let wv = p.input("W_V", d_model * d_v);
-        let mut inputs = vec![x, wq, wk, wv];
-        let q = p.matmul("Q", MatmulParams::plain(n, d_k, d_model), x, wq, None);
-        let k = p.matmul("K", MatmulParams::plain(n, d_k, d_model), x, wk, None);
-        let v = p.matmul("V", MatmulParams::plain(n, d_v, d_model), x, wv, None);
+        let (mut p, mut inputs, [q, k, v]) = projections(dims);
         let scale = 1.0 / (d_k as f32).sqrt();
         let flash = FlashParams::single(n, n, d_k, d_v, scale, causal);
         let context = p.flash("weighted sum", flash, q, k, v, None, None);

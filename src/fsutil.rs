@@ -50,6 +50,53 @@ where
     Ok(())
 }
 
+/// Checks, before any work, that a file can be written at `path`: its folder exists and the path
+/// is not itself a folder.
+pub fn check_file_target(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |message: String| {
+        Err(Error::OutputFile {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    if !dir.is_dir() {
+        return fail(format!("folder {} does not exist", dir.display()));
+    }
+    if path.is_dir() {
+        return fail("is a folder".into());
+    }
+    Ok(())
+}
+
+/// Checks, before any work, that folder `dir` exists or could be created: its nearest existing
+/// ancestor must be a folder. Nothing is created here, so a failing run leaves nothing behind.
+pub fn check_dir_target(dir: &Path) -> Result<()> {
+    let existing = dir
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists());
+    if let Some(p) = existing
+        && !p.is_dir()
+    {
+        return Err(Error::OutputFile {
+            path: dir.to_path_buf(),
+            message: format!("{} is not a folder", p.display()),
+        });
+    }
+    Ok(())
+}
+
+/// Creates folder `dir` (and its parents) for output.
+pub fn create_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::OutputFile {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +122,19 @@ mod tests {
         fs::write(&target, b"old").unwrap();
         write_atomic(&target, |w| w.write_all(b"new")).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn targets_are_checked_without_creating_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        assert!(check_file_target(&dir.path().join("out.png")).is_ok());
+        assert!(check_file_target(dir.path()).is_err());
+        assert!(check_file_target(&dir.path().join("missing/out.png")).is_err());
+        assert!(check_dir_target(&dir.path().join("new/deeper")).is_ok());
+        assert!(check_dir_target(&file.join("sub")).is_err());
+        assert!(!dir.path().join("new").exists());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use selfattn::compare::{Comparison, compare};
 use selfattn::cpu;
 use selfattn::error::Error;
 use selfattn::examples::Example;
+use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{Kernels, attention};
 use selfattn::heatmap::{self, Colormap, HeatmapSpec, block_average};
@@ -291,34 +292,17 @@ fn colormap(flag: Option<&str>, example: &Example) -> Result<Colormap> {
 
 /// Fails early, before any GPU work, when an output can't be written where asked.
 fn check_output_paths(args: &RunArgs) -> Result<()> {
-    if !args.no_heatmap {
-        let dir = match args.out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(Error::OutputFile {
-                path: args.out.clone(),
-                message: format!("folder {} does not exist", dir.display()),
-            });
-        }
-        if args.out.is_dir() {
-            return Err(Error::OutputFile {
-                path: args.out.clone(),
-                message: "is a folder".into(),
-            });
-        }
+    if !args.no_heatmap && !args.no_weights {
+        check_file_target(&args.out)?;
     }
     if let Some(dir) = &args.save {
-        std::fs::create_dir_all(dir).map_err(|e| Error::OutputFile {
-            path: dir.clone(),
-            message: e.to_string(),
-        })?;
+        check_dir_target(dir)?;
     }
     Ok(())
 }
 
 fn save(dir: &Path, weights: Option<&Matrix>, output: &Matrix) -> Result<()> {
+    create_dir(dir)?;
     if let Some(weights) = weights {
         write_array(
             &dir.join("weights.npy"),

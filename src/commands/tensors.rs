@@ -10,6 +10,7 @@ use selfattn::attention::Stage;
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
+use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel};
@@ -52,35 +53,11 @@ pub struct Results {
 pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     check_tolerance(out.tolerance)?;
     let cmap = Colormap::from_str(&out.cmap)?;
-    if !out.no_heatmap {
-        let dir = match out.out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() || out.out.is_dir() {
-            return Err(Error::OutputFile {
-                path: out.out.clone(),
-                message: format!(
-                    "folder {} does not exist or the path is a folder",
-                    dir.display()
-                ),
-            });
-        }
+    if !out.no_heatmap && !out.no_weights {
+        check_file_target(&out.out)?;
     }
     if let Some(dir) = &out.save {
-        // `save` creates the folder after the run and the heatmap; refuse a path it could never
-        // create (a file, or a folder under a file) now, before anything is computed or drawn.
-        let existing = dir
-            .ancestors()
-            .find(|p| !p.as_os_str().is_empty() && p.exists());
-        if let Some(p) = existing
-            && !p.is_dir()
-        {
-            return Err(Error::OutputFile {
-                path: dir.clone(),
-                message: format!("{} is not a folder", p.display()),
-            });
-        }
+        check_dir_target(dir)?;
     }
     Ok(cmap)
 }
@@ -126,10 +103,7 @@ pub fn run_and_check(
 
 /// Writes each wanted tensor into `dir` (created if missing).
 pub fn save(dir: &Path, wanted: &[Wanted], values: &[Vec<f32>]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::OutputFile {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    create_dir(dir)?;
     for (w, v) in wanted.iter().zip(values) {
         write_array(&dir.join(w.file), &w.shape, v)?;
     }
