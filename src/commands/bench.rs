@@ -27,7 +27,8 @@ use super::inputs::adapter;
 use crate::cli::{BenchArgs, BenchKernel};
 
 /// How GPU time is measured, as reported.
-const TIMER: &str = "fenced wall clock";
+const FENCED: &str = "fenced wall clock";
+const TIMESTAMPS: &str = "timestamp queries";
 
 /// One path to time.
 #[derive(Clone, Copy)]
@@ -106,8 +107,17 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     let adapter_name = ctx.info.name.clone();
     let backend = format!("{:?}", ctx.info.backend);
     println!("Adapter: {}", ctx.describe());
+    let timer = if ctx
+        .device
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+    {
+        TIMESTAMPS
+    } else {
+        FENCED
+    };
     println!(
-        "d = {}, heads = {}, batch = {}{}; GPU time: {TIMER} around the attention kernels; medians of {} runs after a warm-up",
+        "d = {}, heads = {}, batch = {}{}; GPU time: {timer} around the attention kernels; medians of {} runs after a warm-up",
         args.d,
         args.heads,
         args.batch,
@@ -157,7 +167,10 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     let start = Instant::now();
                     let (_, t) = execute(&ctx, kernels, &plan.program, &inputs, &want)?;
                     total.push(start.elapsed());
-                    gpu.push(t.gpu);
+                    gpu.push(match timer {
+                        TIMESTAMPS => t.kernels.unwrap_or(t.gpu),
+                        _ => t.gpu,
+                    });
                 }
                 Ok((median(&gpu), median(&total)))
             })();
@@ -175,7 +188,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                         end_to_end_ms: ms(total),
                         gflops: flops / gpu.as_secs_f64() / 1e9,
                         cpu_ms: None,
-                        timer: TIMER.into(),
+                        timer: timer.into(),
                         adapter: adapter_name.clone(),
                         backend: backend.clone(),
                     };

@@ -165,9 +165,11 @@ impl GpuContext {
             info.driver_info
         );
         let limits = adapter.limits();
+        // Timestamps let `bench` time the kernels on the GPU's own clock where the adapter has one.
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("selfattn"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,

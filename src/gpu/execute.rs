@@ -59,8 +59,11 @@ impl Kernels {
 pub struct Timings {
     /// Creating and filling the input and output buffers, recording the commands.
     pub upload: Duration,
-    /// From submit until the GPU is idle.
+    /// From submit until the GPU is idle (a fenced wall clock).
     pub gpu: Duration,
+    /// The attention kernels on the GPU's own clock (timestamp queries at the start and end of
+    /// the compute pass), when the device has `TIMESTAMP_QUERY`.
+    pub kernels: Option<Duration>,
     /// Mapping the staging buffers and copying them out.
     pub read_back: Duration,
 }
@@ -86,6 +89,29 @@ pub fn execute(
         });
     }
     result
+}
+
+/// Reads the two u64 timestamps back.
+fn read_ticks(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<[u64; 2]> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Mapping(e.to_string()))?;
+    rx.recv()
+        .map_err(|_| Error::Mapping("timestamp map callback never ran".into()))?
+        .map_err(|e| Error::Mapping(e.to_string()))?;
+    let ticks = {
+        let view = buffer
+            .get_mapped_range(..)
+            .map_err(|e| Error::Mapping(e.to_string()))?;
+        let t: &[u64] = bytemuck::cast_slice(&view);
+        [t[0], t[1]]
+    };
+    buffer.unmap();
+    Ok(ticks)
 }
 
 fn record_and_run(
@@ -169,10 +195,40 @@ fn record_and_run(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("selfattn"),
         });
+    let timestamps = ctx
+        .device
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+        .then(|| {
+            let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("attention timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let read = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps read-back"),
+                size: 16,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            (set, resolve, read)
+        });
     {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("attention"),
-            timestamp_writes: None,
+            timestamp_writes: timestamps.as_ref().map(|(set, _, _)| {
+                wgpu::ComputePassTimestampWrites {
+                    query_set: set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }
+            }),
         });
         for ((step, needed), g) in program.steps.iter().zip(&needed).zip(&groups) {
             if !needed {
@@ -249,6 +305,10 @@ fn record_and_run(
         encoder.copy_buffer_to_buffer(get(id), 0, &dst, 0, (spec.len * 4) as u64);
         copies.push((dst, spec.len));
     }
+    if let Some((set, resolve, read)) = &timestamps {
+        encoder.resolve_query_set(set, 0..2, resolve, 0);
+        encoder.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+    }
     timings.upload = start.elapsed();
 
     let start = Instant::now();
@@ -262,5 +322,13 @@ fn record_and_run(
     let refs: Vec<(&wgpu::Buffer, usize)> = copies.iter().map(|(b, len)| (b, *len)).collect();
     let values = read_back(ctx, &refs)?;
     timings.read_back = start.elapsed();
+    if let Some((_, _, read)) = &timestamps {
+        let ticks = read_ticks(ctx, read)?;
+        let ns = ticks[1].saturating_sub(ticks[0]) as f64 * ctx.queue.get_timestamp_period() as f64;
+        // A zero or absurd span means the backend did not really time the pass.
+        if ns > 0.0 && ns < 1e12 {
+            timings.kernels = Some(Duration::from_nanos(ns as u64));
+        }
+    }
     Ok((values, timings))
 }
