@@ -8,7 +8,7 @@ use selfattn::gpu::BackendChoice;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success: the GPU result agrees with the CPU reference
+  0  success: the GPU result agrees with the CPU reference (nothing is checked with --verify none)
   1  bad input (file, shape, NaN/inf, size beyond the adapter's limits) or an unwritable output
   2  bad command line
   3  the GPU result disagrees with the CPU reference beyond --tolerance
@@ -157,7 +157,7 @@ pub struct OutputArgs {
     #[arg(long)]
     pub tokens: Option<String>,
 
-    /// Key labels for the picture (default: --tokens for self-attention, else 0..S-1).
+    /// Key labels for the picture (default: in `mha` self-attention --tokens, else 0..S-1).
     #[arg(long)]
     pub key_tokens: Option<String>,
 
@@ -219,7 +219,8 @@ pub struct MhaArgs {
     #[arg(long)]
     pub causal: bool,
 
-    /// Save weights per head, (N, heads, L, S), as average_attn_weights=False.
+    /// Save weights per head, (N, heads, L, S), as average_attn_weights=False (no effect with
+    /// --no-weights, which forms no weights).
     #[arg(long)]
     pub per_head: bool,
 

@@ -425,24 +425,24 @@ impl MhaPlan {
             c_row: s32,
             batch_outer: n as u32,
             batch_inner: h32,
-            a_batch_outer: l32 * e32,
+            a_batch_outer: sat(&[l32, e32]),
             a_batch_inner: dh32,
-            b_batch_outer: s32 * e32,
+            b_batch_outer: sat(&[s32, e32]),
             b_batch_inner: dh32,
-            c_batch_outer: h32 * l32 * s32,
-            c_batch_inner: l32 * s32,
+            c_batch_outer: sat(&[h32, l32, s32]),
+            c_batch_inner: sat(&[l32, s32]),
             ..Default::default()
         };
         let scores = p.matmul("scores", scores_params, q, k, None);
 
         let (mask_batch, mask_head) = match &problem.attn_mask {
-            Some(m) if m.array.shape.len() == 3 => (h32 * l32 * s32, l32 * s32),
+            Some(m) if m.array.shape.len() == 3 => (sat(&[h32, l32, s32]), sat(&[l32, s32])),
             _ => (0, 0),
         };
         let softmax = SoftmaxParams {
             rows: l32,
             cols: s32,
-            batch: n as u32 * h32,
+            batch: sat(&[n as u32, h32]),
             causal: problem.causal as u32,
             causal_offset: 0,
             heads: h32,
@@ -467,11 +467,11 @@ impl MhaPlan {
             c_row: e32,
             batch_outer: n as u32,
             batch_inner: h32,
-            a_batch_outer: h32 * l32 * s32,
-            a_batch_inner: l32 * s32,
-            b_batch_outer: s32 * e32,
+            a_batch_outer: sat(&[h32, l32, s32]),
+            a_batch_inner: sat(&[l32, s32]),
+            b_batch_outer: sat(&[s32, e32]),
             b_batch_inner: dh32,
-            c_batch_outer: l32 * e32,
+            c_batch_outer: sat(&[l32, e32]),
             c_batch_inner: dh32,
             ..Default::default()
         };
@@ -493,22 +493,22 @@ impl MhaPlan {
             causal: problem.causal as u32,
             causal_offset: 0,
             heads: h32,
-            batch: n as u32 * h32,
+            batch: sat(&[n as u32, h32]),
             padding_batch: s32,
             mask_batch,
             mask_head,
             mask_row: s32,
             q_row: e32,
-            q_batch_outer: l32 * e32,
+            q_batch_outer: sat(&[l32, e32]),
             q_batch_inner: dh32,
             k_row: e32,
-            k_batch_outer: s32 * e32,
+            k_batch_outer: sat(&[s32, e32]),
             k_batch_inner: dh32,
             v_row: e32,
-            v_batch_outer: s32 * e32,
+            v_batch_outer: sat(&[s32, e32]),
             v_batch_inner: dh32,
             o_row: e32,
-            o_batch_outer: l32 * e32,
+            o_batch_outer: sat(&[l32, e32]),
             o_batch_inner: dh32,
             ..Default::default()
         };
@@ -533,7 +533,7 @@ impl MhaPlan {
             HeadMeanParams {
                 batch: n as u32,
                 heads: h32,
-                len: l32 * s32,
+                len: sat(&[l32, s32]),
                 _pad0: 0,
             },
             weights,
@@ -577,4 +577,10 @@ impl MhaPlan {
         shape.extend([d.l, d.s]);
         shape
     }
+}
+
+/// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond
+/// any adapter's limits, which the executor reports by name before allocating anything.
+fn sat(factors: &[u32]) -> u32 {
+    factors.iter().fold(1u32, |acc, &f| acc.saturating_mul(f))
 }

@@ -186,7 +186,11 @@ impl Program {
             has_padding: padding.is_some() as u32,
             ..params
         };
-        let out = self.buffer(name, (params.total_rows() * params.cols) as usize, false);
+        let out = self.buffer(
+            name,
+            params.total_rows() as usize * params.cols as usize,
+            false,
+        );
         self.steps.push(Step::Softmax {
             params,
             scores,

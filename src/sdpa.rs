@@ -205,7 +205,7 @@ impl SdpaPlan {
             Some(m) => {
                 let (values, varies) = expand_mask(m, &dims)?;
                 if varies {
-                    mask_batch = l * s;
+                    mask_batch = sat(&[l, s]);
                 }
                 Some(input(&mut p, "attn_mask", values))
             }
@@ -226,9 +226,9 @@ impl SdpaPlan {
                 c_row: s,
                 batch_outer: b,
                 batch_inner: 1,
-                a_batch_outer: l * e,
-                b_batch_outer: s * e,
-                c_batch_outer: l * s,
+                a_batch_outer: sat(&[l, e]),
+                b_batch_outer: sat(&[s, e]),
+                c_batch_outer: sat(&[l, s]),
                 ..Default::default()
             },
             q,
@@ -264,9 +264,9 @@ impl SdpaPlan {
                 c_row: ev,
                 batch_outer: b,
                 batch_inner: 1,
-                a_batch_outer: l * s,
-                b_batch_outer: s * ev,
-                c_batch_outer: l * ev,
+                a_batch_outer: sat(&[l, s]),
+                b_batch_outer: sat(&[s, ev]),
+                c_batch_outer: sat(&[l, ev]),
                 ..Default::default()
             },
             weights,
@@ -287,13 +287,13 @@ impl SdpaPlan {
                 mask_batch,
                 mask_row: s,
                 q_row: e,
-                q_batch_outer: l * e,
+                q_batch_outer: sat(&[l, e]),
                 k_row: e,
-                k_batch_outer: s * e,
+                k_batch_outer: sat(&[s, e]),
                 v_row: ev,
-                v_batch_outer: s * ev,
+                v_batch_outer: sat(&[s, ev]),
                 o_row: ev,
-                o_batch_outer: l * ev,
+                o_batch_outer: sat(&[l, ev]),
                 ..Default::default()
             },
             q,
@@ -330,6 +330,12 @@ impl SdpaPlan {
         s.extend([self.dims.l, self.dims.s]);
         s
     }
+}
+
+/// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond
+/// any adapter's limits, which the executor reports by name before allocating anything.
+fn sat(factors: &[u32]) -> u32 {
+    factors.iter().fold(1u32, |acc, &f| acc.saturating_mul(f))
 }
 
 #[cfg(test)]

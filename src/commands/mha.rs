@@ -143,6 +143,9 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         out.tolerance,
     )?;
 
+    if let Some(dir) = &out.save {
+        save(dir, &wanted, &results.values)?;
+    }
     let draw_time = if !drawing {
         None
     } else {
@@ -190,9 +193,6 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         };
         Some(draw(out, &maps, &title, cmap, args.causal)?)
     };
-    if let Some(dir) = &out.save {
-        save(dir, &wanted, &results.values)?;
-    }
     print_times(&results, draw_time);
     Ok(verdict(&results.checks))
 }

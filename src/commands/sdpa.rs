@@ -86,6 +86,9 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         &[],
         out.tolerance,
     )?;
+    if let Some(dir) = &out.save {
+        save(dir, &wanted, &results.values)?;
+    }
     let draw_time = if out.no_heatmap || out.no_weights {
         None
     } else {
@@ -119,9 +122,6 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         };
         Some(draw(out, &maps, &title, cmap, args.causal)?)
     };
-    if let Some(dir) = &out.save {
-        save(dir, &wanted, &results.values)?;
-    }
     print_times(&results, draw_time);
     Ok(verdict(&results.checks))
 }

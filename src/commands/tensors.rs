@@ -13,7 +13,7 @@ use selfattn::error::Error;
 use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
-use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel};
+use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel, block_average};
 use selfattn::npy::write_array;
 use selfattn::program::{BufId, Program};
 use selfattn::report;
@@ -164,6 +164,10 @@ pub struct Maps {
     pub col_labels: Vec<String>,
 }
 
+/// Largest side of each panel in a multi-panel figure before it is block-averaged (so that a row of
+/// panels stays within the figure's width bound).
+const MULTI_PANEL_MAX_CELLS: usize = 256;
+
 /// Draws `maps` into `out`: one heatmap, or a figure with a panel per map and one colorbar.
 pub fn draw(
     out: &OutputArgs,
@@ -174,16 +178,50 @@ pub fn draw(
 ) -> Result<Duration> {
     let start = Instant::now();
     let hide_masked = causal && !out.show_masked;
-    let hide = |r: usize, c: usize| hide_masked && c > r;
-    let too_big = maps.rows.max(maps.cols) > heatmap::MAX_CELLS_PER_AXIS;
-    if too_big {
-        return Err(Error::InvalidSize(format!(
-            "a {}×{} map is too large to draw (at most {} per side); use --no-heatmap",
-            maps.rows,
-            maps.cols,
-            heatmap::MAX_CELLS_PER_AXIS
-        )));
+    // Maps too large to draw one pixel per cell are block-averaged (every panel alike), and the
+    // title says so.
+    let max_cells = if maps.panels.len() == 1 {
+        heatmap::MAX_CELLS_PER_AXIS
+    } else {
+        MULTI_PANEL_MAX_CELLS
+    };
+    let small: Vec<_> = maps
+        .panels
+        .iter()
+        .map(|(_, v)| {
+            block_average(
+                v,
+                maps.rows,
+                maps.cols,
+                &maps.row_labels,
+                &maps.col_labels,
+                max_cells,
+            )
+        })
+        .collect();
+    let f = small[0].factor;
+    let hide = |r: usize, c: usize| hide_masked && c * f > (r + 1) * f - 1;
+    let mut title = title.to_string();
+    if f > 1 {
+        title.push_str(&format!(
+            " ({f}×{f} block means of {}×{})",
+            maps.rows, maps.cols
+        ));
     }
+    let title = title.as_str();
+    let maps = Maps {
+        panels: maps
+            .panels
+            .iter()
+            .zip(&small)
+            .map(|((t, _), d)| (t.clone(), d.values.clone()))
+            .collect(),
+        rows: small[0].rows,
+        cols: small[0].cols,
+        row_labels: small[0].row_labels.clone(),
+        col_labels: small[0].col_labels.clone(),
+    };
+    let maps = &maps;
     let image = if maps.panels.len() == 1 {
         heatmap::render(&HeatmapSpec {
             values: &maps.panels[0].1,

@@ -68,7 +68,7 @@ impl Default for SoftmaxParams {
 impl SoftmaxParams {
     /// Total number of rows across the batch.
     pub fn total_rows(&self) -> u32 {
-        self.rows * self.batch
+        self.rows.saturating_mul(self.batch)
     }
 
     /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
