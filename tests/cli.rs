@@ -186,6 +186,44 @@ fn embeddings_from_npy_with_labels() {
 }
 
 #[test]
+fn token_labels_from_a_file() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    npy(dir.path(), "x.npy", &[3, 5], &values(15, 21));
+    std::fs::write(dir.path().join("tokens.txt"), "alpha\n\nbeta\n  gamma  \n").unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "--embeddings",
+            "x.npy",
+            "--tokens-file",
+            "tokens.txt",
+            "--no-heatmap",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("Tokens (3): alpha | beta | gamma"),
+        "{}",
+        r.stdout
+    );
+    // A file with the wrong number of labels is refused, naming both counts.
+    std::fs::write(dir.path().join("two.txt"), "a\nb\n").unwrap();
+    bad(
+        dir.path(),
+        &["--embeddings", "x.npy", "--tokens-file", "two.txt"],
+        &["2 token labels", "3 rows"],
+    );
+    bad(
+        dir.path(),
+        &["--embeddings", "x.npy", "--tokens-file", "missing.txt"],
+        &["missing.txt"],
+    );
+}
+
+#[test]
 fn explain_walks_every_stage() {
     if !have_gpu() {
         return;

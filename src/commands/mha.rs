@@ -15,6 +15,9 @@ use crate::cli::MhaArgs;
 /// Runs the module described by `args`.
 pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     let cmap = check_outputs(&args.output)?;
+    if args.heads == 0 {
+        return Err(Error::Usage("--heads must be at least 1".into()));
+    }
     let weights = match (&args.state_dict, args.embed_dim) {
         (Some(path), _) => MhaWeights::from_state_dict(&StateDict::load(path)?)?,
         (None, Some(e)) if e > 0 => MhaWeights::random(e, args.seed),
