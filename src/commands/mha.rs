@@ -194,7 +194,10 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             row_labels,
             col_labels,
         };
-        Some(draw(out, &maps, &title, cmap, args.causal)?)
+        let hide_masked = args.causal && !out.show_masked;
+        let time = draw(&out.out, &maps, &title, cmap, hide_masked)?;
+        println!("Heatmap written to {}", out.out.display());
+        Some(time)
     };
     print_times(&results, draw_time);
     Ok(verdict(&results.checks))

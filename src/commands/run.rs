@@ -14,7 +14,7 @@ use selfattn::examples::Example;
 use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{Kernels, attention};
-use selfattn::heatmap::{self, Colormap, HeatmapSpec, block_average};
+use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::report;
 use selfattn::tensor::Matrix;
@@ -22,6 +22,7 @@ use selfattn::verify::Check;
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance, example};
+use super::tensors::{self, Maps};
 use crate::cli::RunArgs;
 
 /// Matrices up to this many tokens are printed in full.
@@ -226,42 +227,19 @@ fn verify(
 
 /// Draws the weights, block-averaged when N exceeds what can be drawn one pixel per cell.
 fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> Result<()> {
-    let n = weights.rows;
-    let small = block_average(
-        &weights.data,
-        n,
-        n,
-        &example.tokens,
-        &example.tokens,
-        heatmap::MAX_CELLS_PER_AXIS,
-    );
     let causal = example.problem.causal;
-    let mut title = args.title.clone().unwrap_or_else(|| {
+    let title = args.title.clone().unwrap_or_else(|| {
         let causal = if causal { ", causal" } else { "" };
         format!("{}{causal}", example.title)
     });
-    if small.factor > 1 {
-        title.push_str(&format!(" ({0}×{0} block means of {n}×{n})", small.factor));
-    }
-    // A block is hidden when every cell in it is above the diagonal.
-    let f = small.factor;
-    let hide = |r: usize, c: usize| causal && c * f > (r + 1) * f - 1;
-    let spec = HeatmapSpec {
-        values: &small.values,
-        rows: small.rows,
-        cols: small.cols,
-        row_labels: &small.row_labels,
-        col_labels: &small.col_labels,
-        title: &title,
-        x_label: "Key",
-        y_label: "Query",
-        colorbar_label: "Attention Weight",
-        cmap,
-        range: None,
-        annotate: None,
-        hide: Some(&hide),
+    let maps = Maps {
+        panels: vec![(String::new(), weights.data.clone())],
+        rows: weights.rows,
+        cols: weights.cols,
+        row_labels: example.tokens.clone(),
+        col_labels: example.tokens.clone(),
     };
-    heatmap::render(&spec)?.save_png(&args.out)
+    tensors::draw(&args.out, &maps, &title, cmap, causal).map(|_| ())
 }
 
 /// The outcome of a list of comparisons: the first failure, described, or Ok.

@@ -168,16 +168,16 @@ pub struct Maps {
 /// panels stays within the figure's width bound).
 const MULTI_PANEL_MAX_CELLS: usize = 256;
 
-/// Draws `maps` into `out`: one heatmap, or a figure with a panel per map and one colorbar.
+/// Draws `maps` into `path`: one heatmap, or a figure with a panel per map and one colorbar;
+/// `hide_masked` leaves the causal triangle blank.
 pub fn draw(
-    out: &OutputArgs,
+    path: &Path,
     maps: &Maps,
     title: &str,
     cmap: Colormap,
-    causal: bool,
+    hide_masked: bool,
 ) -> Result<Duration> {
     let start = Instant::now();
-    let hide_masked = causal && !out.show_masked;
     // Maps too large to draw one pixel per cell are block-averaged (every panel alike), and the
     // title says so.
     let max_cells = if maps.panels.len() == 1 {
@@ -265,7 +265,6 @@ pub fn draw(
             max_width: None,
         })?
     };
-    image.save_png(&out.out)?;
-    println!("Heatmap written to {}", out.out.display());
+    image.save_png(path)?;
     Ok(start.elapsed())
 }
