@@ -21,7 +21,7 @@ use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{GpuRun, Kernels, attention};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
 use selfattn::gpu::kernel::Kernel;
-use selfattn::gpu::matmul::{MatmulKernel, MatmulParams};
+use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
 use selfattn::gpu::softmax::{MASKED, MASKED_BELOW, SoftmaxKernel, SoftmaxParams};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::tensor::Matrix;
@@ -312,6 +312,23 @@ fn edge_cases_match_cpu_reference() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn naive_matmul_baseline_matches_cpu_reference() {
+    // The benchmark's baseline kernel (matmul_naive.wgsl) runs every matmul step here.
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::with_matmul(&ctx, MatmulVariant::Naive).expect("kernels compile");
+    let causal = |s: Shape| Shape { causal: true, ..s };
+    for (name, case) in [
+        ("N = 1", shape(1, 5, 3, 4, None)),
+        ("all dims 1", shape(1, 1, 1, 1, Some(1))),
+        ("ragged, W_O", shape(37, 13, 7, 11, Some(5))),
+        ("N = 65 causal", causal(shape(65, 9, 31, 33, None))),
+        ("k = 1", shape(45, 1, 1, 37, Some(35))),
+    ] {
+        check(&ctx, &kernels, &case.problem()).unwrap_or_else(|e| panic!("{name}: {case:?}\n{e}"));
     }
 }
 
