@@ -61,7 +61,28 @@ pub enum Command {
     /// (4·N²·d per head, half when causal) and the CPU reference's time, with and without
     /// read-back of the weights. Warm-up first, then medians.
     Bench(BenchArgs),
+    /// Run a pretrained BERT-family encoder (a Hugging Face model folder: config.json,
+    /// model.safetensors, tokenizer.json) on the GPU and draw what its heads attend to.
+    ///
+    /// The whole forward pass runs in our WGSL kernels (embeddings, LayerNorms, Q/K/V
+    /// projections, attention, GELU feed-forward) and is checked against the same pass on the
+    /// CPU in f64; the attentions and last hidden state match transformers' BertModel with
+    /// output_attentions=True. Layers and heads are numbered from 0, as in transformers.
+    #[command(after_help = MODEL_HELP)]
+    Model(ModelArgs),
 }
+
+const MODEL_HELP: &str = "\
+Pictures:
+  --layer L --head H   one heatmap of that head
+  --layer L            that layer's heads side by side, plus their average
+  (neither)            a layers × heads overview of small maps, with a zoomed panel of the last
+                       layer's average carrying the token labels
+Several sentences (--text repeated, or --text-file) run as one padded batch; each gets its own
+picture (FILE_0.png, FILE_1.png …) drawn without its padding.
+
+Example model: all-MiniLM-L6-v2 (see the README's \"Real model\" section for the command that
+fetches it).";
 
 /// Which kernels `bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,4 +435,64 @@ pub struct ExplainArgs {
     /// Largest allowed |GPU − CPU| per stage (see `run --help`).
     #[arg(long, default_value_t = selfattn::compare::DEFAULT_TOLERANCE)]
     pub tolerance: f64,
+}
+
+/// Options of `model`.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// Hugging Face model folder with config.json, model.safetensors and tokenizer.json.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+
+    /// A sentence to run; repeat for a batch.
+    #[arg(long, value_name = "TEXT", required_unless_present = "text_file")]
+    pub text: Vec<String>,
+
+    /// A file with one sentence per line (blank lines skipped), run as one batch.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub text_file: Option<PathBuf>,
+
+    /// Refuse text longer than max_position_embeddings instead of truncating it with a warning.
+    #[arg(long)]
+    pub no_truncate: bool,
+
+    /// Draw this layer (from 0): with --head one map, else a panel per head.
+    #[arg(long, value_name = "L")]
+    pub layer: Option<usize>,
+
+    /// Draw this head (from 0) of --layer.
+    #[arg(long, value_name = "H", requires = "layer")]
+    pub head: Option<usize>,
+
+    /// Heatmap PNG to write; with several sentences FILE_0.png, FILE_1.png …
+    #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
+    pub out: PathBuf,
+
+    /// Do not draw.
+    #[arg(long)]
+    pub no_heatmap: bool,
+
+    /// Heatmap colormap: viridis, blues or magma.
+    #[arg(long, default_value = "viridis")]
+    pub cmap: String,
+
+    /// Write attentions.npy (layers, heads, N, N), last_hidden_state.npy (N, hidden) and
+    /// tokens.txt into DIR (created if missing); with several sentences one subfolder each
+    /// (DIR/0, DIR/1 …), every one without its padding.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+
+    /// Skip the CPU reference (an f64 forward pass: seconds for a short sentence, minutes for
+    /// hundreds of tokens through a large model). Nothing is checked then.
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Largest allowed |GPU − CPU|: absolute on the attentions, relative to the largest value on
+    /// the hidden states.
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f64,
+
+    /// Adapter selection.
+    #[command(flatten)]
+    pub gpu: GpuArgs,
 }

@@ -7,12 +7,14 @@
 
 pub mod attention;
 pub mod bench;
+pub mod bert;
 pub mod compare;
 pub mod cpu;
 pub mod error;
 pub mod examples;
 pub mod fsutil;
 pub mod gpu;
+pub mod heads;
 pub mod heatmap;
 pub mod mha;
 pub mod npy;

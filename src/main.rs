@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         Some(Command::Mha(args)) => commands::mha::mha(args),
         Some(Command::Sdpa(args)) => commands::sdpa::sdpa(args),
         Some(Command::Bench(args)) => commands::bench::bench(args),
+        Some(Command::Model(args)) => commands::model::model(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

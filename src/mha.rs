@@ -9,10 +9,8 @@
 //! zero weights (PyTorch returns NaN there).
 
 use crate::error::{Error, Result};
-use crate::gpu::flash::FlashParams;
-use crate::gpu::head_mean::HeadMeanParams;
 use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::SoftmaxParams;
+use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
 use crate::npy::{Array, Mask};
 use crate::numpy_rng::NumpyRng;
 use crate::program::{BufId, Program};
@@ -410,134 +408,39 @@ impl MhaPlan {
             bv,
         );
 
-        // Scores for every (batch, head): q_h · k_hᵀ / √head_dim, stored (N, heads, L, S).
-        let (e32, l32, s32, h32, dh32) =
-            (e as u32, l as u32, s as u32, heads as u32, head_dim as u32);
-        let scores_params = MatmulParams {
-            m: l32,
-            n: s32,
-            k: dh32,
-            alpha: 1.0 / (head_dim as f32).sqrt(),
-            a_row: e32,
-            a_col: 1,
-            b_row: 1,
-            b_col: e32,
-            c_row: s32,
-            batch_outer: n as u32,
-            batch_inner: h32,
-            a_batch_outer: sat(&[l32, e32]),
-            a_batch_inner: dh32,
-            b_batch_outer: sat(&[s32, e32]),
-            b_batch_inner: dh32,
-            c_batch_outer: sat(&[h32, l32, s32]),
-            c_batch_inner: sat(&[l32, s32]),
-            ..Default::default()
+        let shape = HeadsShape {
+            batch: n,
+            l,
+            s,
+            heads,
+            head_dim,
         };
-        let scores = p.matmul("scores", scores_params, q, k, None);
-
-        let (mask_batch, mask_head) = match &problem.attn_mask {
-            Some(m) if m.array.shape.len() == 3 => (sat(&[h32, l32, s32]), sat(&[l32, s32])),
-            _ => (0, 0),
+        let masks = HeadsMasks {
+            causal: problem.causal,
+            attn_mask,
+            per_head: problem
+                .attn_mask
+                .as_ref()
+                .is_some_and(|m| m.array.shape.len() == 3),
+            padding,
         };
-        let softmax = SoftmaxParams {
-            rows: l32,
-            cols: s32,
-            batch: sat(&[n as u32, h32]),
-            causal: problem.causal as u32,
-            causal_offset: 0,
-            heads: h32,
-            mask_batch,
-            mask_head,
-            mask_row: s32,
-            padding_batch: s32,
-            ..Default::default()
-        };
-        let weights = p.softmax("weights", softmax, scores, attn_mask, padding);
-
-        // Weighted sums for every (batch, head), written into the head's columns of (N, L, E).
-        let context_params = MatmulParams {
-            m: l32,
-            n: dh32,
-            k: s32,
-            alpha: 1.0,
-            a_row: s32,
-            a_col: 1,
-            b_row: e32,
-            b_col: 1,
-            c_row: e32,
-            batch_outer: n as u32,
-            batch_inner: h32,
-            a_batch_outer: sat(&[h32, l32, s32]),
-            a_batch_inner: sat(&[l32, s32]),
-            b_batch_outer: sat(&[s32, e32]),
-            b_batch_inner: dh32,
-            c_batch_outer: sat(&[l32, e32]),
-            c_batch_inner: dh32,
-            ..Default::default()
-        };
-        let context = p.matmul("context", context_params, weights, v, None);
+        let block = add_heads(&mut p, "", shape, [q, k, v], masks);
         let output = p.matmul(
             "output",
             MatmulParams::transposed_b(n * l, e, e),
-            context,
+            block.context,
             wo,
             bo,
-        );
-        // The output-only path: the same masks, an online softmax, no (N, heads, L, S) buffer.
-        let flash_params = FlashParams {
-            l: l32,
-            s: s32,
-            d: dh32,
-            dv: dh32,
-            scale: 1.0 / (head_dim as f32).sqrt(),
-            causal: problem.causal as u32,
-            causal_offset: 0,
-            heads: h32,
-            batch: sat(&[n as u32, h32]),
-            padding_batch: s32,
-            mask_batch,
-            mask_head,
-            mask_row: s32,
-            q_row: e32,
-            q_batch_outer: sat(&[l32, e32]),
-            q_batch_inner: dh32,
-            k_row: e32,
-            k_batch_outer: sat(&[s32, e32]),
-            k_batch_inner: dh32,
-            v_row: e32,
-            v_batch_outer: sat(&[s32, e32]),
-            v_batch_inner: dh32,
-            o_row: e32,
-            o_batch_outer: sat(&[l32, e32]),
-            o_batch_inner: dh32,
-            ..Default::default()
-        };
-        let flash_context = p.flash(
-            "context (online softmax)",
-            flash_params,
-            q,
-            k,
-            v,
-            attn_mask,
-            padding,
         );
         let output_no_weights = p.matmul(
             "output (online softmax)",
             MatmulParams::transposed_b(n * l, e, e),
-            flash_context,
+            block.context_no_weights,
             wo,
             bo,
         );
-        let mean = p.head_mean(
-            "weights (head mean)",
-            HeadMeanParams {
-                batch: n as u32,
-                heads: h32,
-                len: sat(&[l32, s32]),
-                _pad0: 0,
-            },
-            weights,
-        );
+        let weights = block.weights;
+        let mean = add_head_mean(&mut p, "weights (head mean)", shape, weights);
         MhaPlan {
             dims,
             program: p,
@@ -577,10 +480,4 @@ impl MhaPlan {
         shape.extend([d.l, d.s]);
         shape
     }
-}
-
-/// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond
-/// any adapter's limits, which the executor reports by name before allocating anything.
-fn sat(factors: &[u32]) -> u32 {
-    factors.iter().fold(1u32, |acc, &f| acc.saturating_mul(f))
 }

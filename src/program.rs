@@ -4,8 +4,11 @@
 //! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
 //! very same program, so the two can only ever differ in arithmetic, never in what is computed.
 
+use crate::gpu::embed::EmbedParams;
 use crate::gpu::flash::FlashParams;
+use crate::gpu::gelu::GeluParams;
 use crate::gpu::head_mean::HeadMeanParams;
+use crate::gpu::layer_norm::LayerNormParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
 
@@ -79,6 +82,47 @@ pub enum Step {
         /// The mean written.
         out: BufId,
     },
+    /// Word + position + token-type embeddings: `shaders/embed.wgsl`.
+    Embed {
+        /// Sizes.
+        params: EmbedParams,
+        /// Token ids (exact integers stored as f32).
+        ids: BufId,
+        /// Token-type ids (exact integers stored as f32).
+        types: BufId,
+        /// Word table, vocab × hidden.
+        word: BufId,
+        /// Position table, positions × hidden.
+        position: BufId,
+        /// Token-type table, type_vocab × hidden.
+        token_type: BufId,
+        /// The embeddings written, tokens × hidden.
+        out: BufId,
+    },
+    /// LayerNorm of x (+ residual): `shaders/layer_norm.wgsl`.
+    LayerNorm {
+        /// Sizes and eps.
+        params: LayerNormParams,
+        /// The input rows.
+        x: BufId,
+        /// Added to x first (`params.has_residual`).
+        residual: Option<BufId>,
+        /// Scale per column.
+        gamma: BufId,
+        /// Shift per column.
+        beta: BufId,
+        /// The normalised rows written.
+        out: BufId,
+    },
+    /// The exact GELU, element-wise: `shaders/gelu.wgsl`.
+    Gelu {
+        /// Size.
+        params: GeluParams,
+        /// The input.
+        x: BufId,
+        /// The activations written.
+        out: BufId,
+    },
 }
 
 impl Step {
@@ -88,7 +132,10 @@ impl Step {
             Step::Matmul { out, .. }
             | Step::Softmax { out, .. }
             | Step::Flash { out, .. }
-            | Step::HeadMean { out, .. } => *out,
+            | Step::HeadMean { out, .. }
+            | Step::Embed { out, .. }
+            | Step::LayerNorm { out, .. }
+            | Step::Gelu { out, .. } => *out,
         }
     }
 
@@ -119,6 +166,25 @@ impl Step {
                 .flatten()
                 .collect(),
             Step::HeadMean { weights, .. } => vec![*weights],
+            Step::Embed {
+                ids,
+                types,
+                word,
+                position,
+                token_type,
+                ..
+            } => vec![*ids, *types, *word, *position, *token_type],
+            Step::LayerNorm {
+                x,
+                residual,
+                gamma,
+                beta,
+                ..
+            } => [Some(*x), *residual, Some(*gamma), Some(*beta)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Step::Gelu { x, .. } => vec![*x],
         }
     }
 }
@@ -240,6 +306,66 @@ impl Program {
             weights,
             out,
         });
+        out
+    }
+
+    /// Adds the embedding lookup writing a new buffer named `name`; `tables` are the word,
+    /// position and token-type tables.
+    pub fn embed(
+        &mut self,
+        name: &str,
+        params: EmbedParams,
+        ids: BufId,
+        types: BufId,
+        tables: [BufId; 3],
+    ) -> BufId {
+        let out = self.buffer(name, params.output_len(), false);
+        let [word, position, token_type] = tables;
+        self.steps.push(Step::Embed {
+            params,
+            ids,
+            types,
+            word,
+            position,
+            token_type,
+            out,
+        });
+        out
+    }
+
+    /// Adds a LayerNorm of `x` (+ `residual`) writing a new buffer named `name`; the params'
+    /// residual flag is set from whether `residual` is given.
+    pub fn layer_norm(
+        &mut self,
+        name: &str,
+        params: LayerNormParams,
+        x: BufId,
+        residual: Option<BufId>,
+        gamma: BufId,
+        beta: BufId,
+    ) -> BufId {
+        let params = LayerNormParams {
+            has_residual: residual.is_some() as u32,
+            ..params
+        };
+        let out = self.buffer(name, params.output_len(), false);
+        self.steps.push(Step::LayerNorm {
+            params,
+            x,
+            residual,
+            gamma,
+            beta,
+            out,
+        });
+        out
+    }
+
+    /// Adds the GELU of every element of `x` writing a new buffer named `name`.
+    pub fn gelu(&mut self, name: &str, x: BufId) -> BufId {
+        let len = self.spec(x).len;
+        let params = GeluParams::new(len as u32);
+        let out = self.buffer(name, len, false);
+        self.steps.push(Step::Gelu { params, x, out });
         out
     }
 

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::gpu::flash::FlashParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
+use crate::heads::sat;
 use crate::npy::{Array, Mask};
 use crate::program::{BufId, Program};
 
@@ -330,12 +331,6 @@ impl SdpaPlan {
         s.extend([self.dims.l, self.dims.s]);
         s
     }
-}
-
-/// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond
-/// any adapter's limits, which the executor reports by name before allocating anything.
-fn sat(factors: &[u32]) -> u32 {
-    factors.iter().fold(1u32, |acc, &f| acc.saturating_mul(f))
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct StateDict {
     pub path: PathBuf,
     /// The tensors.
     pub tensors: BTreeMap<String, Tensor>,
+    /// Tensors of other dtypes (integer buffers such as BERT's `position_ids`), by name: kept
+    /// out of the way, and an error naming the dtype if one is asked for.
+    pub other_dtypes: BTreeMap<String, Dtype>,
 }
 
 fn fail(path: &Path, message: String) -> Error {
@@ -34,12 +37,14 @@ fn fail(path: &Path, message: String) -> Error {
 }
 
 impl StateDict {
-    /// Loads `path`, converting f16 and bf16 to f32; other dtypes are refused by name.
+    /// Loads `path`, converting f16 and bf16 to f32; tensors of other dtypes are set aside
+    /// (asking for one is an error naming its dtype).
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| fail(path, e.to_string()))?;
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| fail(path, format!("not a valid safetensors file ({e})")))?;
         let mut tensors = BTreeMap::new();
+        let mut other_dtypes = BTreeMap::new();
         for (name, view) in st.tensors() {
             let raw = view.data();
             let data: Vec<f32> = match view.dtype() {
@@ -56,10 +61,8 @@ impl StateDict {
                     .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect(),
                 other => {
-                    return Err(fail(
-                        path,
-                        format!("tensor '{name}' has dtype {other:?}; expected F32, F16 or BF16"),
-                    ));
+                    other_dtypes.insert(name, other);
+                    continue;
                 }
             };
             if let Some(i) = data.iter().position(|v| !v.is_finite()) {
@@ -80,16 +83,23 @@ impl StateDict {
         Ok(StateDict {
             path: path.to_path_buf(),
             tensors,
+            other_dtypes,
         })
     }
 
     /// Whether a tensor of this name exists.
     pub fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
+        self.tensors.contains_key(name) || self.other_dtypes.contains_key(name)
     }
 
     /// The tensor `name`, which must have shape `expected`.
     pub fn get(&self, name: &str, expected: &[usize]) -> Result<&Tensor> {
+        if let Some(dtype) = self.other_dtypes.get(name) {
+            return Err(fail(
+                &self.path,
+                format!("tensor '{name}' has dtype {dtype:?}; expected F32, F16 or BF16"),
+            ));
+        }
         let t = self.tensors.get(name).ok_or_else(|| {
             fail(
                 &self.path,

@@ -5,6 +5,8 @@ pub mod devices;
 pub mod explain;
 pub mod inputs;
 pub mod mha;
+pub mod model;
+pub mod model_draw;
 pub mod run;
 pub mod sdpa;
 pub mod tensors;

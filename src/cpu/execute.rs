@@ -2,7 +2,10 @@
 
 use crate::program::{BufId, Program, Step};
 
-use super::{flash::flash, head_mean::head_mean, matmul::matmul, softmax::softmax};
+use super::{
+    embed::embed, flash::flash, gelu::gelu, head_mean::head_mean, layer_norm::layer_norm,
+    matmul::matmul, softmax::softmax,
+};
 
 /// Runs the steps of `program` needed for `want`, with `inputs` (one slice per input buffer, in
 /// declaration order). Returns every buffer in f64; buffers not computed are left empty.
@@ -86,6 +89,52 @@ pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<
                 let mut m = vec![0.0; program.spec(*out).len];
                 head_mean(params, &buffers[weights.0], &mut m);
                 buffers[out.0] = m;
+            }
+            Step::Embed {
+                params,
+                ids,
+                types,
+                word,
+                position,
+                token_type,
+                out,
+            } => {
+                let mut e = vec![0.0; program.spec(*out).len];
+                embed(
+                    params,
+                    &buffers[ids.0],
+                    &buffers[types.0],
+                    &buffers[word.0],
+                    &buffers[position.0],
+                    &buffers[token_type.0],
+                    &mut e,
+                );
+                buffers[out.0] = e;
+            }
+            Step::LayerNorm {
+                params,
+                x,
+                residual,
+                gamma,
+                beta,
+                out,
+            } => {
+                let mut y = vec![0.0; program.spec(*out).len];
+                let residual: &[f64] = residual.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                layer_norm(
+                    params,
+                    &buffers[x.0],
+                    residual,
+                    &buffers[gamma.0],
+                    &buffers[beta.0],
+                    &mut y,
+                );
+                buffers[out.0] = y;
+            }
+            Step::Gelu { params, x, out } => {
+                let mut y = vec![0.0; program.spec(*out).len];
+                gelu(params, &buffers[x.0], &mut y);
+                buffers[out.0] = y;
             }
         }
     }

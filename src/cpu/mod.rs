@@ -4,8 +4,11 @@
 //! blocking, no SIMD) so that they can be read side by side with `shaders/`.
 
 pub mod attention;
+pub mod embed;
 pub mod execute;
 pub mod flash;
+pub mod gelu;
 pub mod head_mean;
+pub mod layer_norm;
 pub mod matmul;
 pub mod softmax;

@@ -13,9 +13,12 @@ use crate::program::{BufId, Program, Step};
 
 use super::GpuContext;
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
+use super::embed::EmbedKernel;
 use super::flash::FlashKernel;
+use super::gelu::GeluKernel;
 use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
+use super::layer_norm::LayerNormKernel;
 use super::matmul::{MatmulKernel, MatmulVariant};
 use super::softmax::SoftmaxKernel;
 
@@ -26,6 +29,9 @@ pub struct Kernels {
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
     flash: FlashKernel,
+    embed: EmbedKernel,
+    layer_norm: LayerNormKernel,
+    gelu: GeluKernel,
 }
 
 impl Kernels {
@@ -43,6 +49,9 @@ impl Kernels {
             softmax: SoftmaxKernel::new(&ctx.device),
             head_mean: HeadMeanKernel::new(&ctx.device),
             flash: FlashKernel::new(&ctx.device),
+            embed: EmbedKernel::new(&ctx.device),
+            layer_norm: LayerNormKernel::new(&ctx.device),
+            gelu: GeluKernel::new(&ctx.device),
         };
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(Error::Validation {
@@ -163,6 +172,9 @@ fn record_and_run(
             Step::Softmax { params, .. } => params.workgroups(max),
             Step::HeadMean { params, .. } => params.workgroups(max),
             Step::Flash { params, .. } => params.workgroups(),
+            Step::Embed { params, .. } => params.workgroups(max),
+            Step::LayerNorm { params, .. } => params.workgroups(max),
+            Step::Gelu { params, .. } => params.workgroups(max),
         };
         if *needed {
             check_groups(&ctx.limits, name, g)?;
@@ -293,6 +305,57 @@ fn record_and_run(
                     let params = uniform(ctx, "head mean params", params);
                     let kernel = &kernels.head_mean.0;
                     let bind = kernel.bind(&ctx.device, &[&params, get(*weights), get(*out)]);
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::Embed {
+                    params,
+                    ids,
+                    types,
+                    word,
+                    position,
+                    token_type,
+                    out,
+                } => {
+                    let params = uniform(ctx, "embed params", params);
+                    let kernel = &kernels.embed.0;
+                    let buffers = [
+                        &params,
+                        get(*ids),
+                        get(*types),
+                        get(*word),
+                        get(*position),
+                        get(*token_type),
+                        get(*out),
+                    ];
+                    let bind = kernel.bind(&ctx.device, &buffers);
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::LayerNorm {
+                    params,
+                    x,
+                    residual,
+                    gamma,
+                    beta,
+                    out,
+                } => {
+                    let params = uniform(ctx, "layer norm params", params);
+                    let residual = residual.map(get).unwrap_or(&no_bias);
+                    let kernel = &kernels.layer_norm.0;
+                    let buffers = [
+                        &params,
+                        get(*x),
+                        residual,
+                        get(*gamma),
+                        get(*beta),
+                        get(*out),
+                    ];
+                    let bind = kernel.bind(&ctx.device, &buffers);
+                    kernel.dispatch(&mut pass, &bind, *g);
+                }
+                Step::Gelu { params, x, out } => {
+                    let params = uniform(ctx, "gelu params", params);
+                    let kernel = &kernels.gelu.0;
+                    let bind = kernel.bind(&ctx.device, &[&params, get(*x), get(*out)]);
                     kernel.dispatch(&mut pass, &bind, *g);
                 }
             }

@@ -5,10 +5,13 @@
 pub mod attention;
 pub mod buffers;
 pub mod context;
+pub mod embed;
 pub mod execute;
 pub mod flash;
+pub mod gelu;
 pub mod head_mean;
 pub mod kernel;
+pub mod layer_norm;
 pub mod matmul;
 pub mod softmax;
 

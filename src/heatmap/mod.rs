@@ -262,17 +262,37 @@ impl Heatmap {
 
     /// PNG to `path` atomically (crate::fsutil::write_atomic + image's PngEncoder).
     pub fn save_png(&self, path: &Path) -> Result<()> {
-        crate::fsutil::write_atomic(path, |w| {
-            PngEncoder::new(w)
-                .write_image(
-                    self.image.as_raw(),
-                    self.image.width(),
-                    self.image.height(),
-                    ExtendedColorType::Rgb8,
-                )
-                .map_err(std::io::Error::other)
-        })
+        save_image_png(&self.image, path)
     }
+}
+
+/// Writes `image` as a PNG to `path` atomically.
+pub fn save_image_png(image: &RgbImage, path: &Path) -> Result<()> {
+    crate::fsutil::write_atomic(path, |w| {
+        PngEncoder::new(w)
+            .write_image(
+                image.as_raw(),
+                image.width(),
+                image.height(),
+                ExtendedColorType::Rgb8,
+            )
+            .map_err(std::io::Error::other)
+    })
+}
+
+/// Pictures one above the other, each centred, on the background colour (e.g. an overview
+/// figure over a zoomed panel).
+pub fn stack_vertically(images: &[&RgbImage]) -> RgbImage {
+    let width = images.iter().map(|i| i.width()).max().unwrap_or(1);
+    let height = images.iter().map(|i| i.height()).sum::<u32>().max(1);
+    let mut out = RgbImage::from_pixel(width, height, image::Rgb(BACKGROUND));
+    let mut y = 0;
+    for image in images {
+        let x = (width - image.width()) / 2;
+        image::imageops::replace(&mut out, *image, x.into(), y.into());
+        y += image.height();
+    }
+    out
 }
 
 /// Draws `spec` as one panel with a colorbar on its right.

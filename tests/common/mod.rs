@@ -1,6 +1,8 @@
 //! Shared test helpers: opening the adapter under CI's rules.
 #![allow(dead_code)]
 
+pub mod tiny_bert;
+
 use selfattn::gpu::{AdapterChoice, GpuContext};
 
 /// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).

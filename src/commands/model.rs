@@ -1,0 +1,341 @@
+//! `selfattn model`: a pretrained BERT-family encoder on the GPU, checked against the CPU, its
+//! attentions saved and drawn (one head, one layer's heads, or every layer × head).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use selfattn::Result;
+use selfattn::attention::Stage;
+use selfattn::bert::{BertModel, BertPlan, Tokenized};
+use selfattn::compare::{Comparison, compare_shaped};
+use selfattn::cpu;
+use selfattn::error::Error;
+use selfattn::fsutil::{check_dir_target, check_file_target, create_dir, write_atomic};
+use selfattn::gpu::GpuContext;
+use selfattn::gpu::execute::{Kernels, Timings, execute};
+use selfattn::heatmap::Colormap;
+use selfattn::npy::write_array;
+use selfattn::report;
+
+use super::Outcome;
+use super::inputs::{adapter, check_tolerance};
+use super::model_draw::{Selection, draw_sentence};
+use crate::cli::ModelArgs;
+
+/// One sentence's results, its padding removed.
+pub struct SentenceResult {
+    /// The tokenizer's tokens.
+    pub tokens: Vec<String>,
+    /// (layers, heads, n, n).
+    pub attentions: Vec<f32>,
+    /// (n, hidden).
+    pub hidden: Vec<f32>,
+}
+
+/// Runs `model`.
+pub fn model(args: &ModelArgs) -> Result<Outcome> {
+    check_tolerance(args.tolerance)?;
+    let cmap = Colormap::from_str(&args.cmap)?;
+    let texts = texts(args)?;
+    let pictures = picture_paths(&args.out, texts.len());
+    if !args.no_heatmap {
+        for p in &pictures {
+            check_file_target(p)?;
+        }
+    }
+    if let Some(dir) = &args.save {
+        check_dir_target(dir)?;
+    }
+
+    let start = Instant::now();
+    let model = BertModel::load(&args.model)?;
+    let load_time = start.elapsed();
+    let c = model.config.clone();
+    if let Some(l) = args.layer.filter(|&l| l >= c.layers) {
+        return Err(Error::Usage(format!(
+            "--layer {l}: the model has {} layers (0 to {})",
+            c.layers,
+            c.layers - 1
+        )));
+    }
+    if let Some(h) = args.head.filter(|&h| h >= c.heads) {
+        return Err(Error::Usage(format!(
+            "--head {h}: the model has {} heads per layer (0 to {})",
+            c.heads,
+            c.heads - 1
+        )));
+    }
+
+    let start = Instant::now();
+    let tokenized = texts
+        .iter()
+        .map(|t| {
+            model
+                .tokenizer
+                .encode(t, c.max_positions, !args.no_truncate)
+        })
+        .collect::<Result<Vec<Tokenized>>>()?;
+    let tokenize_time = start.elapsed();
+    for (i, t) in tokenized.iter().enumerate() {
+        if let Some(n) = t.truncated_from {
+            eprintln!(
+                "warning: sentence {i} has {n} tokens; truncated to {} (max_position_embeddings)",
+                c.max_positions
+            );
+        }
+    }
+    let sequences: Vec<_> = tokenized.iter().map(|t| t.sequence.clone()).collect();
+    let plan = BertPlan::new(&c, model.weights, &sequences)?;
+
+    let ctx = GpuContext::open(&adapter(&args.gpu))?;
+    println!("Adapter: {}", ctx.describe());
+    println!(
+        "Model: {} (bert: {} layers × {} heads, hidden {}, feed-forward {})",
+        args.model.display(),
+        c.layers,
+        c.heads,
+        c.hidden,
+        c.intermediate
+    );
+    for (i, t) in tokenized.iter().enumerate() {
+        println!(
+            "Sentence {i}: {} tokens: {}",
+            t.tokens.len(),
+            t.tokens.join(" ")
+        );
+    }
+    let kernels = Kernels::new(&ctx)?;
+    let mut want = vec![plan.last_hidden_state];
+    want.extend(&plan.attentions);
+    let inputs = plan.inputs();
+    let (values, timings) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+
+    let (checks, cpu_time) = if args.no_check {
+        println!("\nGPU vs CPU: not checked (--no-check)");
+        (Vec::new(), None)
+    } else {
+        let start = Instant::now();
+        let reference = cpu::execute::execute(&plan.program, &inputs, &want);
+        let cpu_time = start.elapsed();
+        let checks = check(&plan, &want, &values, &reference, args.tolerance);
+        (checks, Some(cpu_time))
+    };
+
+    let results = split_sentences(&plan, &tokenized, &values);
+    if let Some(dir) = &args.save {
+        save(dir, &results, c.layers, c.heads, c.hidden)?;
+    }
+    let mut draw_time = Duration::ZERO;
+    if !args.no_heatmap {
+        let name = model_name(&args.model);
+        let selection = match (args.layer, args.head) {
+            (Some(layer), Some(head)) => Selection::Head(layer, head),
+            (Some(layer), None) => Selection::Layer(layer),
+            _ => Selection::Overview,
+        };
+        for (r, path) in results.iter().zip(&pictures) {
+            let start = Instant::now();
+            draw_sentence(path, r, &name, c.layers, c.heads, selection, cmap)?;
+            draw_time += start.elapsed();
+            println!("Wrote {}", path.display());
+        }
+    }
+    print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
+    Ok(verdict(&checks))
+}
+
+/// The sentences from --text or --text-file.
+fn texts(args: &ModelArgs) -> Result<Vec<String>> {
+    let texts: Vec<String> = match &args.text_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Error::InputFile {
+                path: path.clone(),
+                message: e.to_string(),
+            })?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        None => args.text.clone(),
+    };
+    if texts.is_empty() {
+        let from = match &args.text_file {
+            Some(p) => format!("{} holds no sentence", p.display()),
+            None => "no --text given".into(),
+        };
+        return Err(Error::Usage(from));
+    }
+    Ok(texts)
+}
+
+/// FILE for one sentence; FILE_0.png, FILE_1.png … for several.
+fn picture_paths(out: &Path, count: usize) -> Vec<PathBuf> {
+    if count == 1 {
+        return vec![out.to_path_buf()];
+    }
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (0..count)
+        .map(|i| out.with_file_name(format!("{stem}_{i}{ext}")))
+        .collect()
+}
+
+/// The folder's name, for titles ("all-MiniLM-L6-v2" rather than a cache path's "model").
+fn model_name(dir: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name(dir) {
+        Some(n) if n != "model" => n,
+        _ => dir
+            .parent()
+            .and_then(name)
+            .unwrap_or_else(|| "model".into()),
+    }
+}
+
+/// Compares the hidden state and each layer's attentions with the CPU reference.
+fn check(
+    plan: &BertPlan,
+    want: &[selfattn::program::BufId],
+    values: &[Vec<f32>],
+    reference: &[Vec<f64>],
+    tolerance: f64,
+) -> Vec<(String, Comparison)> {
+    let (b, n) = (plan.batch, plan.seq_len);
+    let mut checks = Vec::new();
+    for (i, (id, v)) in want.iter().zip(values).enumerate() {
+        let (name, stage, shape) = if i == 0 {
+            (
+                "last_hidden_state".to_string(),
+                Stage::Output,
+                vec![b, n, plan.hidden],
+            )
+        } else {
+            (
+                format!("attentions[{}]", i - 1),
+                Stage::Weights,
+                vec![b, plan.heads, n, n],
+            )
+        };
+        checks.push((
+            name,
+            compare_shaped(stage, v, &shape, &reference[id.0], tolerance),
+        ));
+    }
+    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e} (padded batch shapes):");
+    for (name, c) in &checks {
+        println!("  {name:<18} {c}");
+    }
+    checks
+}
+
+fn verdict(checks: &[(String, Comparison)]) -> Outcome {
+    match checks.iter().find(|(_, c)| !c.passed) {
+        None => Outcome::Ok,
+        Some((name, c)) => Outcome::Mismatch(format!(
+            "GPU and CPU disagree in {name} at element {:?}: GPU {}, CPU {} (|Δ| {:.3e} > allowed {:.1e})",
+            c.worst,
+            c.worst_gpu,
+            c.worst_cpu,
+            (c.worst_gpu as f64 - c.worst_cpu).abs(),
+            c.allowed
+        )),
+    }
+}
+
+/// Cuts each sentence out of the padded batch: attentions (layers, heads, n, n), hidden (n, h).
+fn split_sentences(
+    plan: &BertPlan,
+    tokenized: &[Tokenized],
+    values: &[Vec<f32>],
+) -> Vec<SentenceResult> {
+    let (big_n, heads, h) = (plan.seq_len, plan.heads, plan.hidden);
+    tokenized
+        .iter()
+        .enumerate()
+        .map(|(b, t)| {
+            let n = plan.lengths[b];
+            let mut attentions = Vec::with_capacity(values.len().saturating_sub(1) * heads * n * n);
+            for layer in &values[1..] {
+                for head in 0..heads {
+                    for q in 0..n {
+                        let row = ((b * heads + head) * big_n + q) * big_n;
+                        attentions.extend_from_slice(&layer[row..row + n]);
+                    }
+                }
+            }
+            let start = b * big_n * h;
+            SentenceResult {
+                tokens: t.tokens.clone(),
+                attentions,
+                hidden: values[0][start..start + n * h].to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Writes each sentence's arrays and tokens (into DIR, or DIR/i with several sentences).
+fn save(
+    dir: &Path,
+    results: &[SentenceResult],
+    layers: usize,
+    heads: usize,
+    hidden: usize,
+) -> Result<()> {
+    create_dir(dir)?;
+    for (i, r) in results.iter().enumerate() {
+        let d = if results.len() == 1 {
+            dir.to_path_buf()
+        } else {
+            let d = dir.join(i.to_string());
+            create_dir(&d)?;
+            d
+        };
+        let n = r.tokens.len();
+        write_array(
+            &d.join("attentions.npy"),
+            &[layers, heads, n, n],
+            &r.attentions,
+        )?;
+        write_array(&d.join("last_hidden_state.npy"), &[n, hidden], &r.hidden)?;
+        write_atomic(&d.join("tokens.txt"), |w| {
+            for t in &r.tokens {
+                writeln!(w, "{t}")?;
+            }
+            Ok(())
+        })?;
+    }
+    println!(
+        "Saved attentions.npy, last_hidden_state.npy and tokens.txt in {}{}",
+        dir.display(),
+        if results.len() > 1 {
+            format!(" (one folder per sentence, 0 to {})", results.len() - 1)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn print_times(
+    load: Duration,
+    tokenize: Duration,
+    t: Timings,
+    cpu: Option<Duration>,
+    draw: Duration,
+) {
+    println!(
+        "\nTimes: load {}, tokenize {}, upload {}, GPU {}, read-back {}, CPU reference {}, heatmap {}",
+        report::ms(load),
+        report::ms(tokenize),
+        report::ms(t.upload),
+        report::ms(t.gpu),
+        report::ms(t.read_back),
+        cpu.map_or("skipped".into(), report::ms),
+        report::ms(draw),
+    );
+}

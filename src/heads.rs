@@ -1,0 +1,220 @@
+//! Multi-head scaled dot-product attention as steps of a [`Program`]: scores, masked softmax and
+//! weighted sums for every (batch element, head) in one batched dispatch each, plus the
+//! output-only (online softmax) alternative.
+//!
+//! Why a module of its own: `nn.MultiheadAttention` (`mha`) and every layer of a BERT encoder
+//! (`bert`) run exactly this block between their projections, so it is written once. The
+//! projected q, k, v are read in place, laid out (batch, positions, heads · head_dim) as a
+//! projection matmul writes them; head h is the column block h·head_dim.. of each row, reached
+//! through strides, never copied.
+
+use crate::gpu::flash::FlashParams;
+use crate::gpu::head_mean::HeadMeanParams;
+use crate::gpu::matmul::MatmulParams;
+use crate::gpu::softmax::SoftmaxParams;
+use crate::program::{BufId, Program};
+
+/// The sizes of one multi-head attention block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadsShape {
+    /// Batch elements.
+    pub batch: usize,
+    /// Query positions per batch element.
+    pub l: usize,
+    /// Key positions per batch element.
+    pub s: usize,
+    /// Heads.
+    pub heads: usize,
+    /// Width of one head (q/k/v rows are heads · head_dim wide).
+    pub head_dim: usize,
+}
+
+/// The masks applied inside the softmax (all optional).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadsMasks {
+    /// Key j is allowed for query i only when j ≤ i (top-left aligned).
+    pub causal: bool,
+    /// An additive (L, S) mask, or one per (batch, head) when `per_head` is set.
+    pub attn_mask: Option<BufId>,
+    /// True when `attn_mask` holds one (L, S) matrix per (batch, head), batch-major.
+    pub per_head: bool,
+    /// An additive (batch, S) key-padding mask.
+    pub padding: Option<BufId>,
+}
+
+/// Where the block's results are.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadsOutput {
+    /// (batch, heads, L, S) attention weights.
+    pub weights: BufId,
+    /// (batch, L, heads · head_dim) weighted sums, heads side by side (the out-projection's input).
+    pub context: BufId,
+    /// The same context computed with an online softmax, never forming the weights; asking for
+    /// it (and not `weights` or `context`) runs only that path.
+    pub context_no_weights: BufId,
+}
+
+/// Adds the attention block over projected `q` (batch, L, E) and `k`, `v` (batch, S, E) to `p`,
+/// naming its buffers with `prefix` (e.g. "layer 3 "). Sizes that overflow u32 saturate, so the
+/// executor reports them by name as too large rather than wrapping.
+pub fn add_heads(
+    p: &mut Program,
+    prefix: &str,
+    shape: HeadsShape,
+    [q, k, v]: [BufId; 3],
+    masks: HeadsMasks,
+) -> HeadsOutput {
+    let HeadsShape {
+        batch,
+        l,
+        s,
+        heads,
+        head_dim,
+    } = shape;
+    let (n32, l32, s32, h32, dh32) = (
+        batch as u32,
+        l as u32,
+        s as u32,
+        heads as u32,
+        head_dim as u32,
+    );
+    let e32 = sat(&[h32, dh32]);
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let name = |what: &str| format!("{prefix}{what}");
+
+    // Scores for every (batch, head): q_h · k_hᵀ / √head_dim, stored (batch, heads, L, S).
+    let scores_params = MatmulParams {
+        m: l32,
+        n: s32,
+        k: dh32,
+        alpha: scale,
+        a_row: e32,
+        a_col: 1,
+        b_row: 1,
+        b_col: e32,
+        c_row: s32,
+        batch_outer: n32,
+        batch_inner: h32,
+        a_batch_outer: sat(&[l32, e32]),
+        a_batch_inner: dh32,
+        b_batch_outer: sat(&[s32, e32]),
+        b_batch_inner: dh32,
+        c_batch_outer: sat(&[h32, l32, s32]),
+        c_batch_inner: sat(&[l32, s32]),
+        ..Default::default()
+    };
+    let scores = p.matmul(&name("scores"), scores_params, q, k, None);
+
+    let (mask_batch, mask_head) = if masks.per_head {
+        (sat(&[h32, l32, s32]), sat(&[l32, s32]))
+    } else {
+        (0, 0)
+    };
+    let softmax = SoftmaxParams {
+        rows: l32,
+        cols: s32,
+        batch: sat(&[n32, h32]),
+        causal: masks.causal as u32,
+        causal_offset: 0,
+        heads: h32,
+        mask_batch,
+        mask_head,
+        mask_row: s32,
+        padding_batch: s32,
+        ..Default::default()
+    };
+    let weights = p.softmax(
+        &name("weights"),
+        softmax,
+        scores,
+        masks.attn_mask,
+        masks.padding,
+    );
+
+    // Weighted sums for every (batch, head), written into the head's columns of (batch, L, E).
+    let context_params = MatmulParams {
+        m: l32,
+        n: dh32,
+        k: s32,
+        alpha: 1.0,
+        a_row: s32,
+        a_col: 1,
+        b_row: e32,
+        b_col: 1,
+        c_row: e32,
+        batch_outer: n32,
+        batch_inner: h32,
+        a_batch_outer: sat(&[h32, l32, s32]),
+        a_batch_inner: sat(&[l32, s32]),
+        b_batch_outer: sat(&[s32, e32]),
+        b_batch_inner: dh32,
+        c_batch_outer: sat(&[l32, e32]),
+        c_batch_inner: dh32,
+        ..Default::default()
+    };
+    let context = p.matmul(&name("context"), context_params, weights, v, None);
+
+    // The output-only path: the same masks, an online softmax, no (batch, heads, L, S) buffer.
+    let flash_params = FlashParams {
+        l: l32,
+        s: s32,
+        d: dh32,
+        dv: dh32,
+        scale,
+        causal: masks.causal as u32,
+        causal_offset: 0,
+        heads: h32,
+        batch: sat(&[n32, h32]),
+        padding_batch: s32,
+        mask_batch,
+        mask_head,
+        mask_row: s32,
+        q_row: e32,
+        q_batch_outer: sat(&[l32, e32]),
+        q_batch_inner: dh32,
+        k_row: e32,
+        k_batch_outer: sat(&[s32, e32]),
+        k_batch_inner: dh32,
+        v_row: e32,
+        v_batch_outer: sat(&[s32, e32]),
+        v_batch_inner: dh32,
+        o_row: e32,
+        o_batch_outer: sat(&[l32, e32]),
+        o_batch_inner: dh32,
+        ..Default::default()
+    };
+    let context_no_weights = p.flash(
+        &name("context (online softmax)"),
+        flash_params,
+        q,
+        k,
+        v,
+        masks.attn_mask,
+        masks.padding,
+    );
+    HeadsOutput {
+        weights,
+        context,
+        context_no_weights,
+    }
+}
+
+/// Adds the mean over heads of (batch, heads, L, S) `weights`, writing (batch, L, S).
+pub fn add_head_mean(p: &mut Program, name: &str, shape: HeadsShape, weights: BufId) -> BufId {
+    p.head_mean(
+        name,
+        HeadMeanParams {
+            batch: shape.batch as u32,
+            heads: shape.heads as u32,
+            len: sat(&[shape.l as u32, shape.s as u32]),
+            _pad0: 0,
+        },
+        weights,
+    )
+}
+
+/// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond
+/// any adapter's limits, which the executor reports by name before allocating anything.
+pub fn sat(factors: &[u32]) -> u32 {
+    factors.iter().fold(1u32, |acc, &f| acc.saturating_mul(f))
+}
