@@ -10,65 +10,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use npyz::WriterBuilder;
 use selfattn::npy::{read_array, write_array};
 use selfattn::state_dict::save_f32;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary in `dir` (a temporary folder, so nothing lands in the repository).
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("selfattn")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code, 0,
-        "{args:?}\nstdout {}\nstderr {}",
-        r.stdout, r.stderr
-    );
-    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
-    r.stdout
-}
-
-/// Skips (or fails under SELFATTN_REQUIRE_GPU=1) when there is no adapter.
-fn have_gpu() -> bool {
-    common::gpu().is_some()
-}
-
-/// Every file and folder under `dir`, relative, sorted.
-fn files_in(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            out.push(path.strip_prefix(root).unwrap().display().to_string());
-            if path.is_dir() {
-                walk(root, &path, out);
-            }
-        }
-    }
-    let mut names = Vec::new();
-    walk(dir, dir, &mut names);
-    names.sort();
-    names
-}
+use common::cli::{files_in, have_gpu, ok, run};
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);

@@ -1,6 +1,7 @@
 //! Shared test helpers: opening the adapter under CI's rules.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod tiny_bert;
 
 use selfattn::gpu::{AdapterChoice, GpuContext};

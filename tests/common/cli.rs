@@ -1,0 +1,62 @@
+//! Running the `selfattn` binary in a temporary folder, for the command-line tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// What a finished run printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary in `dir` (a temporary folder, so nothing lands in the repository).
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::cargo_bin("selfattn")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code, 0,
+        "{args:?}\nstdout {}\nstderr {}",
+        r.stdout, r.stderr
+    );
+    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+    r.stdout
+}
+
+/// Skips (or fails under SELFATTN_REQUIRE_GPU=1) when there is no adapter.
+pub fn have_gpu() -> bool {
+    super::gpu().is_some()
+}
+
+/// Every file and folder under `dir`, relative, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(dir, dir, &mut names);
+    names.sort();
+    names
+}
