@@ -138,6 +138,20 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
+    /// Time a BERT-family encoder's forward pass instead (a Hugging Face model folder, as for
+    /// `model`), phase by phase: tokenize, upload, GPU, read-back, CPU check.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+
+    /// With --model: the text to run (default: a built-in paragraph), cut to --tokens.
+    #[arg(long, requires = "model")]
+    pub text: Option<String>,
+
+    /// With --model: tokens in the input, [CLS] and [SEP] included (the text is truncated to
+    /// this; it must be at least this long).
+    #[arg(long, default_value_t = 128, requires = "model")]
+    pub tokens: usize,
+
     #[command(flatten)]
     pub gpu: GpuArgs,
 }

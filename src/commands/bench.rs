@@ -80,7 +80,22 @@ fn random(shape: &[usize], rng: &mut NumpyRng) -> Array {
     }
 }
 
-fn ms(d: Duration) -> f64 {
+/// Fails early when `--json`'s folder does not exist.
+pub fn check_json_target(args: &BenchArgs) -> Result<()> {
+    if let Some(path) = &args.json {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(Error::OutputFile {
+                path: path.clone(),
+                message: "its folder does not exist".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds as f64.
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -91,18 +106,13 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
             "--runs, --d, --heads and --batch must be at least 1".into(),
         ));
     }
+    if args.model.is_some() {
+        return super::bench_model::bench_model(args);
+    }
     if let Some(n) = args.sizes.iter().find(|&&n| n == 0) {
         return Err(Error::Usage(format!("--sizes must be at least 1, got {n}")));
     }
-    if let Some(path) = &args.json {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if dir.is_some_and(|d| !d.is_dir()) {
-            return Err(Error::OutputFile {
-                path: path.clone(),
-                message: "its folder does not exist".into(),
-            });
-        }
-    }
+    check_json_target(args)?;
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
     let adapter_name = ctx.info.name.clone();
     let backend = format!("{:?}", ctx.info.backend);
