@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod devices;
 pub mod explain;
+pub mod html;
 pub mod inputs;
 pub mod mha;
 pub mod run;

@@ -61,9 +61,10 @@ pub fn lut_hex(cmap: Colormap) -> String {
 
 /// Everything but the weights, as the JSON object the page's script reads.
 pub fn metadata(doc: &ViewerDoc) -> Value {
-    let luts: serde_json::Map<String, Value> = Colormap::ALL
+    // In Colormap::ALL's order, which the page's colormap selector keeps.
+    let luts: Vec<Value> = Colormap::ALL
         .iter()
-        .map(|c| (c.name().to_string(), Value::String(lut_hex(*c))))
+        .map(|c| json!([c.name(), lut_hex(*c)]))
         .collect();
     json!({
         "title": doc.title,

@@ -15,11 +15,12 @@ const itemOf = () => DOC.items[S.item];
 const currentMap = () => mapOf(S.item, S.layer, S.head);
 const currentView = () => makeView(itemOf().queries.length, itemOf().keys.length, S.zoom);
 
-function fillSelect(select, labels, value) {
+/** Fills a selector with labels; option values are the indices, or the labels when byName. */
+function fillSelect(select, labels, value, byName) {
   select.textContent = '';
   labels.forEach((label, i) => {
     const o = document.createElement('option');
-    o.value = String(i);
+    o.value = byName ? label : String(i);
     o.textContent = label;
     select.appendChild(o);
   });
@@ -33,7 +34,7 @@ function setup() {
   fillSelect($('sel-layer'), DOC.layers, S.layer);
   fillSelect($('sel-head'), DOC.heads, S.head);
   const cmaps = Object.keys(LUTS);
-  fillSelect($('sel-cmap'), cmaps, cmaps.indexOf(S.cmap));
+  fillSelect($('sel-cmap'), cmaps, S.cmap, true);
   $('ctl-item').hidden = DOC.items.length < 2;
   $('ctl-layer').hidden = DOC.layers.length < 2;
   $('ctl-head').hidden = DOC.heads.length < 2;
@@ -49,7 +50,7 @@ function setup() {
   });
   $('sel-layer').addEventListener('change', (e) => { S.layer = Number(e.target.value); render(false); });
   $('sel-head').addEventListener('change', (e) => { S.head = Number(e.target.value); render(false); });
-  $('sel-cmap').addEventListener('change', (e) => { S.cmap = cmaps[Number(e.target.value)]; render(true); });
+  $('sel-cmap').addEventListener('change', (e) => { S.cmap = e.target.value; render(true); });
   $('zoom-out').addEventListener('click', () => { S.zoom = null; render(false); });
 
   const facts = $('facts');

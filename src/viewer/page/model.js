@@ -8,9 +8,9 @@ const OVERVIEW_ABOVE = 256;
 /** Tokens per side of a zoomed block. */
 const ZOOM = 128;
 
-/** Colour tables: name → Uint8Array of 256 RGB triples (the crate's heatmap tables). */
+/** Colour tables: name → Uint8Array of 256 RGB triples (the crate's heatmap tables), in order. */
 const LUTS = {};
-for (const [name, hex] of Object.entries(DOC.luts)) {
+for (const [name, hex] of DOC.luts) {
   const t = new Uint8Array(768);
   for (let i = 0; i < 768; i++) t[i] = parseInt(hex.substr(2 * i, 2), 16);
   LUTS[name] = t;
