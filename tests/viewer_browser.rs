@@ -408,3 +408,213 @@ fn multi_layer_page_switches_layers_heads_and_batch_elements() {
     page.screenshot(&screenshot_path("layers.png"), true);
     assert_offline_and_clean(&mut page, &file_url);
 }
+
+#[test]
+fn mha_page_shows_each_head_the_average_and_each_batch_element() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let q: Vec<f32> = (0..2 * 5 * 8)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3)
+        .collect();
+    write_array(&d.join("q.npy"), &[2, 5, 8], &q).unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "mha",
+            "--embed-dim",
+            "8",
+            "--heads",
+            "2",
+            "--query",
+            "q.npy",
+            "--causal",
+            "--tokens",
+            "the cat sat down here",
+        ];
+        a.extend(extra);
+        a
+    };
+    selfattn(
+        d,
+        &args(&["--per-head", "--save", "heads", "--html", "mha.html"]),
+    );
+    selfattn(d, &args(&["--no-heatmap", "--save", "mean"]));
+    let per_head = read_array(&d.join("heads/weights.npy"), "weights").unwrap();
+    let mean = read_array(&d.join("mean/weights.npy"), "weights").unwrap();
+    assert_eq!(per_head.shape, [2, 2, 5, 5]);
+    let tok = ["the", "cat", "sat", "down", "here"];
+    let head_w =
+        |b: usize, h: usize, q: usize, k: usize| per_head.data[((b * 2 + h) * 5 + q) * 5 + k];
+    let mean_w = |b: usize, q: usize, k: usize| mean.data[(b * 5 + q) * 5 + k];
+
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&d.join("mha.html"));
+    let mut page = browser.open(&file_url, WIDTH, HEIGHT);
+    let s = state(&mut page);
+    assert_eq!(s["head"], 2, "opens on the average");
+    assert_eq!(
+        page.eval("[...document.getElementById('sel-head').options].map(o => o.text).join(',')"),
+        "Head 0,Head 1,Average"
+    );
+    assert_eq!(
+        page.eval("document.getElementById('ctl-layer').hidden"),
+        true
+    );
+    assert_eq!(
+        page.eval("document.getElementById('overview-section').hidden"),
+        true
+    );
+
+    let (q, k) = (3, 1);
+    let at = cell(&mut page, q, k);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip("down", "cat", mean_w(0, q, k))
+    );
+    let mut seen = vec![page.tooltip_at(at)];
+    for h in 0..2 {
+        page.choose("sel-head", &h.to_string());
+        let at = cell(&mut page, q, k);
+        let tip = page.tooltip_at(at);
+        assert_eq!(
+            tip,
+            expected_tip("down", "cat", head_w(0, h, q, k)),
+            "head {h}"
+        );
+        seen.push(tip);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "switching heads changed nothing: {seen:?}");
+    // The causal triangle is hidden, in the heatmap and the lines view.
+    let at = cell(&mut page, 1, 3);
+    assert_eq!(page.tooltip_at(at), "cat → down: masked (causal)");
+    let at = token(&mut page, "query", 1);
+    page.click(at);
+    assert_eq!(
+        selection_in_both_views(&mut page),
+        ("query:1".into(), "query:1".into())
+    );
+    assert_eq!(
+        lines(&mut page).iter().map(|l| l.1).collect::<Vec<_>>(),
+        [0, 1]
+    );
+
+    // Batch element 1, head 1.
+    page.choose("sel-item", "1");
+    let at = cell(&mut page, 4, 2);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip("here", "sat", head_w(1, 1, 4, 2))
+    );
+    assert_ne!(head_w(1, 1, 4, 2), head_w(0, 1, 4, 2));
+
+    page.screenshot(&screenshot_path("mha.png"), true);
+    assert_offline_and_clean(&mut page, &file_url);
+}
+
+#[test]
+fn long_inputs_open_as_block_means_and_zoom_to_full_resolution() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    let n = 600;
+    let doc = ViewerDoc {
+        title: "600 tokens, causal".into(),
+        facts: vec![],
+        causal: true,
+        colormap: Colormap::Viridis,
+        layer_labels: numbered("Layer", 1),
+        head_labels: numbered("Head", 1),
+        items: vec![ViewerItem {
+            label: "long".into(),
+            query_tokens: words(n, "t"),
+            key_tokens: words(n, "t"),
+            weights: synthetic(1, 1, n, n, true, 3),
+        }],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.html");
+    write_html(&path, &doc).unwrap();
+    let size = std::fs::metadata(&path).unwrap().len() as f64;
+    assert!(
+        size < (n * n) as f64 * 4.0 * 4.0 / 3.0 + 100e3,
+        "page of {size} bytes is not compact"
+    );
+    let w = &doc.items[0].weights;
+
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&path);
+    let mut page = browser.open(&file_url, WIDTH, HEIGHT);
+    let s = state(&mut page);
+    assert_eq!(s["mode"], "overview");
+    let f = s["view"]["f"].as_u64().unwrap() as usize;
+    assert_eq!((f, s["view"]["rows"].as_u64()), (3, Some(200)));
+
+    // A block's tooltip is the mean of its weights.
+    let (q, k) = (400, 200);
+    let (q0, k0) = (q / f * f, k / f * f);
+    let sum: f64 = (q0..q0 + f)
+        .flat_map(|r| (k0..k0 + f).map(move |c| (r, c)))
+        .map(|(r, c)| f64::from(w[r * n + c]))
+        .sum();
+    let at = cell(&mut page, q, k);
+    assert_eq!(
+        page.tooltip_at(at),
+        format!(
+            "queries {q0}–{} → keys {k0}–{}: block mean {:.4} (click to zoom in)",
+            q0 + f - 1,
+            k0 + f - 1,
+            sum / (f * f) as f64
+        )
+    );
+
+    // A click zooms into that block of 128 × 128 tokens, at full resolution.
+    page.click(at);
+    let s = state(&mut page);
+    assert_eq!(s["mode"], "zoom");
+    assert_eq!(
+        (
+            s["view"]["r0"].as_u64(),
+            s["view"]["r1"].as_u64(),
+            s["view"]["c0"].as_u64(),
+            s["view"]["c1"].as_u64()
+        ),
+        (Some(384), Some(512), Some(128), Some(256))
+    );
+    assert_eq!(
+        page.eval("document.getElementById('zoom-bar').hidden"),
+        false
+    );
+    let at = cell(&mut page, q, k);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip("t400", "t200", w[q * n + k])
+    );
+    assert_eq!(
+        page.eval("window.selfattnViewer.cellCenter(10, 10)"),
+        Value::Null
+    );
+
+    // Back to the overview; a block on the diagonal zooms to a view with masked cells.
+    let at = page.point(
+        "(() => { const r = document.getElementById('zoom-out').getBoundingClientRect(); \
+         return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()",
+    );
+    page.click(at);
+    assert_eq!(state(&mut page)["mode"], "overview");
+    let at = cell(&mut page, 130, 250);
+    page.click(at);
+    let at = cell(&mut page, 130, 250);
+    assert_eq!(page.tooltip_at(at), "t130 → t250: masked (causal)");
+    let at = cell(&mut page, 250, 130);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip("t250", "t130", w[250 * n + 130])
+    );
+
+    page.screenshot(&screenshot_path("long.png"), false);
+    assert_offline_and_clean(&mut page, &file_url);
+}

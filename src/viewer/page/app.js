@@ -185,6 +185,10 @@ function render(all) {
   const [lo, hi] = drawHeatmap($('heatmap'), it, m, v, lut, S.sel);
   drawColorbar($('colorbar'), lut, lo, hi);
   drawLines($('lines'), it, m, S.sel);
+  // Keep the selected token in sight inside the lines view's own scroll box.
+  const wrap = $('lines-wrap');
+  const y = lineY(S.sel.index);
+  if (y < wrap.scrollTop || y > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = y - wrap.clientHeight / 2;
   if (all) drawOverview();
   for (const c of document.querySelectorAll('#overview canvas')) {
     c.classList.toggle('current', Number(c.dataset.layer) === S.layer && Number(c.dataset.head) === S.head);
