@@ -473,7 +473,7 @@ fn mha_page_shows_each_head_the_average_and_each_batch_element() {
     let at = cell(&mut page, q, k);
     assert_eq!(
         page.tooltip_at(at),
-        expected_tip("down", "cat", mean_w(0, q, k))
+        expected_tip(tok[q], tok[k], mean_w(0, q, k))
     );
     let mut seen = vec![page.tooltip_at(at)];
     for h in 0..2 {
@@ -482,7 +482,7 @@ fn mha_page_shows_each_head_the_average_and_each_batch_element() {
         let tip = page.tooltip_at(at);
         assert_eq!(
             tip,
-            expected_tip("down", "cat", head_w(0, h, q, k)),
+            expected_tip(tok[q], tok[k], head_w(0, h, q, k)),
             "head {h}"
         );
         seen.push(tip);
@@ -508,7 +508,7 @@ fn mha_page_shows_each_head_the_average_and_each_batch_element() {
     let at = cell(&mut page, 4, 2);
     assert_eq!(
         page.tooltip_at(at),
-        expected_tip("here", "sat", head_w(1, 1, 4, 2))
+        expected_tip(tok[4], tok[2], head_w(1, 1, 4, 2))
     );
     assert_ne!(head_w(1, 1, 4, 2), head_w(0, 1, 4, 2));
 

@@ -25,7 +25,7 @@ pub fn write_page(out: &mut dyn Write, doc: &ViewerDoc) -> io::Result<()> {
     let title = html_escape(&doc.title);
     let mut rest = SKELETON;
     while let Some(at) = rest.find("{{") {
-        out.write_all(rest[..at].as_bytes())?;
+        out.write_all(&rest.as_bytes()[..at])?;
         let end = rest[at..]
             .find("}}")
             .map(|e| at + e + 2)

@@ -53,10 +53,13 @@ pub fn find_browser() -> Option<PathBuf> {
         }),
     };
     if found.is_none() {
-        let why = format!(
-            "no browser: none of {CANDIDATES:?} on PATH and {BROWSER_VAR} unset \
-             (Debian: apt install --no-install-recommends chromium)"
-        );
+        let why = match std::env::var_os(BROWSER_VAR) {
+            Some(p) => format!("no browser: {BROWSER_VAR}={} is not a file", p.display()),
+            None => format!(
+                "no browser: none of {CANDIDATES:?} on PATH and {BROWSER_VAR} unset \
+                 (Debian: apt install --no-install-recommends chromium)"
+            ),
+        };
         if std::env::var(REQUIRE_BROWSER).is_ok_and(|v| v == "1") {
             panic!("{REQUIRE_BROWSER}=1 but {why}");
         }
