@@ -618,3 +618,57 @@ fn long_inputs_open_as_block_means_and_zoom_to_full_resolution() {
     page.screenshot(&screenshot_path("long.png"), false);
     assert_offline_and_clean(&mut page, &file_url);
 }
+
+/// The sentence of the README's screenshot.
+const README_TEXT: &str = "The animal didn't cross the street because it was too tired.";
+
+#[test]
+fn text_run_page_as_the_readme_shows_it() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    selfattn(
+        d,
+        &[
+            "run",
+            "--text",
+            README_TEXT,
+            "--save",
+            "out",
+            "--html",
+            "viewer.html",
+        ],
+    );
+    let w = read_array(&d.join("out/weights.npy"), "weights").unwrap();
+    let n = w.shape[0];
+    assert_eq!(n, 12);
+
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&d.join("viewer.html"));
+    let mut page = browser.open(&file_url, 1240, 850);
+    // Select "it" (token 7) in the lines view, then hover its weight on "animal".
+    let at = token(&mut page, "query", 7);
+    page.click(at);
+    assert_eq!(
+        selection_in_both_views(&mut page),
+        ("query:7".into(), "query:7".into())
+    );
+    page.eval("window.scrollTo(0, 0)");
+    let at = cell(&mut page, 7, 1);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip("it", "animal", w.data[7 * n + 1])
+    );
+    let shot = screenshot_path("readme.png");
+    page.screenshot(&shot, false);
+    assert_offline_and_clean(&mut page, &file_url);
+    // SELFATTN_UPDATE_README=1 refreshes the README's picture from this run.
+    if std::env::var("SELFATTN_UPDATE_README").is_ok_and(|v| v == "1") {
+        let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/viewer.png");
+        std::fs::copy(&shot, assets).unwrap();
+    }
+}
