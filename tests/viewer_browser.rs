@@ -672,3 +672,76 @@ fn text_run_page_as_the_readme_shows_it() {
         std::fs::copy(&shot, assets).unwrap();
     }
 }
+
+/// The harness itself: a page that fetches and logs an error is caught (so the "offline and
+/// clean" checks above can fail), and the viewer's CSP turns a fetch into a logged refusal.
+#[test]
+fn harness_sees_requests_and_console_errors() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.html");
+    std::fs::write(
+        &plain,
+        "<!DOCTYPE html><body><img src=\"http://127.0.0.1:9/x.png\"><script>\
+         console.error('boom'); document.body.dataset.ready = '1';</script></body>",
+    )
+    .unwrap();
+    let mut browser = Browser::launch(&binary);
+    let mut page = browser.open(&url(&plain), 400, 300);
+    let requests = eventually(|| page.requests(), |r| r.starts_with("http://127.0.0.1:9/"));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("http://127.0.0.1:9/")),
+        "{requests:?}"
+    );
+    let errors = eventually(|| page.errors(), |e| e.contains("boom"));
+    assert!(errors.iter().any(|e| e.contains("boom")), "{errors:?}");
+    drop(page);
+    drop(browser);
+
+    // The viewer's own policy refuses the same fetch, and the refusal is reported.
+    let csp = dir.path().join("csp.html");
+    let viewer = ViewerDoc {
+        title: "t".into(),
+        facts: vec![],
+        causal: false,
+        colormap: Colormap::Viridis,
+        layer_labels: numbered("Layer", 1),
+        head_labels: numbered("Head", 1),
+        items: vec![ViewerItem {
+            label: "x".into(),
+            query_tokens: words(1, "a"),
+            key_tokens: words(1, "b"),
+            weights: vec![1.0],
+        }],
+    };
+    write_html(&csp, &viewer).unwrap();
+    let mut browser = Browser::launch(&binary);
+    let csp_url = url(&csp);
+    let mut page = browser.open(&csp_url, 400, 300);
+    assert_offline_and_clean(&mut page, &csp_url);
+    page.eval("fetch('http://127.0.0.1:9/data').catch(() => 0)");
+    let errors = eventually(|| page.errors(), |e| e.contains("Content Security Policy"));
+    assert!(
+        errors.iter().any(|e| e.contains("Content Security Policy")),
+        "{errors:?}"
+    );
+}
+
+/// Polls `get` (events arrive asynchronously) until an entry satisfies `wanted`, for at most
+/// 10 s; returns the last list either way.
+fn eventually(
+    mut get: impl FnMut() -> Vec<String>,
+    wanted: impl Fn(&String) -> bool,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = get();
+        if list.iter().any(&wanted) || std::time::Instant::now() > deadline {
+            return list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

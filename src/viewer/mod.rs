@@ -31,18 +31,17 @@ pub fn write_html(path: &Path, doc: &ViewerDoc) -> Result<()> {
     write_atomic(path, |out| page::write_page(out, doc))
 }
 
-/// The page for `doc` as a string (validated first), for callers that embed or serve it.
-pub fn to_html(doc: &ViewerDoc) -> Result<String> {
-    doc.validate()?;
-    let mut out = Vec::new();
-    page::write_page(&mut out, doc).map_err(|e| crate::Error::Usage(e.to_string()))?;
-    String::from_utf8(out).map_err(|e| crate::Error::Usage(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::heatmap::Colormap;
+
+    fn to_html(doc: &ViewerDoc) -> Result<String> {
+        doc.validate()?;
+        let mut out = Vec::new();
+        page::write_page(&mut out, doc).unwrap();
+        Ok(String::from_utf8(out).unwrap())
+    }
 
     fn doc() -> ViewerDoc {
         ViewerDoc {

@@ -183,7 +183,9 @@ function drawColorbar(canvas, lut, lo, hi) {
   ctx.textBaseline = 'middle';
   for (const t of [0, 0.5, 1]) {
     const y = top + (1 - t) * h;
-    ctx.fillText((lo + t * (hi - lo)).toFixed(3), 24, Math.min(Math.max(y, top + 6), top + h - 6));
+    const x = lo + t * (hi - lo);
+    const label = x === 0 || Math.abs(x) >= 0.01 ? x.toFixed(3) : x.toExponential(2);
+    ctx.fillText(label, 24, Math.min(Math.max(y, top + 6), top + h - 6));
   }
   canvas.dataset.range = `${lo} ${hi}`;
 }
