@@ -176,6 +176,11 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_heatmap: bool,
 
+    /// Also write an interactive viewer: one self-contained HTML page (every head and batch
+    /// element, hover for values, lines view; opens from disk, no network). Needs the weights.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+
     /// Heatmap colormap: viridis, blues or magma.
     #[arg(long, default_value = "viridis")]
     pub cmap: String,
@@ -403,6 +408,11 @@ pub struct RunArgs {
     /// Do not draw the heatmap.
     #[arg(long)]
     pub no_heatmap: bool,
+
+    /// Also write an interactive viewer: one self-contained HTML page (hover for values, lines
+    /// view; opens from disk, no network). Needs the weights.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 
     /// Heatmap colormap: viridis, blues or magma (default viridis; blues for --example pytorch).
     #[arg(long)]

@@ -25,5 +25,6 @@ pub mod sdpa;
 pub mod state_dict;
 pub mod tensor;
 pub mod verify;
+pub mod viewer;
 
 pub use error::{Error, Result};

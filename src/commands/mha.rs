@@ -6,8 +6,10 @@ use selfattn::error::Error;
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::state_dict::StateDict;
+use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
+use super::html;
 use super::run::verdict;
 use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
 use crate::cli::MhaArgs;
@@ -70,8 +72,8 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     let col_labels = labels(key_flag, dims.s, "key")?;
 
     let plan = MhaPlan::new(&problem, dims);
-    println!(
-        "MultiheadAttention: embed_dim {}, {} head(s) of {}, kdim {}, vdim {}, bias {}; N {}, L {}, S {}{}{}{}",
+    let summary = format!(
+        "embed_dim {}, {} head(s) of {}, kdim {}, vdim {}, bias {}; N {}, L {}, S {}{}{}{}",
         dims.e,
         dims.heads,
         dims.head_dim,
@@ -104,6 +106,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             ),
         }
     );
+    println!("MultiheadAttention: {summary}");
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
@@ -127,8 +130,9 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         });
     }
     let drawing = !out.no_heatmap && !out.no_weights;
-    // The picture needs every head of one batch element and the mean.
-    let picture_needs_heads = drawing && dims.heads > 1;
+    // The picture needs every head of one batch element and the mean, the viewer every head of
+    // every batch element (check_outputs refused --html with --no-weights).
+    let picture_needs_heads = (drawing || out.html.is_some()) && dims.heads > 1;
     let mut extra = Vec::new();
     if picture_needs_heads {
         extra.push(if args.per_head {
@@ -149,15 +153,60 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     if let Some(dir) = &out.save {
         save(dir, &wanted, &results.values)?;
     }
-    let draw_time = if !drawing {
-        None
-    } else {
-        let (l, s, h, b) = (dims.l, dims.s, dims.heads, out.batch_index);
-        let (per_head, mean) = match (picture_needs_heads, args.per_head) {
-            (false, _) => (None, &results.values[1]),
-            (true, true) => (Some(&results.values[1]), &results.extra[0]),
-            (true, false) => (Some(&results.extra[0]), &results.values[1]),
+    let (l, s, h) = (dims.l, dims.s, dims.heads);
+    let (per_head, mean) = match (picture_needs_heads, args.per_head, out.no_weights) {
+        (_, _, true) => (None, None),
+        (false, _, false) => (None, Some(&results.values[1])),
+        (true, true, false) => (Some(&results.values[1]), Some(&results.extra[0])),
+        (true, false, false) => (Some(&results.extra[0]), Some(&results.values[1])),
+    };
+    let hide_masked = args.causal && !out.show_masked;
+    if let (Some(path), Some(mean)) = (&out.html, mean) {
+        let facts = html::facts(
+            &results.adapter,
+            vec![("Module".into(), summary)],
+            &results.checks,
+            out.tolerance,
+        );
+        let mut head_labels = numbered("Head", h);
+        if h > 1 {
+            head_labels.push("Average".into());
+        }
+        let items = (0..dims.n)
+            .map(|b| {
+                let mut weights = Vec::with_capacity((h + 1) * l * s);
+                if let Some(per_head) = per_head {
+                    weights.extend_from_slice(&per_head[b * h * l * s..(b + 1) * h * l * s]);
+                }
+                weights.extend_from_slice(&mean[b * l * s..(b + 1) * l * s]);
+                ViewerItem {
+                    label: if dims.batched {
+                        format!("batch element {b}")
+                    } else {
+                        "input".into()
+                    },
+                    query_tokens: row_labels.clone(),
+                    key_tokens: col_labels.clone(),
+                    weights,
+                }
+            })
+            .collect();
+        let doc = ViewerDoc {
+            title: format!(
+                "MultiheadAttention, {h} head{}",
+                if h > 1 { "s" } else { "" }
+            ),
+            facts,
+            causal: hide_masked,
+            colormap: cmap,
+            layer_labels: numbered("Layer", 1),
+            head_labels,
+            items,
         };
+        html::write(path, &doc)?;
+    }
+    let draw_time = if let (true, Some(mean)) = (drawing, mean) {
+        let b = out.batch_index;
         let mut panels = Vec::new();
         if let Some(per_head) = per_head {
             for head in 0..h {
@@ -194,10 +243,11 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             row_labels,
             col_labels,
         };
-        let hide_masked = args.causal && !out.show_masked;
         let time = draw(&out.out, &maps, &title, cmap, hide_masked)?;
         println!("Heatmap written to {}", out.out.display());
         Some(time)
+    } else {
+        None
     };
     print_times(&results, draw_time);
     Ok(verdict(&results.checks))

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_model;
 pub mod devices;
 pub mod explain;
+pub mod html;
 pub mod inputs;
 pub mod mha;
 pub mod model;

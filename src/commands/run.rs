@@ -19,8 +19,10 @@ use selfattn::npy::write_array;
 use selfattn::report;
 use selfattn::tensor::Matrix;
 use selfattn::verify::Check;
+use selfattn::viewer::{ViewerDoc, ViewerItem};
 
 use super::Outcome;
+use super::html;
 use super::inputs::{adapter, check_tolerance, example};
 use super::tensors::{self, Maps};
 use crate::cli::RunArgs;
@@ -47,8 +49,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             format!("{} …", example.tokens[..32].join(" | "))
         }
     );
-    println!(
-        "Shapes: X {}×{}, W_Q/W_K {}×{}, W_V {}×{}{} → Q/K {}×{}, V {}×{}, weights {}×{}, output {}×{}{}",
+    let shapes = format!(
+        "X {}×{}, W_Q/W_K {}×{}, W_V {}×{}{} → Q/K {}×{}, V {}×{}, weights {}×{}, output {}×{}{}",
         dims.n,
         dims.d_model,
         dims.d_model,
@@ -75,6 +77,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             ""
         }
     );
+    println!("Shapes: {shapes}");
 
     let causal = example.problem.causal;
     let has_wo = example.problem.wo.is_some();
@@ -133,6 +136,18 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let draw_time = draw_start.elapsed();
     if let Some(dir) = &args.save {
         save(dir, weights, output)?;
+    }
+    if let (Some(path), Some(weights)) = (&args.html, weights) {
+        let facts = html::facts(
+            &ctx.describe(),
+            vec![
+                ("Tokens".into(), dims.n.to_string()),
+                ("Shapes".into(), shapes),
+            ],
+            &checks,
+            args.tolerance,
+        );
+        html::write(path, &viewer_doc(args, &example, weights, cmap, facts))?;
     }
     let drew = !args.no_heatmap && weights.is_some();
 
@@ -225,13 +240,46 @@ fn verify(
     checks
 }
 
+/// The heatmap's title: --title, else the example's, marked when causal.
+fn title(args: &RunArgs, example: &Example) -> String {
+    args.title.clone().unwrap_or_else(|| {
+        let causal = if example.problem.causal {
+            ", causal"
+        } else {
+            ""
+        };
+        format!("{}{causal}", example.title)
+    })
+}
+
+/// The viewer page's doc: one layer, one head, one item.
+fn viewer_doc(
+    args: &RunArgs,
+    example: &Example,
+    weights: &Matrix,
+    cmap: Colormap,
+    facts: Vec<(String, String)>,
+) -> ViewerDoc {
+    ViewerDoc {
+        title: title(args, example),
+        facts,
+        causal: example.problem.causal,
+        colormap: cmap,
+        layer_labels: vec!["Layer 0".into()],
+        head_labels: vec!["Head 0".into()],
+        items: vec![ViewerItem {
+            label: "input".into(),
+            query_tokens: example.tokens.clone(),
+            key_tokens: example.tokens.clone(),
+            weights: weights.data.clone(),
+        }],
+    }
+}
+
 /// Draws the weights, block-averaged when N exceeds what can be drawn one pixel per cell.
 fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> Result<()> {
     let causal = example.problem.causal;
-    let title = args.title.clone().unwrap_or_else(|| {
-        let causal = if causal { ", causal" } else { "" };
-        format!("{}{causal}", example.title)
-    });
+    let title = title(args, example);
     let maps = Maps {
         panels: vec![(String::new(), weights.data.clone())],
         rows: weights.rows,
@@ -276,7 +324,7 @@ fn check_output_paths(args: &RunArgs) -> Result<()> {
     if let Some(dir) = &args.save {
         check_dir_target(dir)?;
     }
-    Ok(())
+    html::check_target(args.html.as_deref(), args.no_weights)
 }
 
 fn save(dir: &Path, weights: Option<&Matrix>, output: &Matrix) -> Result<()> {

@@ -3,10 +3,13 @@
 use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
+use selfattn::heatmap::Colormap;
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
+use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
+use super::html;
 use super::run::verdict;
 use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
 use crate::cli::SdpaArgs;
@@ -43,8 +46,8 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     let row_labels = labels(out.tokens.as_deref(), dims.l, "query")?;
     let col_labels = labels(out.key_tokens.as_deref(), dims.s, "key")?;
     let plan = SdpaPlan::new(&problem, dims.clone())?;
-    println!(
-        "scaled_dot_product_attention: q {:?}, k {:?}, v {:?}, scale {}{}{}",
+    let summary = format!(
+        "q {:?}, k {:?}, v {:?}, scale {}{}{}",
         problem.q.shape,
         problem.k.shape,
         problem.v.shape,
@@ -60,6 +63,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
                 if m.was_bool { "bool" } else { "float" }
             ))
     );
+    println!("scaled_dot_product_attention: {summary}");
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
@@ -88,6 +92,23 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     )?;
     if let Some(dir) = &out.save {
         save(dir, &wanted, &results.values)?;
+    }
+    if let Some(path) = &out.html {
+        let facts = html::facts(
+            &results.adapter,
+            vec![("Inputs".into(), summary)],
+            &results.checks,
+            out.tolerance,
+        );
+        let doc = viewer_doc(
+            &results.values[1],
+            (groups, panels_axis, dims.l, dims.s),
+            (&row_labels, &col_labels),
+            args.causal && !out.show_masked,
+            cmap,
+            facts,
+        );
+        html::write(path, &doc)?;
     }
     let draw_time = if out.no_heatmap || out.no_weights {
         None
@@ -127,4 +148,48 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     };
     print_times(&results, draw_time);
     Ok(verdict(&results.checks))
+}
+
+/// The viewer's doc: one item per batch element, the last leading axis as heads (plus their
+/// mean, "Average", when there are several). `weights` is (groups, heads, l, s), row-major.
+fn viewer_doc(
+    weights: &[f32],
+    (groups, heads, l, s): (usize, usize, usize, usize),
+    (row_labels, col_labels): (&[String], &[String]),
+    causal: bool,
+    colormap: Colormap,
+    facts: Vec<(String, String)>,
+) -> ViewerDoc {
+    let map = l * s;
+    let items = (0..groups)
+        .map(|g| {
+            let own = &weights[g * heads * map..(g + 1) * heads * map];
+            let mut weights = own.to_vec();
+            if heads > 1 {
+                weights.extend((0..map).map(|i| {
+                    let sum: f64 = (0..heads).map(|h| f64::from(own[h * map + i])).sum();
+                    (sum / heads as f64) as f32
+                }));
+            }
+            ViewerItem {
+                label: format!("batch element {g}"),
+                query_tokens: row_labels.to_vec(),
+                key_tokens: col_labels.to_vec(),
+                weights,
+            }
+        })
+        .collect();
+    let mut head_labels = numbered("Head", heads);
+    if heads > 1 {
+        head_labels.push("Average".into());
+    }
+    ViewerDoc {
+        title: "scaled_dot_product_attention".into(),
+        facts,
+        causal,
+        colormap,
+        layer_labels: numbered("Layer", 1),
+        head_labels,
+        items,
+    }
 }

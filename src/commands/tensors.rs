@@ -36,6 +36,8 @@ pub struct Wanted {
 
 /// The tensors read back, their checks and the phase times.
 pub struct Results {
+    /// The adapter that ran them, described.
+    pub adapter: String,
     /// Values of each extra buffer asked for, in order (not checked, e.g. per-head weights for
     /// the picture when the saved weights are the mean).
     pub extra: Vec<Vec<f32>>,
@@ -59,6 +61,7 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     if let Some(dir) = &out.save {
         check_dir_target(dir)?;
     }
+    super::html::check_target(out.html.as_deref(), out.no_weights)?;
     Ok(cmap)
 }
 
@@ -93,6 +96,7 @@ pub fn run_and_check(
         println!("  {c}   shape {:?}", w.shape);
     }
     Ok(Results {
+        adapter: ctx.describe(),
         extra: extra_values,
         values,
         checks,

@@ -42,8 +42,9 @@ impl Colormap {
         }
     }
 
-    /// The 256-entry lookup table.
-    fn table(&self) -> &'static [[u8; 3]; 256] {
+    /// The 256-entry lookup table (sRGB), bottom of the scale first: the single source of the
+    /// colours of both the PNG and the HTML viewer.
+    pub fn table(&self) -> &'static [[u8; 3]; 256] {
         match self {
             Colormap::Viridis => &VIRIDIS,
             Colormap::Blues => &BLUES,
