@@ -506,6 +506,11 @@ pub struct ModelArgs {
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
 
+    /// Also write an interactive, self-contained HTML viewer (every layer, head and sentence;
+    /// opens from disk, no network).
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+
     /// Skip the CPU reference (an f64 forward pass: seconds for a short sentence, minutes for
     /// hundreds of tokens through a large model). Nothing is checked then.
     #[arg(long)]

@@ -745,3 +745,86 @@ fn eventually(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn model_page_shows_every_layer_head_and_sentence_of_a_real_run() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sizes = common::tiny_bert::TinySizes::default();
+    common::tiny_bert::write_tiny_bert(&d.join("tiny"), sizes, 9);
+    selfattn(
+        d,
+        &[
+            "model",
+            "--model",
+            "tiny",
+            "--text",
+            "The cat sat on the mat.",
+            "--text",
+            "a dog ran!",
+            "--no-heatmap",
+            "--save",
+            "saved",
+            "--html",
+            "model.html",
+        ],
+    );
+    let (layers, heads) = (sizes.layers, sizes.heads);
+    let att: Vec<_> = (0..2)
+        .map(|i| read_array(&d.join(format!("saved/{i}/attentions.npy")), "a").unwrap())
+        .collect();
+    let tokens: Vec<Vec<String>> = (0..2)
+        .map(|i| {
+            std::fs::read_to_string(d.join(format!("saved/{i}/tokens.txt")))
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect()
+        })
+        .collect();
+    let w = |s: usize, l: usize, h: usize, q: usize, k: usize| {
+        let n = tokens[s].len();
+        att[s].data[((l * heads + h) * n + q) * n + k]
+    };
+    let mean = |s: usize, l: usize, q: usize, k: usize| {
+        (0..heads).map(|h| w(s, l, h, q, k)).sum::<f32>() / heads as f32
+    };
+
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&d.join("model.html"));
+    let mut page = browser.open(&file_url, WIDTH, HEIGHT);
+    // Every layer × (heads + average) in the overview; opens on the average.
+    assert_eq!(
+        page.eval("document.querySelectorAll('#overview canvas').length"),
+        (layers * (heads + 1)) as u64
+    );
+    let (q, k) = (2, 5);
+    let at = cell(&mut page, q, k);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip(&tokens[0][q], &tokens[0][k], mean(0, 0, q, k))
+    );
+    page.choose("sel-layer", "1");
+    page.choose("sel-head", "1");
+    let at = cell(&mut page, q, k);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip(&tokens[0][q], &tokens[0][k], w(0, 1, 1, q, k))
+    );
+    // The second sentence is shown without the first one's padding.
+    page.choose("sel-item", "1");
+    let s = state(&mut page);
+    assert_eq!(s["queries"].as_u64(), Some(tokens[1].len() as u64));
+    let at = cell(&mut page, 1, 3);
+    assert_eq!(
+        page.tooltip_at(at),
+        expected_tip(&tokens[1][1], &tokens[1][3], w(1, 1, 1, 1, 3))
+    );
+    page.screenshot(&screenshot_path("model.png"), true);
+    assert_offline_and_clean(&mut page, &file_url);
+}

@@ -17,6 +17,7 @@ use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::report;
+use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance};
@@ -47,6 +48,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     if let Some(dir) = &args.save {
         check_dir_target(dir)?;
     }
+    super::html::check_target(args.html.as_deref(), false)?;
 
     let start = Instant::now();
     let model = BertModel::load(&args.model)?;
@@ -141,8 +143,73 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             println!("Wrote {}", path.display());
         }
     }
+    if let Some(path) = &args.html {
+        let name = model_name(&args.model);
+        let mut facts = vec![
+            ("Adapter".to_string(), ctx.describe()),
+            (
+                "Model".to_string(),
+                format!(
+                    "{name}: {} layers × {} heads, hidden {}, feed-forward {}",
+                    c.layers, c.heads, c.hidden, c.intermediate
+                ),
+            ),
+        ];
+        if checks.is_empty() {
+            facts.push(("GPU vs CPU".into(), "not checked (--no-check)".into()));
+        }
+        for (what, check) in &checks {
+            facts.push((format!("GPU vs CPU (f64): {what}"), check.to_string()));
+        }
+        facts.push(("Tolerance".into(), format!("{:.1e}", args.tolerance)));
+        let doc = viewer_doc(&results, &name, c.layers, c.heads, cmap, facts);
+        draw_time += super::html::write(path, &doc)?;
+    }
     print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
     Ok(verdict(&checks))
+}
+
+/// The viewer's page: one item per sentence, every layer, every head plus their average.
+fn viewer_doc(
+    results: &[SentenceResult],
+    name: &str,
+    layers: usize,
+    heads: usize,
+    cmap: Colormap,
+    facts: Vec<(String, String)>,
+) -> ViewerDoc {
+    let mut head_labels = numbered("Head", heads);
+    head_labels.push("average".into());
+    let items =
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let len = r.tokens.len() * r.tokens.len();
+                let mut weights = Vec::with_capacity(layers * (heads + 1) * len);
+                for layer in r.attentions.chunks(heads * len) {
+                    weights.extend_from_slice(layer);
+                    weights.extend((0..len).map(|k| {
+                        (0..heads).map(|h| layer[h * len + k]).sum::<f32>() / heads as f32
+                    }));
+                }
+                ViewerItem {
+                    label: format!("Sentence {i}"),
+                    query_tokens: r.tokens.clone(),
+                    key_tokens: r.tokens.clone(),
+                    weights,
+                }
+            })
+            .collect();
+    ViewerDoc {
+        title: format!("{name}: attention of every layer and head"),
+        facts,
+        causal: false,
+        colormap: cmap,
+        layer_labels: numbered("Layer", layers),
+        head_labels,
+        items,
+    }
 }
 
 /// The sentences from --text or --text-file.
