@@ -244,7 +244,12 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
 
     // Padding changes nothing for the real tokens: each sentence alone gives the same numbers.
     for (s, seq) in seqs.iter().enumerate() {
-        let alone = BertPlan::new(&model.config, model.weights.clone(), std::slice::from_ref(seq)).unwrap();
+        let alone = BertPlan::new(
+            &model.config,
+            model.weights.clone(),
+            std::slice::from_ref(seq),
+        )
+        .unwrap();
         let single = run_plan(&ctx, &kernels, &alone);
         let (att_batch, hid_batch) = sentence(&plan, &values, s);
         let (att_alone, hid_alone) = sentence(&alone, &single, 0);
@@ -381,7 +386,12 @@ fn minilm_matches_transformers_within_1e4() {
         );
     };
     for (b, seq) in seqs.iter().enumerate() {
-        let plan = BertPlan::new(&model.config, model.weights.clone(), std::slice::from_ref(seq)).unwrap();
+        let plan = BertPlan::new(
+            &model.config,
+            model.weights.clone(),
+            std::slice::from_ref(seq),
+        )
+        .unwrap();
         check(&plan, &run_plan(&ctx, &kernels, &plan), 0, b);
     }
     let plan = BertPlan::new(&model.config, model.weights.clone(), &seqs).unwrap();

@@ -144,6 +144,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     let paths = paths(args.kernel);
     let mut compiled: Vec<(MatmulVariant, Kernels)> = Vec::new();
     let mut records = Vec::new();
+    let progress = super::progress::bar(args.sizes.len() * paths.len(), "measuring");
     for &n in &args.sizes {
         let mut rng = NumpyRng::new(n as u32);
         let shape = [args.batch, args.heads, n, args.d];
@@ -184,6 +185,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                 }
                 Ok((median(&gpu), median(&total)))
             })();
+            progress.inc(1);
             match measured {
                 Ok((gpu, total)) => {
                     let r = Record {
@@ -202,20 +204,22 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                         adapter: adapter_name.clone(),
                         backend: backend.clone(),
                     };
-                    print!(
-                        "{:>6}  {:<8} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
-                        n,
-                        r.kernel,
-                        if r.weights { "read" } else { "-" },
-                        r.gpu_ms,
-                        r.end_to_end_ms,
-                        r.gflops
-                    );
-                    println!();
-                    let _ = std::io::stdout().flush();
+                    progress.suspend(|| {
+                        print!(
+                            "{:>6}  {:<8} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
+                            n,
+                            r.kernel,
+                            if r.weights { "read" } else { "-" },
+                            r.gpu_ms,
+                            r.end_to_end_ms,
+                            r.gflops
+                        );
+                        println!();
+                        let _ = std::io::stdout().flush();
+                    });
                     n_records.push(r);
                 }
-                Err(e) => println!("{n:>6}  {:<8} skipped: {e}", path.kernel),
+                Err(e) => progress.suspend(|| println!("{n:>6}  {:<8} skipped: {e}", path.kernel)),
             }
         }
         if !args.no_cpu && !n_records.is_empty() {
@@ -226,15 +230,20 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                 ("weights and output", vec![plan.weights, plan.output])
             };
             let start = Instant::now();
-            cpu::execute::execute(&plan.program, &inputs, &want);
+            progress.suspend(|| {
+                super::progress::while_running("CPU reference (f64)", || {
+                    cpu::execute::execute(&plan.program, &inputs, &want)
+                })
+            });
             let cpu_ms = ms(start.elapsed());
-            println!("{n:>6}  CPU reference (f64, {what}): {cpu_ms:.1} ms");
+            progress.suspend(|| println!("{n:>6}  CPU reference (f64, {what}): {cpu_ms:.1} ms"));
             for r in &mut n_records {
                 r.cpu_ms = Some(cpu_ms);
             }
         }
         records.extend(n_records);
     }
+    progress.finish_and_clear();
     if let Some(path) = &args.json {
         let json = serde_json::Value::Array(records.iter().map(Record::to_json).collect());
         let text = serde_json::to_string_pretty(&json).expect("records serialise");

@@ -107,7 +107,9 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
     let tokenize = median(&tokenize_times[1..]);
     let cpu_ms = (!args.no_cpu).then(|| {
         let start = Instant::now();
-        cpu::execute::execute(&plan.program, &inputs, &want);
+        super::progress::while_running("CPU reference (f64 forward pass)", || {
+            cpu::execute::execute(&plan.program, &inputs, &want)
+        });
         ms(start.elapsed())
     });
     let gflops = forward_flops(&c, n) / gpu.as_secs_f64() / 1e9;

@@ -118,7 +118,9 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         (Vec::new(), None)
     } else {
         let start = Instant::now();
-        let reference = cpu::execute::execute(&plan.program, &inputs, &want);
+        let reference = super::progress::while_running("CPU reference (f64 forward pass)", || {
+            cpu::execute::execute(&plan.program, &inputs, &want)
+        });
         let cpu_time = start.elapsed();
         let checks = check(&plan, &want, &values, &reference, args.tolerance);
         (checks, Some(cpu_time))

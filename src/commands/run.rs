@@ -203,14 +203,18 @@ fn verify(
             return Vec::new();
         }
         Check::Full => {
-            let reference = cpu::attention::attention_stages(plan, &example.problem, want);
+            let reference = super::progress::while_running("CPU reference (f64)", || {
+                cpu::attention::attention_stages(plan, &example.problem, want)
+            });
             println!("\nGPU vs CPU (f64) reference, every element, tolerance {tolerance:.1e}:");
             want.iter()
                 .map(|s| compare(*s, &gpu[s], &reference[s], tolerance))
                 .collect()
         }
         Check::Rows(rows) => {
-            let reference = cpu::attention::reference_rows(&example.problem, rows);
+            let reference = super::progress::while_running("CPU reference rows (f64)", || {
+                cpu::attention::reference_rows(&example.problem, rows)
+            });
             println!(
                 "\nGPU vs CPU (f64) reference on {} sampled query rows {rows:?}, tolerance {tolerance:.1e}:",
                 rows.len()

@@ -84,7 +84,9 @@ pub fn run_and_check(
     let extra_values = values.split_off(wanted.len());
 
     let start = Instant::now();
-    let reference = cpu::execute::execute(program, inputs, &ids[..wanted.len()]);
+    let reference = super::progress::while_running("CPU reference (f64)", || {
+        cpu::execute::execute(program, inputs, &ids[..wanted.len()])
+    });
     let cpu_time = start.elapsed();
     let checks: Vec<Comparison> = wanted
         .iter()

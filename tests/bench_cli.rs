@@ -1,0 +1,141 @@
+//! `selfattn bench` as a user meets it: the records it writes for machines (kernel sizes and the
+//! BERT forward pass), its refusals, and a progress display that stays out of pipes and logs.
+
+mod common;
+
+use common::cli::{have_gpu, ok, run};
+use common::tiny_bert::{TinySizes, write_tiny_bert};
+
+/// No terminal control characters: the progress bar draws only on a terminal.
+fn assert_plain(text: &str) {
+    assert!(
+        !text.contains('\x1b') && !text.contains('\r'),
+        "terminal control characters in {text:?}"
+    );
+}
+
+#[test]
+fn kernel_bench_writes_one_record_per_size_and_path() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "bench", "--sizes", "5,33", "--d", "7", "--runs", "1", "--kernel", "all", "--json",
+            "b.json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_plain(&r.stdout);
+    assert_plain(&r.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
+    let records = json.as_array().unwrap();
+    // naive and blocked with and without weights, plus flash, for each size.
+    assert_eq!(records.len(), 10, "{json:#}");
+    for r in records {
+        for key in [
+            "n",
+            "d",
+            "heads",
+            "batch",
+            "kernel",
+            "weights",
+            "gpu_ms",
+            "end_to_end_ms",
+            "gflops",
+            "adapter",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+        assert!(r["gflops"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["cpu_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let kernels: Vec<&str> = records
+        .iter()
+        .map(|r| r["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &kernels[..5],
+        ["naive", "naive", "blocked", "blocked", "flash"]
+    );
+}
+
+#[test]
+fn model_bench_times_every_phase() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_bert(&dir.path().join("tiny"), TinySizes::default(), 2);
+    let out = ok(
+        dir.path(),
+        &[
+            "bench",
+            "--model",
+            "tiny",
+            "--text",
+            "the cat sat on the mat . a dog ran",
+            "--tokens",
+            "8",
+            "--runs",
+            "2",
+            "--json",
+            "m.json",
+        ],
+    );
+    assert_plain(&out);
+    assert!(out.contains("8 tokens"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    let r = &json[0];
+    assert_eq!(r["tokens"], 8);
+    assert_eq!(r["layers"], 2);
+    for key in [
+        "tokenize_ms",
+        "upload_ms",
+        "gpu_ms",
+        "read_back_ms",
+        "end_to_end_ms",
+        "cpu_ms",
+        "gflops",
+    ] {
+        assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {r}");
+    }
+}
+
+#[test]
+fn bad_bench_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_bert(&dir.path().join("tiny"), TinySizes::default(), 2);
+    for (args, code, needle) in [
+        (vec!["bench", "--sizes", "0"], 2, "--sizes"),
+        (vec!["bench", "--runs", "0"], 2, "--runs"),
+        (vec!["bench", "--tokens", "8"], 2, "--model"),
+        (
+            vec!["bench", "--model", "tiny", "--tokens", "100"],
+            2,
+            "at most 24",
+        ),
+        (
+            vec![
+                "bench", "--model", "tiny", "--text", "the cat", "--tokens", "9",
+            ],
+            2,
+            "fewer than --tokens 9",
+        ),
+        (
+            vec!["bench", "--sizes", "8", "--json", "nowhere/b.json"],
+            1,
+            "does not exist",
+        ),
+        (vec!["bench", "--model", "nowhere"], 1, "is not a folder"),
+    ] {
+        // All refused before an adapter is opened.
+        let r = run(dir.path(), &args);
+        assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+    }
+}
