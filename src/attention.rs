@@ -303,6 +303,100 @@ impl Plan {
         }
     }
 
+    /// The plan for query rows `rows` only (all keys): the weights and output of those rows.
+    /// Used when the whole N×N weights would not fit one storage binding (or host memory is to be
+    /// kept near one N×N matrix): the rows are run block by block, each block its own program.
+    /// Its inputs are X, W_Q, W_K, W_V, [W_O] and then X's rows `rows` (see
+    /// [`Plan::row_block_input_data`]); its stages Weights (rows × N), Context and Output.
+    pub fn row_block(
+        dims: Dims,
+        causal: bool,
+        has_output_projection: bool,
+        rows: std::ops::Range<usize>,
+    ) -> Self {
+        let Dims {
+            n,
+            d_model,
+            d_k,
+            d_v,
+            d_out,
+        } = dims;
+        let m = rows.len();
+        let scale = 1.0 / (d_k as f32).sqrt();
+        let (mut p, mut inputs, [_, k, v]) = projections(dims);
+        let wq = inputs[1];
+        let wo = has_output_projection.then(|| {
+            let wo = p.input("W_O", d_v * d_out);
+            inputs.push(wo);
+            wo
+        });
+        let x_rows = p.input("X (query rows of this block)", m * d_model);
+        inputs.push(x_rows);
+        let q = p.matmul(
+            "Q (block rows)",
+            MatmulParams::plain(m, d_k, d_model),
+            x_rows,
+            wq,
+            None,
+        );
+        let scores = p.matmul(
+            "scaled scores (block rows)",
+            MatmulParams::transposed_b(m, n, d_k).scaled(scale),
+            q,
+            k,
+            None,
+        );
+        // Row i of the block is query rows.start + i: the causal diagonal moves right by that.
+        let softmax = SoftmaxParams {
+            rows: m as u32,
+            cols: n as u32,
+            batch: 1,
+            causal: causal as u32,
+            causal_offset: rows.start as i32,
+            ..Default::default()
+        };
+        let weights = p.softmax("weights (block rows)", softmax, scores, None, None);
+        let context = p.matmul(
+            "weighted sum (block rows)",
+            MatmulParams::plain(m, d_v, n),
+            weights,
+            v,
+            None,
+        );
+        let output = match wo {
+            Some(wo) => p.matmul(
+                "output (block rows)",
+                MatmulParams::plain(m, d_out, d_v),
+                context,
+                wo,
+                None,
+            ),
+            None => context,
+        };
+        Plan {
+            dims,
+            program: p,
+            inputs,
+            stages: BTreeMap::from([
+                (Stage::Weights, weights),
+                (Stage::Context, context),
+                (Stage::Output, output),
+            ]),
+        }
+    }
+
+    /// The input data of a [`Plan::row_block`] plan for `rows`.
+    pub fn row_block_input_data<'a>(
+        &self,
+        problem: &'a Attention,
+        rows: std::ops::Range<usize>,
+    ) -> Vec<&'a [f32]> {
+        let d_model = self.dims.d_model;
+        let mut data = self.input_data(problem);
+        data.push(&problem.x.data[rows.start * d_model..rows.end * d_model]);
+        data
+    }
+
     /// The input data in the order of [`Plan::inputs`].
     pub fn input_data<'a>(&self, problem: &'a Attention) -> Vec<&'a [f32]> {
         let mut data = vec![

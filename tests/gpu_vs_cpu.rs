@@ -18,7 +18,7 @@ use selfattn::compare::{Comparison, DEFAULT_TOLERANCE, compare};
 use selfattn::cpu;
 use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
-use selfattn::gpu::attention::{GpuRun, Kernels, attention};
+use selfattn::gpu::attention::{GpuRun, Kernels, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
 use selfattn::gpu::kernel::Kernel;
 use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
@@ -132,6 +132,21 @@ fn run_both(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<
         &cpu[&Stage::Output],
         DEFAULT_TOLERANCE,
     ));
+    // The row-block path (used when N×N is too big for one binding) must give the same weights,
+    // context and output: here in blocks of about a third of the rows, so a block boundary
+    // falls inside the causal triangle and the last block is ragged.
+    let block_rows = 1 + dims.n / 3;
+    let blocked_stages = [Stage::Weights, Stage::Context, Stage::Output];
+    let blocked = attention_in_row_blocks(ctx, kernels, problem, block_rows, &blocked_stages)
+        .map_err(|e| format!("row-block GPU run failed on {dims:?}: {e}"))?;
+    for s in blocked_stages {
+        comparisons.push(compare(
+            s,
+            &blocked.results[&s],
+            &cpu[&s],
+            DEFAULT_TOLERANCE,
+        ));
+    }
     Ok(Checked {
         gpu,
         cpu,

@@ -13,7 +13,7 @@ use selfattn::error::Error;
 use selfattn::examples::Example;
 use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
-use selfattn::gpu::attention::{Kernels, attention};
+use selfattn::gpu::attention::{Kernels, attention, attention_in_row_blocks, row_blocks_for};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::report;
@@ -90,7 +90,20 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         )
     };
     let kernels = Kernels::new(&ctx)?;
-    let gpu = attention(&ctx, &kernels, &plan, &example.problem, &want)?;
+    let blocks = (!args.no_weights)
+        .then(|| row_blocks_for(&ctx, dims.n))
+        .flatten();
+    let gpu = match blocks {
+        Some(rows) => {
+            println!(
+                "The {n}×{n} weights ({} MiB) are computed in blocks of {rows} query rows, one submission each",
+                (dims.n * dims.n * 4) >> 20,
+                n = dims.n
+            );
+            attention_in_row_blocks(&ctx, &kernels, &example.problem, rows, &want)?
+        }
+        None => attention(&ctx, &kernels, &plan, &example.problem, &want)?,
+    };
 
     let output = &gpu.results[&Stage::Output];
     let weights = gpu.results.get(&Stage::Weights);

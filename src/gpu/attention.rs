@@ -35,3 +35,76 @@ pub fn attention(
     }
     Ok(GpuRun { results, timings })
 }
+
+/// Largest weights block one submission holds when the weights are split (32 MiB): with scores,
+/// weights and staging per block, device and host memory stay near one N×N matrix.
+pub const ROW_BLOCK_BYTES: u64 = 32 << 20;
+
+/// Query rows per block when an N-wide f32 block may take `limit` bytes (at least 1).
+pub fn rows_per_block(n: usize, limit: u64) -> usize {
+    ((limit / (n.max(1) as u64 * 4)) as usize).clamp(1, n.max(1))
+}
+
+/// Whether the weights of `n` tokens are computed in row blocks on `ctx`: when N×N×4 bytes exceed
+/// [`ROW_BLOCK_BYTES`] or the adapter's storage binding limit. Returns the rows per block.
+pub fn row_blocks_for(ctx: &GpuContext, n: usize) -> Option<usize> {
+    let limit = ctx.max_storage_bytes().0.min(ROW_BLOCK_BYTES);
+    let bytes = (n as u64).saturating_mul(n as u64).saturating_mul(4);
+    (bytes > limit).then(|| rows_per_block(n, limit))
+}
+
+/// Runs attention for `problem` block by block, `block_rows` query rows at a time (each block
+/// its own [`Plan::row_block`] program and submission), and assembles the stages in `want`
+/// (Weights, Context and/or Output) into full matrices. Nothing N×N is ever allocated on the
+/// device; the host holds the assembled results only.
+pub fn attention_in_row_blocks(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    problem: &Attention,
+    block_rows: usize,
+    want: &[Stage],
+) -> Result<GpuRun> {
+    let dims = problem.dims()?;
+    let n = dims.n;
+    let has_wo = problem.wo.is_some();
+    let block_rows = block_rows.clamp(1, n);
+    // The whole problem's plan only gives each stage's shape; it is never run.
+    let whole = Plan::new(dims, problem.causal, has_wo);
+    let mut full: Vec<Vec<f32>> = Vec::with_capacity(want.len());
+    for stage in want {
+        if !matches!(stage, Stage::Weights | Stage::Context | Stage::Output) {
+            return Err(crate::error::Error::Usage(format!(
+                "stage '{}' is not available when the weights are computed in row blocks",
+                stage.name()
+            )));
+        }
+        full.push(Vec::with_capacity(n * whole.shape(*stage).1));
+    }
+    let mut timings = Timings::default();
+    let mut start = 0;
+    while start < n {
+        let rows = start..(start + block_rows).min(n);
+        let plan = Plan::row_block(dims, problem.causal, has_wo, rows.clone());
+        let ids: Vec<_> = want.iter().map(|s| plan.stages[s]).collect();
+        let inputs = plan.row_block_input_data(problem, rows.clone());
+        let (values, t) = super::execute::execute(ctx, kernels, &plan.program, &inputs, &ids)?;
+        for (dst, v) in full.iter_mut().zip(values) {
+            dst.extend_from_slice(&v);
+        }
+        timings.upload += t.upload;
+        timings.gpu += t.gpu;
+        timings.read_back += t.read_back;
+        timings.kernels = match (timings.kernels, t.kernels) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, k) if start == 0 => k,
+            _ => None,
+        };
+        start = rows.end;
+    }
+    let mut results = BTreeMap::new();
+    for (stage, data) in want.iter().zip(full) {
+        let (rows, cols) = whole.shape(*stage);
+        results.insert(*stage, Matrix::new(rows, cols, data)?);
+    }
+    Ok(GpuRun { results, timings })
+}
