@@ -211,10 +211,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         if let Some(per_head) = per_head {
             for head in 0..h {
                 let start = ((b * h + head) * l) * s;
-                panels.push((
-                    format!("Head {head}"),
-                    per_head[start..start + l * s].to_vec(),
-                ));
+                panels.push((format!("Head {head}"), &per_head[start..start + l * s]));
             }
         }
         let start = b * l * s;
@@ -224,7 +221,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             } else {
                 "Head 0".into()
             },
-            mean[start..start + l * s].to_vec(),
+            &mean[start..start + l * s],
         ));
         let title = format!(
             "MultiheadAttention, {} head{}{}",

@@ -46,7 +46,7 @@ pub fn draw_sentence(
             .map(|i| (0..heads).map(|h| map(layer, h)[i]).sum::<f32>() / heads as f32)
             .collect()
     };
-    let maps = |panels: Vec<(String, Vec<f32>)>| Maps {
+    let maps = |panels| Maps {
         panels,
         rows: n,
         cols: n,
@@ -56,14 +56,15 @@ pub fn draw_sentence(
     match selection {
         Selection::Head(layer, head) => {
             let title = format!("{model}: layer {layer}, head {head}");
-            let m = maps(vec![(String::new(), map(layer, head).to_vec())]);
+            let m = maps(vec![(String::new(), map(layer, head))]);
             draw(path, &m, &title, cmap, false)?;
         }
         Selection::Layer(layer) => {
-            let mut panels: Vec<(String, Vec<f32>)> = (0..heads)
-                .map(|h| (format!("Head {h}"), map(layer, h).to_vec()))
+            let average = mean(layer);
+            let mut panels: Vec<(String, &[f32])> = (0..heads)
+                .map(|h| (format!("Head {h}"), map(layer, h)))
                 .collect();
-            panels.push(("Average".into(), mean(layer)));
+            panels.push(("Average".into(), &average));
             let title = format!("{model}: layer {layer}, every head");
             draw(path, &maps(panels), &title, cmap, false)?;
         }

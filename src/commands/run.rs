@@ -298,7 +298,7 @@ fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> 
     let causal = example.problem.causal;
     let title = title(args, example);
     let maps = Maps {
-        panels: vec![(String::new(), weights.data.clone())],
+        panels: vec![(String::new(), &weights.data[..])],
         rows: weights.rows,
         cols: weights.cols,
         row_labels: example.tokens.clone(),

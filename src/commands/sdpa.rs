@@ -123,7 +123,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
                 } else {
                     "Weights".into()
                 };
-                (title, weights[start..start + l * s].to_vec())
+                (title, &weights[start..start + l * s])
             })
             .collect();
         let title = format!(

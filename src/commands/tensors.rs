@@ -156,10 +156,11 @@ pub fn labels(flag: Option<&str>, n: usize, what: &str) -> Result<Vec<String>> {
     }
 }
 
-/// The maps of one batch element: (title, rows×cols values) per panel.
-pub struct Maps {
+/// The maps of one batch element: (title, rows×cols values) per panel, borrowed (an N×N map
+/// can be most of a run's memory; drawing never copies it).
+pub struct Maps<'a> {
     /// Panels in order.
-    pub panels: Vec<(String, Vec<f32>)>,
+    pub panels: Vec<(String, &'a [f32])>,
     /// Query positions.
     pub rows: usize,
     /// Key positions.
@@ -220,7 +221,7 @@ pub fn draw(
             .panels
             .iter()
             .zip(&small)
-            .map(|((t, _), d)| (t.clone(), d.values.clone()))
+            .map(|((t, _), d)| (t.clone(), &d.values[..]))
             .collect(),
         rows: small[0].rows,
         cols: small[0].cols,

@@ -36,9 +36,9 @@ pub fn attention(
     Ok(GpuRun { results, timings })
 }
 
-/// Largest weights block one submission holds when the weights are split (32 MiB): with scores,
+/// Largest weights block one submission holds when the weights are split (16 MiB): with scores,
 /// weights and staging per block, device and host memory stay near one N×N matrix.
-pub const ROW_BLOCK_BYTES: u64 = 32 << 20;
+pub const ROW_BLOCK_BYTES: u64 = 16 << 20;
 
 /// Query rows per block when an N-wide f32 block may take `limit` bytes (at least 1).
 pub fn rows_per_block(n: usize, limit: u64) -> usize {
