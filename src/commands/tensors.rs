@@ -231,7 +231,7 @@ pub fn draw(
     let maps = &maps;
     let image = if maps.panels.len() == 1 {
         heatmap::render(&HeatmapSpec {
-            values: &maps.panels[0].1,
+            values: maps.panels[0].1,
             rows: maps.rows,
             cols: maps.cols,
             row_labels: &maps.row_labels,
