@@ -140,7 +140,7 @@ pub struct BenchArgs {
 
     /// Time a BERT-family encoder's forward pass instead (a Hugging Face model folder, as for
     /// `model`), phase by phase: tokenize, upload, GPU, read-back, CPU check.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["sizes", "d", "heads", "batch", "causal", "kernel"])]
     pub model: Option<PathBuf>,
 
     /// With --model: the text to run (default: a built-in paragraph), cut to --tokens.

@@ -93,6 +93,9 @@ fn model_bench_times_every_phase() {
     let r = &json[0];
     assert_eq!(r["tokens"], 8);
     assert_eq!(r["layers"], 2);
+    let err = r["max_abs_error"].as_f64().unwrap();
+    assert!(err < 1e-4, "GPU vs CPU {err}");
+    assert!(r["timer"].is_string(), "{r}");
     for key in [
         "tokenize_ms",
         "upload_ms",
@@ -132,6 +135,11 @@ fn bad_bench_requests_are_refused() {
             "does not exist",
         ),
         (vec!["bench", "--model", "nowhere"], 1, "is not a folder"),
+        (
+            vec!["bench", "--model", "tiny", "--sizes", "8"],
+            2,
+            "--sizes",
+        ),
     ] {
         // All refused before an adapter is opened.
         let r = run(dir.path(), &args);

@@ -119,13 +119,9 @@ fn mha_args<'a>(query: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-/// Largest |a − b|.
+/// Largest |a − b| (NaN if either holds a NaN).
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    common::max_abs_diff(a, b)
 }
 
 fn assert_rows_sum_to_one(w: &[f32], s: usize) {

@@ -143,12 +143,7 @@ fn layer_and_head_pictures_and_a_batch_of_sentences() {
         ],
     );
     let alone = read_array(&dir.path().join("alone/attentions.npy"), "a").unwrap();
-    let worst = alone
-        .data
-        .iter()
-        .zip(&a0.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
+    let worst = common::max_abs_diff(&alone.data, &a0.data);
     assert!(worst < 1e-5, "batch vs alone differ by {worst}");
     assert!(dir.path().join("one.png").is_file());
 }

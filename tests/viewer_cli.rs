@@ -9,35 +9,11 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use selfattn::npy::write_array;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use common::cli::{ok, run};
 
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("selfattn")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let r = run(dir, args);
-    assert_eq!(r.code, 0, "{args:?}\n{}\n{}", r.stdout, r.stderr);
-    r.stdout
-}
-
+/// The folder's entries (not recursive), sorted.
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

@@ -45,7 +45,15 @@ impl BertConfig {
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
         let json: Value =
             serde_json::from_str(text).map_err(|e| fail(path, format!("not valid JSON ({e})")))?;
-        let model_type = json.get("model_type").and_then(Value::as_str).unwrap_or("");
+        let Some(model_type) = json.get("model_type").and_then(Value::as_str) else {
+            return Err(fail(
+                path,
+                format!(
+                    "'model_type' is missing; supported: {}",
+                    SUPPORTED_MODEL_TYPES.join(", ")
+                ),
+            ));
+        };
         if !SUPPORTED_MODEL_TYPES.contains(&model_type) {
             return Err(fail(
                 path,
@@ -109,6 +117,16 @@ impl BertConfig {
                 "is_decoder is true; only encoders are supported".into(),
             ));
         }
+        // Token ids travel to the GPU as exact f32 integers (shaders/embed.wgsl).
+        if config.vocab.max(config.type_vocab) > 1 << 24 {
+            return Err(fail(
+                path,
+                format!(
+                    "vocab_size {} is above 2^24, which selfattn does not support",
+                    config.vocab
+                ),
+            ));
+        }
         if !config.hidden.is_multiple_of(config.heads) {
             return Err(fail(
                 path,
@@ -163,7 +181,8 @@ mod tests {
         assert!(
             err(r#"{"model_type":"gpt2"}"#).contains("'gpt2' is not supported; supported: bert")
         );
-        assert!(err(r#"{}"#).contains("model_type '' is not supported"));
+        assert!(err(r#"{}"#).contains("'model_type' is missing; supported: bert"));
+        assert!(err(r#"{"model_type":"bert","vocab_size":16777217}"#).contains("above 2^24"));
         assert!(err(r#"{"model_type":"bert","hidden_act":"relu"}"#).contains("hidden_act 'relu'"));
         assert!(
             err(r#"{"model_type":"bert","position_embedding_type":"relative_key"}"#)

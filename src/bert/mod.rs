@@ -37,15 +37,7 @@ impl BertModel {
     /// Loads `dir`: `config.json` first (so an unsupported model is refused before its weights
     /// are read), then `tokenizer.json`, then `model.safetensors`.
     pub fn load(dir: &Path) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(Error::InputFile {
-                path: dir.to_path_buf(),
-                message: "is not a folder; --model wants a Hugging Face model folder \
-                          (config.json, model.safetensors, tokenizer.json)"
-                    .into(),
-            });
-        }
-        let config = BertConfig::load(&dir.join("config.json"))?;
+        let config = Self::load_config(dir)?;
         let tokenizer = BertTokenizer::load(&dir.join("tokenizer.json"))?;
         let sd = StateDict::load(&dir.join("model.safetensors"))?;
         let weights = BertWeights::from_state_dict(&sd, &config)?;
@@ -55,5 +47,19 @@ impl BertModel {
             weights,
             tokenizer,
         })
+    }
+
+    /// Reads only `dir`'s `config.json` (cheap: to check a request against the model's sizes
+    /// before its weights are loaded).
+    pub fn load_config(dir: &Path) -> Result<BertConfig> {
+        if !dir.is_dir() {
+            return Err(Error::InputFile {
+                path: dir.to_path_buf(),
+                message: "is not a folder; --model wants a Hugging Face model folder \
+                          (config.json, model.safetensors, tokenizer.json)"
+                    .into(),
+            });
+        }
+        BertConfig::load(&dir.join("config.json"))
     }
 }

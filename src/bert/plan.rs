@@ -67,6 +67,11 @@ impl BertPlan {
         let mut types = Vec::with_capacity(batch * seq_len);
         let mut padding = Vec::with_capacity(batch * seq_len);
         for (b, s) in sequences.iter().enumerate() {
+            if s.ids.is_empty() {
+                return Err(Error::InvalidSize(format!(
+                    "sentence {b} has no tokens (its tokenizer produced none)"
+                )));
+            }
             if s.type_ids.len() != s.ids.len() {
                 return Err(Error::ShapeMismatch(format!(
                     "sequence {b} has {} ids but {} token-type ids",
@@ -197,6 +202,30 @@ impl BertPlan {
             last_hidden_state: x,
             attentions,
         })
+    }
+
+    /// The buffers to read back: `last_hidden_state`, then each layer's attentions.
+    pub fn outputs(&self) -> Vec<BufId> {
+        let mut want = vec![self.last_hidden_state];
+        want.extend(&self.attentions);
+        want
+    }
+
+    /// Sentence `b` cut out of the padded batch, from `values` read back in [`BertPlan::outputs`]
+    /// order: its attentions (layers, heads, n, n) and hidden state (n, hidden), n its own length.
+    pub fn sentence(&self, values: &[Vec<f32>], b: usize) -> (Vec<f32>, Vec<f32>) {
+        let (big_n, heads, h, n) = (self.seq_len, self.heads, self.hidden, self.lengths[b]);
+        let mut attentions = Vec::with_capacity(values.len().saturating_sub(1) * heads * n * n);
+        for layer in &values[1..] {
+            for head in 0..heads {
+                for q in 0..n {
+                    let row = ((b * heads + head) * big_n + q) * big_n;
+                    attentions.extend_from_slice(&layer[row..row + n]);
+                }
+            }
+        }
+        let start = b * big_n * h;
+        (attentions, values[0][start..start + n * h].to_vec())
     }
 
     /// The inputs as slices, for the executors.

@@ -89,30 +89,55 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
         ms(load)
     );
     let kernels = Kernels::new(&ctx)?;
-    let mut want = vec![plan.last_hidden_state];
-    want.extend(&plan.attentions);
+    let want = plan.outputs();
     let inputs = plan.inputs();
+    let timer = if ctx
+        .device
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY)
+    {
+        "timestamp queries"
+    } else {
+        "fenced wall clock"
+    };
     let mut phases: [Vec<Duration>; 4] = Default::default();
+    let mut last = Vec::new();
     for run in 0..=args.runs {
         let start = Instant::now();
-        let (_, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+        let (values, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
         if run > 0 {
             phases[0].push(t.upload);
             phases[1].push(t.kernels.unwrap_or(t.gpu));
             phases[2].push(t.read_back);
             phases[3].push(start.elapsed());
         }
+        last = values;
     }
     let [upload, gpu, read_back, total] = phases.map(|p| median(&p));
     let tokenize = median(&tokenize_times[1..]);
-    let cpu_ms = (!args.no_cpu).then(|| {
+    // The CPU check: the f64 forward pass, and the largest |GPU − CPU| over every output.
+    let check = (!args.no_cpu).then(|| {
         let start = Instant::now();
-        super::progress::while_running("CPU reference (f64 forward pass)", || {
+        let reference = super::progress::while_running("CPU reference (f64 forward pass)", || {
             cpu::execute::execute(&plan.program, &inputs, &want)
         });
-        ms(start.elapsed())
+        let worst = want
+            .iter()
+            .zip(&last)
+            .flat_map(|(id, gpu)| gpu.iter().zip(&reference[id.0]))
+            .map(|(&g, &c)| (g as f64 - c).abs())
+            .fold(0.0f64, |m, d| {
+                if m.is_nan() || d.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(d)
+                }
+            });
+        (ms(start.elapsed()), worst)
     });
+    let cpu_ms = check.map(|(t, _)| t);
     let gflops = forward_flops(&c, n) / gpu.as_secs_f64() / 1e9;
+    println!("GPU time: {timer}");
     println!(
         "\n{:>12} {:>10} {:>10} {:>12} {:>12} {:>10} {:>14}",
         "tokenize ms",
@@ -133,6 +158,11 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
         gflops,
         cpu_ms.map_or("skipped".into(), |v| format!("{v:.1}"))
     );
+    if let Some((_, worst)) = check {
+        println!(
+            "CPU check: largest |GPU − CPU| over the hidden state and every attention {worst:.2e}"
+        );
+    }
     if let Some(path) = &args.json {
         let record = serde_json::json!([{
             "model": dir.display().to_string(),
@@ -147,6 +177,8 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
             "end_to_end_ms": ms(total),
             "gflops": gflops,
             "cpu_ms": cpu_ms,
+            "max_abs_error": check.map(|(_, w)| w),
+            "timer": timer,
             "adapter": ctx.info.name,
         }]);
         let text = serde_json::to_string_pretty(&record).expect("record serialises");

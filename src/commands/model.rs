@@ -17,7 +17,7 @@ use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::report;
-use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
+use selfattn::viewer::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance};
@@ -50,10 +50,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     }
     super::html::check_target(args.html.as_deref(), false)?;
 
-    let start = Instant::now();
-    let model = BertModel::load(&args.model)?;
-    let load_time = start.elapsed();
-    let c = model.config.clone();
+    let c = BertModel::load_config(&args.model)?;
     if let Some(l) = args.layer.filter(|&l| l >= c.layers) {
         return Err(Error::Usage(format!(
             "--layer {l}: the model has {} layers (0 to {})",
@@ -68,6 +65,9 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             c.heads - 1
         )));
     }
+    let start = Instant::now();
+    let model = BertModel::load(&args.model)?;
+    let load_time = start.elapsed();
 
     let start = Instant::now();
     let tokenized = texts
@@ -85,6 +85,18 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
                 "warning: sentence {i} has {n} tokens; truncated to {} (max_position_embeddings)",
                 c.max_positions
             );
+        }
+    }
+    if args.html.is_some() {
+        // Refused now rather than after the GPU and CPU work (the page holds every map).
+        let maps = c.layers * (c.heads + 1);
+        let total: usize = tokenized.iter().map(|t| maps * t.tokens.len().pow(2)).sum();
+        if total > MAX_TOTAL_WEIGHTS {
+            return Err(Error::InvalidSize(format!(
+                "--html would hold {total} weights ({} layers × {} heads and their average, per \
+                 sentence), more than the viewer's {MAX_TOTAL_WEIGHTS}; run fewer or shorter sentences",
+                c.layers, c.heads
+            )));
         }
     }
     let sequences: Vec<_> = tokenized.iter().map(|t| t.sequence.clone()).collect();
@@ -108,8 +120,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         );
     }
     let kernels = Kernels::new(&ctx)?;
-    let mut want = vec![plan.last_hidden_state];
-    want.extend(&plan.attentions);
+    let want = plan.outputs();
     let inputs = plan.inputs();
     let (values, timings) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
 
@@ -316,32 +327,21 @@ fn verdict(checks: &[(String, Comparison)]) -> Outcome {
     }
 }
 
-/// Cuts each sentence out of the padded batch: attentions (layers, heads, n, n), hidden (n, h).
+/// Cuts each sentence out of the padded batch, with its tokens.
 fn split_sentences(
     plan: &BertPlan,
     tokenized: &[Tokenized],
     values: &[Vec<f32>],
 ) -> Vec<SentenceResult> {
-    let (big_n, heads, h) = (plan.seq_len, plan.heads, plan.hidden);
     tokenized
         .iter()
         .enumerate()
         .map(|(b, t)| {
-            let n = plan.lengths[b];
-            let mut attentions = Vec::with_capacity(values.len().saturating_sub(1) * heads * n * n);
-            for layer in &values[1..] {
-                for head in 0..heads {
-                    for q in 0..n {
-                        let row = ((b * heads + head) * big_n + q) * big_n;
-                        attentions.extend_from_slice(&layer[row..row + n]);
-                    }
-                }
-            }
-            let start = b * big_n * h;
+            let (attentions, hidden) = plan.sentence(values, b);
             SentenceResult {
                 tokens: t.tokens.clone(),
                 attentions,
-                hidden: values[0][start..start + n * h].to_vec(),
+                hidden,
             }
         })
         .collect()

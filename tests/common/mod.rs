@@ -23,3 +23,16 @@ pub fn gpu() -> Option<GpuContext> {
         }
     }
 }
+
+/// The largest |a − b|; a NaN anywhere makes it NaN (so a `<` bound fails), unequal lengths panic.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).fold(0.0f32, |m, (x, y)| {
+        let d = (x - y).abs();
+        if m.is_nan() || d.is_nan() {
+            f32::NAN
+        } else {
+            m.max(d)
+        }
+    })
+}
