@@ -5,7 +5,13 @@
 //   x = q·k_j · scale + masks;  m' = max(m, x);  c = exp(m − m');  p = exp(x − m')
 //   l = l·c + p;  acc = acc·c + p·v_j;  m = m'
 //
-// and writes acc / l. The N×N weights are never stored: memory is O(N·d). No workgroup memory
+// and writes acc / l. The N×N weights are never stored: memory is O(N·d).
+//
+// The keys may be split into blocks, one dispatch each (key_begin..key_end): a dispatch that is
+// not the first resumes from the (m, l, found) kept in `state` and the unnormalised acc kept in
+// `out`; one that is not the last leaves them there. Why: llvmpipe (lavapipe and Mesa's GL)
+// stops an invocation's loops after about 65,535 iterations in total, silently, so one
+// invocation may only stream a few hundred keys there (src/gpu/execute.rs sizes the blocks). No workgroup memory
 // and no barriers (DESIGN.md §6: barriers are very expensive on CPU adapters). The masks are
 // those of softmax.wgsl: causal, an additive attention mask and an additive key-padding mask,
 // values at or below MASKED_BELOW excluding the key; a fully masked row is written as zeros.
@@ -44,6 +50,11 @@ struct FlashParams {
     o_row: u32,
     o_batch_outer: u32,
     o_batch_inner: u32,
+    // this dispatch's keys, and whether it starts (1) / finishes (1) the recurrence
+    key_begin: u32,
+    key_end: u32,
+    first: u32,
+    last: u32,
     _pad0: u32,
 }
 
@@ -60,7 +71,9 @@ const MASKED_BELOW = -1e30;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 @group(0) @binding(5) var<storage, read> padding: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+// (m, l, found) per query row, matrix and output chunk, between key blocks
+@group(0) @binding(6) var<storage, read_write> state: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -88,11 +101,21 @@ fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
 
+    let chunks = (params.dv + CHUNK - 1u) / CHUNK;
+    let state_base = ((z * params.l + i) * chunks + gid.y) * 3u;
     var found = false;
     var m = 0.0;
     var l_sum = 0.0;
     var acc: array<f32, CHUNK>;
-    for (var j = 0u; j < params.s; j++) {
+    if params.first == 0u {
+        m = state[state_base];
+        l_sum = state[state_base + 1u];
+        found = state[state_base + 2u] != 0.0;
+        for (var c = 0u; c < width; c++) {
+            acc[c] = out[o_base + c];
+        }
+    }
+    for (var j = params.key_begin; j < params.key_end; j++) {
         if params.causal != 0u && i32(j) > i32(i) + params.causal_offset {
             continue;
         }
@@ -133,6 +156,15 @@ fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc[c] = fma(p, v[v_row + c], acc[c] * correction);
         }
         m = m_new;
+    }
+    if params.last == 0u {
+        state[state_base] = m;
+        state[state_base + 1u] = l_sum;
+        state[state_base + 2u] = select(0.0, 1.0, found);
+        for (var c = 0u; c < width; c++) {
+            out[o_base + c] = acc[c];
+        }
+        return;
     }
     let inv = select(0.0, 1.0 / l_sum, found);
     for (var c = 0u; c < width; c++) {

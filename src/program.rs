@@ -283,7 +283,7 @@ impl Program {
         let params = FlashParams {
             has_mask: mask.is_some() as u32,
             has_padding: padding.is_some() as u32,
-            ..params
+            ..params.whole()
         };
         let out = self.buffer(name, params.output_len(), false);
         self.steps.push(Step::Flash {

@@ -1028,3 +1028,85 @@ fn seed_example_reproduces_tutorial_numbers() {
     let out = &gpu[&Stage::Output].data[..3];
     assert_row_rounds_to("output row 0", out, &[-1.3033, 1.5839, -1.8859]);
 }
+
+/// llvmpipe stops an invocation's loops after about 65,535 iterations in all; the output-only
+/// kernel streams the keys in blocks there (resuming from a state buffer). These sizes cross the
+/// cap several times over, with two output chunks (d_v = 70), a causal mask (later blocks add
+/// nothing for early rows) and a padding mask that hides the first 500 keys of one batch element
+/// (its first blocks find no key at all, so resuming must start from "nothing found").
+#[test]
+fn output_only_kernel_streams_long_key_ranges_in_blocks() {
+    let Some((ctx, kernels)) = open() else { return };
+    use selfattn::gpu::flash::FlashParams;
+    use selfattn::program::Program;
+    let (batch, l, s, d, dv) = (2usize, 5usize, 1500usize, 64usize, 70usize);
+    let mut rng = NumpyRng::new(11);
+    let q = normals(&mut rng, batch * l * d, 1.0);
+    let k = normals(&mut rng, batch * s * d, 1.0);
+    let v = normals(&mut rng, batch * s * dv, 1.0);
+    let padding: Vec<f32> = (0..batch * s)
+        .map(|i| if i >= s && i < s + 500 { MASKED } else { 0.0 })
+        .collect();
+    for causal in [false, true] {
+        let mut p = Program::default();
+        let (qb, kb, vb, pb) = (
+            p.input("q", q.len()),
+            p.input("k", k.len()),
+            p.input("v", v.len()),
+            p.input("padding", padding.len()),
+        );
+        let params = FlashParams {
+            heads: 1,
+            batch: batch as u32,
+            padding_batch: s as u32,
+            causal_offset: (s - l) as i32,
+            q_batch_outer: (l * d) as u32,
+            k_batch_outer: (s * d) as u32,
+            v_batch_outer: (s * dv) as u32,
+            o_batch_outer: (l * dv) as u32,
+            ..FlashParams::single(l, s, d, dv, 0.125, causal)
+        };
+        let out = p.flash("out", params, qb, kb, vb, None, Some(pb));
+        let inputs: [&[f32]; 4] = [&q, &k, &v, &padding];
+        let (gpu, _) =
+            selfattn::gpu::execute::execute(&ctx, &kernels, &p, &inputs, &[out]).expect("GPU run");
+        let cpu = cpu::execute::execute(&p, &inputs, &[out]);
+        let c = compare(
+            Stage::Output,
+            &matrix(batch * l, dv, gpu[0].clone()),
+            &cpu[out.0],
+            DEFAULT_TOLERANCE,
+        );
+        assert!(c.passed, "causal {causal}: {c}");
+    }
+}
+
+#[test]
+fn loops_beyond_llvmpipes_cap_are_refused_not_cut_short() {
+    let Some((ctx, kernels)) = open() else { return };
+    use selfattn::program::Program;
+    let cols = 30_000;
+    let mut p = Program::default();
+    let scores = p.input("scores", cols);
+    let params = SoftmaxParams {
+        rows: 1,
+        cols: cols as u32,
+        ..Default::default()
+    };
+    let w = p.softmax("weights", params, scores, None, None);
+    let data = vec![0.5f32; cols];
+    let result = selfattn::gpu::execute::execute(&ctx, &kernels, &p, &[&data], &[w]);
+    match ctx.loop_budget() {
+        Some(_) => {
+            let err = result.expect_err("refused on llvmpipe").to_string();
+            assert!(
+                err.contains("loop iterations") && err.contains("weights"),
+                "{err}"
+            );
+        }
+        None => {
+            let w = &result.expect("runs without a loop cap").0[0];
+            assert!((w[0] - 1.0 / cols as f32).abs() < 1e-9, "{}", w[0]);
+        }
+    }
+}

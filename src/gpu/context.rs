@@ -127,6 +127,9 @@ fn preference(info: &wgpu::AdapterInfo) -> u8 {
     }
 }
 
+/// Loop iterations per invocation we allow on llvmpipe (its cap is about 65,535).
+pub const LLVMPIPE_LOOP_BUDGET: u64 = 60_000;
+
 /// An open device with the facts about it that the rest of the crate needs.
 pub struct GpuContext {
     /// The wgpu device.
@@ -193,6 +196,18 @@ impl GpuContext {
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// How many loop iterations one invocation may run in total, when the driver caps it:
+    /// Mesa's llvmpipe (behind lavapipe and Mesa's software GL) ends an invocation's loops after
+    /// about 65,535 iterations summed over all its loops, silently (found here: the output-only
+    /// kernel wrote only its first column once S·(d + d_v) passed ~63,000). Kernels whose loop
+    /// counts grow with the problem are split or refused against this budget, kept below the
+    /// cap for a margin. `None`: no known cap.
+    pub fn loop_budget(&self) -> Option<u64> {
+        let llvmpipe = self.info.name.to_lowercase().contains("llvmpipe")
+            || self.info.device_type == wgpu::DeviceType::Cpu;
+        llvmpipe.then_some(LLVMPIPE_LOOP_BUDGET)
     }
 
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.

@@ -14,7 +14,7 @@ use crate::program::{BufId, Program, Step};
 use super::GpuContext;
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
 use super::embed::EmbedKernel;
-use super::flash::FlashKernel;
+use super::flash::{FlashKernel, FlashParams};
 use super::gelu::GeluKernel;
 use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
@@ -100,6 +100,45 @@ pub fn execute(
     result
 }
 
+/// Refuses a step whose invocations would loop more often than the adapter lets them (see
+/// [`GpuContext::loop_budget`]): on llvmpipe its result would be silently cut short.
+fn check_loops(ctx: &GpuContext, name: &str, step: &Step) -> Result<()> {
+    let Some(budget) = ctx.loop_budget() else {
+        return Ok(());
+    };
+    // Iterations of one invocation, from the kernels' loops (the flash step is split by keys).
+    let iterations = match step {
+        Step::Matmul { params, .. } => params.k as u64 + 20,
+        Step::Softmax { params, .. } => 3 * params.cols as u64,
+        Step::LayerNorm { params, .. } => 3 * params.cols as u64,
+        Step::HeadMean { params, .. } => params.heads as u64,
+        Step::Flash { .. } | Step::Embed { .. } | Step::Gelu { .. } => 0,
+    };
+    if iterations > budget {
+        return Err(Error::InvalidSize(format!(
+            "{name} needs about {iterations} loop iterations in one GPU invocation; {} \
+             (Mesa's llvmpipe) silently stops an invocation after about 65,535, so this size \
+             cannot run correctly there (try --no-weights, or a real GPU)",
+            ctx.info.name
+        )));
+    }
+    Ok(())
+}
+
+/// Keys one flash dispatch streams: all of them, unless the adapter caps an invocation's loop
+/// iterations (llvmpipe), when each key costs about d + min(d_v, CHUNK) + 1 iterations.
+fn flash_keys_per_dispatch(ctx: &GpuContext, p: &FlashParams) -> u32 {
+    match ctx.loop_budget() {
+        None => u32::MAX,
+        Some(budget) => {
+            let chunk = p.dv.min(super::flash::CHUNK) as u64;
+            let fixed = p.d as u64 + 2 * chunk;
+            let per_key = p.d as u64 + chunk + 1;
+            (budget.saturating_sub(fixed) / per_key).clamp(1, u32::MAX as u64) as u32
+        }
+    }
+}
+
 /// Reads the two u64 timestamps back.
 fn read_ticks(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<[u64; 2]> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -178,6 +217,7 @@ fn record_and_run(
         };
         if *needed {
             check_groups(&ctx.limits, name, g)?;
+            check_loops(ctx, name, step)?;
         }
         groups.push(g);
     }
@@ -287,15 +327,25 @@ fn record_and_run(
                     padding,
                     out,
                 } => {
-                    let params = uniform(ctx, "flash params", params);
                     let mask = mask.map(get).unwrap_or(&no_bias);
                     let padding = padding.map(get).unwrap_or(&no_bias);
+                    let state = poisoned_output(ctx, "flash state", params.state_len().max(3))?;
                     let kernel = &kernels.flash.0;
-                    let bind = kernel.bind(
-                        &ctx.device,
-                        &[&params, get(*q), get(*k), get(*v), mask, padding, get(*out)],
-                    );
-                    kernel.dispatch(&mut pass, &bind, *g);
+                    for block in params.key_blocks(flash_keys_per_dispatch(ctx, params)) {
+                        let params = uniform(ctx, "flash params", &block);
+                        let buffers = [
+                            &params,
+                            get(*q),
+                            get(*k),
+                            get(*v),
+                            mask,
+                            padding,
+                            &state,
+                            get(*out),
+                        ];
+                        let bind = kernel.bind(&ctx.device, &buffers);
+                        kernel.dispatch(&mut pass, &bind, *g);
+                    }
                 }
                 Step::HeadMean {
                     params,

@@ -61,6 +61,14 @@ pub struct FlashParams {
     pub o_row: u32,
     pub o_batch_outer: u32,
     pub o_batch_inner: u32,
+    /// First key of this dispatch.
+    pub key_begin: u32,
+    /// One past the last key of this dispatch.
+    pub key_end: u32,
+    /// 1: this dispatch starts the recurrence (else it resumes from `state` and `out`).
+    pub first: u32,
+    /// 1: this dispatch finishes it (else it leaves its state for the next key block).
+    pub last: u32,
     /// Padding to 16 bytes.
     pub _pad0: u32,
 }
@@ -83,6 +91,44 @@ impl FlashParams {
             o_row: dv as u32,
             ..Default::default()
         }
+    }
+
+    /// The same dispatch over every key in one go (how programs hold it).
+    pub fn whole(self) -> Self {
+        FlashParams {
+            key_begin: 0,
+            key_end: self.s,
+            first: 1,
+            last: 1,
+            ..self
+        }
+    }
+
+    /// The dispatches that stream the keys in blocks of `keys_per_block` (one for all keys when
+    /// that is at least `s`).
+    pub fn key_blocks(self, keys_per_block: u32) -> Vec<Self> {
+        let per = keys_per_block.max(1);
+        let mut blocks = Vec::new();
+        let mut begin = 0u32;
+        loop {
+            let end = begin.saturating_add(per).min(self.s);
+            blocks.push(FlashParams {
+                key_begin: begin,
+                key_end: end,
+                first: (begin == 0) as u32,
+                last: (end == self.s) as u32,
+                ..self
+            });
+            if end >= self.s {
+                return blocks;
+            }
+            begin = end;
+        }
+    }
+
+    /// Floats of the state buffer the key blocks share: (m, l, found) per row, matrix and chunk.
+    pub fn state_len(&self) -> usize {
+        self.batch as usize * self.l as usize * self.dv.div_ceil(CHUNK) as usize * 3
     }
 
     /// Output elements addressed.
@@ -119,6 +165,7 @@ impl FlashKernel {
                 Binding::ReadOnly,
                 Binding::ReadOnly,
                 Binding::ReadWrite,
+                Binding::ReadWrite,
             ],
         ))
     }
@@ -129,8 +176,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_blocks_cover_every_key_once_first_and_last_marked() {
+        let p = FlashParams {
+            s: 10,
+            ..Default::default()
+        };
+        let b = p.key_blocks(4);
+        let ranges: Vec<_> = b
+            .iter()
+            .map(|b| (b.key_begin, b.key_end, b.first, b.last))
+            .collect();
+        assert_eq!(ranges, [(0, 4, 1, 0), (4, 8, 0, 0), (8, 10, 0, 1)]);
+        assert_eq!(p.key_blocks(10).len(), 1);
+        assert_eq!(p.key_blocks(0).len(), 10);
+        assert_eq!(p.whole().key_blocks(u32::MAX)[0], p.whole());
+    }
+
+    #[test]
     fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<FlashParams>(), 112);
+        assert_eq!(std::mem::size_of::<FlashParams>(), 128);
     }
 
     #[test]
