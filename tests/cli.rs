@@ -418,13 +418,19 @@ fn beyond_the_adapter_limits_exits_1_naming_the_limit() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // 40 000 tokens: the 40 000² score matrix needs 6.4 GB, beyond any storage binding.
+    // 40 000 tokens: the 40 000² weights need 6.4 GB. The GPU side would run in row blocks,
+    // but the whole matrix is refused on the host, naming the limit and the way out.
     let n = 40_000;
     npy(dir.path(), "long.npy", &[n, 1], &values(n, 12));
     bad(
         dir.path(),
         &["--embeddings", "long.npy", "--no-heatmap"],
-        &["scaled scores", "needs 6400000000 bytes", "max_"],
+        &[
+            "40000×40000 attention weights",
+            "6400000000 bytes",
+            "host limit",
+            "--no-weights",
+        ],
     );
 }
 

@@ -15,7 +15,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use assert_cmd::Command;
 use cdp::{Browser, Page, find_browser};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::{read_array, write_array};
@@ -28,20 +27,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
 
+/// Runs the CLI in `dir`; it must succeed. Returns its stdout.
 fn selfattn(dir: &Path, args: &[&str]) -> String {
-    let out = Command::cargo_bin("selfattn")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "selfattn {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::cli::ok(dir, args)
 }
 
 fn url(path: &Path) -> String {

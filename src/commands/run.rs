@@ -37,6 +37,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let cmap = colormap(args.cmap.as_deref(), &example)?;
     check_output_paths(args)?;
     let dims = example.problem.dims()?;
+    check_host_weights(dims.n, args.no_weights)?;
 
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
     println!("Adapter: {}", ctx.describe());
@@ -194,6 +195,23 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         );
     }
     Ok(verdict(&checks))
+}
+
+/// The most bytes of weights `run` assembles on the host (4 GiB, N = 32,768): beyond, the row
+/// blocks would fit the GPU but the whole matrix would not fit a sensible host.
+const MAX_HOST_WEIGHTS_BYTES: u64 = 1 << 32;
+
+/// Refuses, before any GPU work, weights too large to hold on the host.
+fn check_host_weights(n: usize, no_weights: bool) -> Result<()> {
+    let bytes = (n as u64).saturating_mul(n as u64).saturating_mul(4);
+    if !no_weights && bytes > MAX_HOST_WEIGHTS_BYTES {
+        return Err(Error::InvalidSize(format!(
+            "the {n}×{n} attention weights need {bytes} bytes on the host, more than selfattn's \
+             host limit of {MAX_HOST_WEIGHTS_BYTES} bytes (4 GiB); --no-weights computes the \
+             output without them"
+        )));
+    }
+    Ok(())
 }
 
 /// The seed of the inputs, reused to sample the verified rows.
