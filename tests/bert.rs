@@ -179,11 +179,6 @@ fn run_plan(ctx: &GpuContext, kernels: &Kernels, plan: &BertPlan) -> Vec<Vec<f32
         .0
 }
 
-/// Sentence `b`'s attentions and hidden state cut from a batch by the library.
-fn sentence(plan: &BertPlan, values: &[Vec<f32>], b: usize) -> (Vec<f32>, Vec<f32>) {
-    plan.sentence(values, b)
-}
-
 #[test]
 fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
     let Some((ctx, kernels)) = open() else { return };
@@ -231,8 +226,8 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
         )
         .unwrap();
         let single = run_plan(&ctx, &kernels, &alone);
-        let (att_batch, hid_batch) = sentence(&plan, &values, s);
-        let (att_alone, hid_alone) = sentence(&alone, &single, 0);
+        let (att_batch, hid_batch) = plan.sentence(&values, s);
+        let (att_alone, hid_alone) = alone.sentence(&single, 0);
         let da = max_abs_diff(&att_batch, &att_alone);
         let dh = max_abs_diff(&hid_batch, &hid_alone);
         assert!(
@@ -356,7 +351,7 @@ fn minilm_matches_transformers_within_1e4() {
     // Sentence `b` of `plan` against fixture `which`.
     let check = |plan: &BertPlan, values: &[Vec<f32>], b: usize, which: usize| {
         let (name, att, hid) = &expected[which];
-        let (a, h) = sentence(plan, values, b);
+        let (a, h) = plan.sentence(values, b);
         let da = max_abs_diff(&a, &att.data);
         let dh = max_abs_diff(&h, &hid.data);
         eprintln!("{name}: attentions max |Δ| {da:.2e}, last_hidden_state max |Δ| {dh:.2e}");

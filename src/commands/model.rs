@@ -34,6 +34,28 @@ pub struct SentenceResult {
     pub hidden: Vec<f32>,
 }
 
+impl SentenceResult {
+    /// The n×n map of one head of one layer (`heads` per layer).
+    pub fn map(&self, heads: usize, layer: usize, head: usize) -> &[f32] {
+        let len = self.tokens.len() * self.tokens.len();
+        let start = (layer * heads + head) * len;
+        &self.attentions[start..start + len]
+    }
+
+    /// The n×n average of a layer's heads.
+    pub fn head_mean(&self, heads: usize, layer: usize) -> Vec<f32> {
+        let len = self.tokens.len() * self.tokens.len();
+        (0..len)
+            .map(|k| {
+                (0..heads)
+                    .map(|h| self.map(heads, layer, h)[k])
+                    .sum::<f32>()
+                    / heads as f32
+            })
+            .collect()
+    }
+}
+
 /// Runs `model`.
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
     check_tolerance(args.tolerance)?;
@@ -193,27 +215,26 @@ fn viewer_doc(
 ) -> ViewerDoc {
     let mut head_labels = numbered("Head", heads);
     head_labels.push("average".into());
-    let items =
-        results
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let len = r.tokens.len() * r.tokens.len();
-                let mut weights = Vec::with_capacity(layers * (heads + 1) * len);
-                for layer in r.attentions.chunks(heads * len) {
-                    weights.extend_from_slice(layer);
-                    weights.extend((0..len).map(|k| {
-                        (0..heads).map(|h| layer[h * len + k]).sum::<f32>() / heads as f32
-                    }));
+    let items = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let len = r.tokens.len() * r.tokens.len();
+            let mut weights = Vec::with_capacity(layers * (heads + 1) * len);
+            for layer in 0..layers {
+                for head in 0..heads {
+                    weights.extend_from_slice(r.map(heads, layer, head));
                 }
-                ViewerItem {
-                    label: format!("Sentence {i}"),
-                    query_tokens: r.tokens.clone(),
-                    key_tokens: r.tokens.clone(),
-                    weights,
-                }
-            })
-            .collect();
+                weights.extend(r.head_mean(heads, layer));
+            }
+            ViewerItem {
+                label: format!("Sentence {i}"),
+                query_tokens: r.tokens.clone(),
+                key_tokens: r.tokens.clone(),
+                weights,
+            }
+        })
+        .collect();
     ViewerDoc {
         title: format!("{name}: attention of every layer and head"),
         facts,

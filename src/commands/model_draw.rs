@@ -37,15 +37,8 @@ pub fn draw_sentence(
     cmap: Colormap,
 ) -> Result<()> {
     let n = r.tokens.len();
-    let map = |layer: usize, head: usize| {
-        let start = (layer * heads + head) * n * n;
-        &r.attentions[start..start + n * n]
-    };
-    let mean = |layer: usize| -> Vec<f32> {
-        (0..n * n)
-            .map(|i| (0..heads).map(|h| map(layer, h)[i]).sum::<f32>() / heads as f32)
-            .collect()
-    };
+    let map = |layer: usize, head: usize| r.map(heads, layer, head);
+    let mean = |layer: usize| r.head_mean(heads, layer);
     let maps = |panels| Maps {
         panels,
         rows: n,
