@@ -87,14 +87,19 @@ fetches it).";
 /// Which kernels `bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchKernel {
-    /// The blocked matmul path (with and without weight read-back) and the output-only flash path.
+    /// The blocked matmul path (with and without weight read-back) and the device's own
+    /// output-only kernel (flash-tiled where its workgroup tiles fit, else flash).
     Auto,
     /// Only the one-output-per-invocation baseline matmul path.
     Naive,
     /// Only the register-blocked matmul path.
     Blocked,
-    /// Only the output-only online-softmax path.
+    /// Only the output-only online-softmax path, one query row per invocation (no workgroup
+    /// memory: the fallback for devices with less than 22 KiB of it).
     Flash,
+    /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
+    /// memory (the default wherever it fits).
+    FlashTiled,
     /// All of them, side by side.
     All,
 }

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::TestKernels;
+
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
@@ -18,7 +20,7 @@ use selfattn::compare::{Comparison, DEFAULT_TOLERANCE, compare};
 use selfattn::cpu;
 use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
-use selfattn::gpu::attention::{GpuRun, Kernels, attention, attention_in_row_blocks};
+use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
 use selfattn::gpu::kernel::Kernel;
 use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
@@ -110,7 +112,11 @@ impl Checked {
 }
 
 /// Runs `problem` through every stage on the GPU and the CPU reference and compares them.
-fn run_both(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<Checked, String> {
+fn run_both(
+    ctx: &GpuContext,
+    kernels: &TestKernels,
+    problem: &Attention,
+) -> Result<Checked, String> {
     let dims = problem
         .dims()
         .map_err(|e| format!("bad test problem: {e}"))?;
@@ -122,16 +128,23 @@ fn run_both(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<
         .iter()
         .map(|s| compare(*s, &gpu.results[s], &cpu[s], DEFAULT_TOLERANCE))
         .collect();
-    // The output-only path (flash kernel, online softmax) must give the same output.
+    // The output-only path (each flash kernel, online softmax) must give the same output.
     let fused = Plan::output_only(dims, problem.causal, problem.wo.is_some());
-    let flash = attention(ctx, kernels, &fused, problem, &[Stage::Output])
-        .map_err(|e| format!("output-only GPU run failed on {dims:?}: {e}"))?;
-    comparisons.push(compare(
-        Stage::Output,
-        &flash.results[&Stage::Output],
-        &cpu[&Stage::Output],
-        DEFAULT_TOLERANCE,
-    ));
+    for flash_kernels in &kernels.flash {
+        let variant = flash_kernels.flash_variant().name();
+        let flash = attention(ctx, flash_kernels, &fused, problem, &[Stage::Output])
+            .map_err(|e| format!("output-only GPU run ({variant}) failed on {dims:?}: {e}"))?;
+        let c = compare(
+            Stage::Output,
+            &flash.results[&Stage::Output],
+            &cpu[&Stage::Output],
+            DEFAULT_TOLERANCE,
+        );
+        if !c.passed {
+            return Err(format!("output-only path ({variant}) on {dims:?}: {c}"));
+        }
+        comparisons.push(c);
+    }
     // The row-block path (used when N×N is too big for one binding) must give the same weights,
     // context and output: here in blocks of about a third of the rows, so a block boundary
     // falls inside the causal triangle and the last block is ragged.
@@ -155,7 +168,7 @@ fn run_both(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<
 }
 
 /// Runs `problem` on both sides; Err (with every stage's comparison) unless all stages agree.
-fn check(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<Checked, String> {
+fn check(ctx: &GpuContext, kernels: &TestKernels, problem: &Attention) -> Result<Checked, String> {
     let checked = run_both(ctx, kernels, problem)?;
     // Guard against a degenerate case that would pass on zeros.
     if checked.cpu[&Stage::Output].iter().all(|&v| v == 0.0) {
@@ -172,10 +185,10 @@ fn check(ctx: &GpuContext, kernels: &Kernels, problem: &Attention) -> Result<Che
     Ok(checked)
 }
 
-fn open() -> Option<(GpuContext, Kernels)> {
+fn open() -> Option<(GpuContext, TestKernels)> {
     let ctx = common::gpu()?;
     eprintln!("adapter: {}", ctx.describe());
-    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let kernels = TestKernels::new(&ctx, MatmulVariant::Blocked);
     Some((ctx, kernels))
 }
 
@@ -334,7 +347,7 @@ fn edge_cases_match_cpu_reference() {
 fn naive_matmul_baseline_matches_cpu_reference() {
     // The benchmark's baseline kernel (matmul_naive.wgsl) runs every matmul step here.
     let Some(ctx) = common::gpu() else { return };
-    let kernels = Kernels::with_matmul(&ctx, MatmulVariant::Naive).expect("kernels compile");
+    let kernels = TestKernels::new(&ctx, MatmulVariant::Naive);
     let causal = |s: Shape| Shape { causal: true, ..s };
     for (name, case) in [
         ("N = 1", shape(1, 5, 3, 4, None)),
@@ -1030,54 +1043,77 @@ fn seed_example_reproduces_tutorial_numbers() {
 }
 
 /// llvmpipe stops an invocation's loops after about 65,535 iterations in all; the output-only
-/// kernel streams the keys in blocks there (resuming from a state buffer). These sizes cross the
-/// cap several times over, with two output chunks (d_v = 70), a causal mask (later blocks add
-/// nothing for early rows) and a padding mask that hides the first 500 keys of one batch element
-/// (its first blocks find no key at all, so resuming must start from "nothing found").
+/// kernels stream the keys in blocks there (resuming from a state buffer). For each flash kernel
+/// the keys cross its block size about 2.5 times over (1500 keys where there is no cap), with two
+/// output chunks (d_v = 70), a causal mask (later blocks add nothing for early rows) and a
+/// padding mask that hides more than the first block of one batch element (its first blocks
+/// find no key at all, so resuming must start from "nothing found").
 #[test]
 fn output_only_kernel_streams_long_key_ranges_in_blocks() {
     let Some((ctx, kernels)) = open() else { return };
     use selfattn::gpu::flash::FlashParams;
     use selfattn::program::Program;
-    let (batch, l, s, d, dv) = (2usize, 5usize, 1500usize, 64usize, 70usize);
-    let mut rng = NumpyRng::new(11);
-    let q = normals(&mut rng, batch * l * d, 1.0);
-    let k = normals(&mut rng, batch * s * d, 1.0);
-    let v = normals(&mut rng, batch * s * dv, 1.0);
-    let padding: Vec<f32> = (0..batch * s)
-        .map(|i| if i >= s && i < s + 500 { MASKED } else { 0.0 })
-        .collect();
-    for causal in [false, true] {
-        let mut p = Program::default();
-        let (qb, kb, vb, pb) = (
-            p.input("q", q.len()),
-            p.input("k", k.len()),
-            p.input("v", v.len()),
-            p.input("padding", padding.len()),
-        );
-        let params = FlashParams {
-            heads: 1,
-            batch: batch as u32,
-            padding_batch: s as u32,
-            causal_offset: (s - l) as i32,
-            q_batch_outer: (l * d) as u32,
-            k_batch_outer: (s * d) as u32,
-            v_batch_outer: (s * dv) as u32,
-            o_batch_outer: (l * dv) as u32,
-            ..FlashParams::single(l, s, d, dv, 0.125, causal)
+    let (batch, l, d, dv) = (2usize, 5usize, 64usize, 70usize);
+    for flash_kernels in &kernels.flash {
+        let variant = flash_kernels.flash_variant();
+        let probe = FlashParams::single(l, 1 << 20, d, dv, 0.125, false);
+        let (s, hidden) = match ctx.loop_budget() {
+            Some(budget) => {
+                let block = probe.keys_per_dispatch(variant, budget) as usize;
+                (block * 5 / 2 + 17, block + 100)
+            }
+            None => (1500, 500),
         };
-        let out = p.flash("out", params, qb, kb, vb, None, Some(pb));
-        let inputs: [&[f32]; 4] = [&q, &k, &v, &padding];
-        let (gpu, _) =
-            selfattn::gpu::execute::execute(&ctx, &kernels, &p, &inputs, &[out]).expect("GPU run");
-        let cpu = cpu::execute::execute(&p, &inputs, &[out]);
-        let c = compare(
-            Stage::Output,
-            &matrix(batch * l, dv, gpu[0].clone()),
-            &cpu[out.0],
-            DEFAULT_TOLERANCE,
-        );
-        assert!(c.passed, "causal {causal}: {c}");
+        let mut rng = NumpyRng::new(11);
+        let q = normals(&mut rng, batch * l * d, 1.0);
+        let k = normals(&mut rng, batch * s * d, 1.0);
+        let v = normals(&mut rng, batch * s * dv, 1.0);
+        let padding: Vec<f32> = (0..batch * s)
+            .map(|i| {
+                if i >= s && i < s + hidden {
+                    MASKED
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        for causal in [false, true] {
+            let mut p = Program::default();
+            let (qb, kb, vb, pb) = (
+                p.input("q", q.len()),
+                p.input("k", k.len()),
+                p.input("v", v.len()),
+                p.input("padding", padding.len()),
+            );
+            let params = FlashParams {
+                heads: 1,
+                batch: batch as u32,
+                padding_batch: s as u32,
+                causal_offset: (s - l) as i32,
+                q_batch_outer: (l * d) as u32,
+                k_batch_outer: (s * d) as u32,
+                v_batch_outer: (s * dv) as u32,
+                o_batch_outer: (l * dv) as u32,
+                ..FlashParams::single(l, s, d, dv, 0.125, causal)
+            };
+            let out = p.flash("out", params, qb, kb, vb, None, Some(pb));
+            let inputs: [&[f32]; 4] = [&q, &k, &v, &padding];
+            let (gpu, _) =
+                selfattn::gpu::execute::execute(&ctx, flash_kernels, &p, &inputs, &[out])
+                    .expect("GPU run");
+            let cpu = cpu::execute::execute(&p, &inputs, &[out]);
+            let c = compare(
+                Stage::Output,
+                &matrix(batch * l, dv, gpu[0].clone()),
+                &cpu[out.0],
+                DEFAULT_TOLERANCE,
+            );
+            assert!(
+                c.passed,
+                "{} with {s} keys, causal {causal}: {c}",
+                variant.name()
+            );
+        }
     }
 }
 

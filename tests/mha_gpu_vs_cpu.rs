@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::TestKernels;
+
 use std::cell::Cell;
 
 use proptest::prelude::*;
@@ -25,7 +27,7 @@ use selfattn::attention::Stage;
 use selfattn::compare::{Comparison, DEFAULT_TOLERANCE, compare_shaped};
 use selfattn::cpu;
 use selfattn::gpu::GpuContext;
-use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::gpu::execute::execute;
 use selfattn::gpu::softmax::MASKED;
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{Array, Mask};
@@ -40,10 +42,10 @@ const HEAD_MEAN_TOLERANCE: f64 = 1e-6;
 /// Largest allowed |CPU executor − naive reference| (both f64), relative to max(1, max |value|).
 const NAIVE_TOLERANCE: f64 = 1e-8;
 
-fn open() -> Option<(GpuContext, Kernels)> {
+fn open() -> Option<(GpuContext, TestKernels)> {
     let ctx = common::gpu()?;
     eprintln!("adapter: {}", ctx.describe());
-    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let kernels = TestKernels::new(&ctx, selfattn::gpu::matmul::MatmulVariant::Blocked);
     Some((ctx, kernels))
 }
 
@@ -387,7 +389,30 @@ fn cpu_values<const K: usize>(
     want.map(|id| std::mem::take(&mut all[id.0]))
 }
 
-fn run_mha(ctx: &GpuContext, kernels: &Kernels, problem: MhaProblem) -> Result<MhaRun, String> {
+/// Runs the program's output-only result `id` with each flash kernel and compares it with the
+/// CPU reference's output computed through the weights.
+fn check_output_only(
+    ctx: &GpuContext,
+    kernels: &TestKernels,
+    program: &selfattn::program::Program,
+    inputs: &[&[f32]],
+    id: BufId,
+    shape: &[usize],
+    reference: &[f64],
+) -> Result<(), String> {
+    for flash in &kernels.flash {
+        let variant = flash.flash_variant().name();
+        let (gpu, _) = execute(ctx, flash, program, inputs, &[id])
+            .map_err(|e| format!("output-only GPU run ({variant}) failed: {e}"))?;
+        let c = compare_shaped(Stage::Output, &gpu[0], shape, reference, DEFAULT_TOLERANCE);
+        if !c.passed {
+            return Err(format!("output-only path ({variant}): {c}"));
+        }
+    }
+    Ok(())
+}
+
+fn run_mha(ctx: &GpuContext, kernels: &TestKernels, problem: MhaProblem) -> Result<MhaRun, String> {
     let dims = problem
         .dims()
         .map_err(|e| format!("bad test problem: {e}"))?;
@@ -397,6 +422,15 @@ fn run_mha(ctx: &GpuContext, kernels: &Kernels, problem: MhaProblem) -> Result<M
         .map_err(|e| format!("GPU run failed on {dims:?}: {e}"))?;
     let gpu: [Vec<f32>; 3] = gpu.try_into().map_err(|_| "wrong number of buffers")?;
     let cpu = cpu_values(&plan.program, &plan.inputs(), want);
+    check_output_only(
+        ctx,
+        kernels,
+        &plan.program,
+        &plan.inputs(),
+        plan.output_no_weights,
+        &plan.output_shape(),
+        &cpu[0],
+    )?;
     Ok(MhaRun {
         problem,
         plan,
@@ -628,7 +662,7 @@ fn verify_mha(run: &MhaRun) -> Result<usize, String> {
     Ok(masked_rows)
 }
 
-fn check_mha(ctx: &GpuContext, kernels: &Kernels, case: &MhaCase) -> Result<usize, String> {
+fn check_mha(ctx: &GpuContext, kernels: &TestKernels, case: &MhaCase) -> Result<usize, String> {
     let run = run_mha(ctx, kernels, case.problem())?;
     verify_mha(&run)
 }
@@ -1016,7 +1050,11 @@ struct SdpaRun {
     cpu: [Vec<f64>; 2],
 }
 
-fn run_sdpa(ctx: &GpuContext, kernels: &Kernels, problem: SdpaProblem) -> Result<SdpaRun, String> {
+fn run_sdpa(
+    ctx: &GpuContext,
+    kernels: &TestKernels,
+    problem: SdpaProblem,
+) -> Result<SdpaRun, String> {
     let dims = problem
         .dims()
         .map_err(|e| format!("bad test problem: {e}"))?;
@@ -1026,6 +1064,15 @@ fn run_sdpa(ctx: &GpuContext, kernels: &Kernels, problem: SdpaProblem) -> Result
         .map_err(|e| format!("GPU run failed on {dims:?}: {e}"))?;
     let gpu: [Vec<f32>; 2] = gpu.try_into().map_err(|_| "wrong number of buffers")?;
     let cpu = cpu_values(&plan.program, &plan.inputs(), want);
+    check_output_only(
+        ctx,
+        kernels,
+        &plan.program,
+        &plan.inputs(),
+        plan.output_no_weights,
+        &plan.output_shape(),
+        &cpu[0],
+    )?;
     Ok(SdpaRun {
         problem,
         plan,

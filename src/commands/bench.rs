@@ -16,6 +16,7 @@ use selfattn::error::Error;
 use selfattn::fsutil::write_atomic;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::gpu::flash::FlashVariant;
 use selfattn::gpu::matmul::MatmulVariant;
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
@@ -35,38 +36,50 @@ const TIMESTAMPS: &str = "timestamp queries";
 struct Path {
     kernel: &'static str,
     variant: MatmulVariant,
+    /// The output-only kernel the program's flash step runs with.
+    flash_variant: FlashVariant,
     weights: bool,
+    /// Output only, through the flash step.
     flash: bool,
 }
 
-fn paths(choice: BenchKernel) -> Vec<Path> {
+/// The paths `choice` measures on `ctx` ("auto" takes the adapter's own output-only kernel,
+/// "all" every one the adapter can run).
+fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
+    let chosen = ctx.flash_variant();
     let matmul = |variant: MatmulVariant| {
         [true, false].map(|weights| Path {
             kernel: variant.name(),
             variant,
+            flash_variant: chosen,
             weights,
             flash: false,
         })
     };
-    let flash = Path {
-        kernel: "flash",
+    let flash = |flash_variant: FlashVariant| Path {
+        kernel: flash_variant.name(),
         variant: MatmulVariant::Blocked,
+        flash_variant,
         weights: false,
         flash: true,
     };
     match choice {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
         BenchKernel::Blocked => matmul(MatmulVariant::Blocked).to_vec(),
-        BenchKernel::Flash => vec![flash],
+        BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
+        BenchKernel::FlashTiled => vec![flash(FlashVariant::Tiled)],
         BenchKernel::Auto => {
             let mut v = matmul(MatmulVariant::Blocked).to_vec();
-            v.push(flash);
+            v.push(flash(chosen));
             v
         }
         BenchKernel::All => {
             let mut v = matmul(MatmulVariant::Naive).to_vec();
             v.extend(matmul(MatmulVariant::Blocked));
-            v.push(flash);
+            v.push(flash(FlashVariant::PerRow));
+            if FlashVariant::Tiled.fits(&ctx.limits) {
+                v.push(flash(FlashVariant::Tiled));
+            }
             v
         }
     }
@@ -138,11 +151,11 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         println!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
     }
     println!(
-        "\n{:>6}  {:<8} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
+        "\n{:>6}  {:<11} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
         "N", "kernel", "weights", "GPU ms", "end-to-end", "GFLOP/s", "CPU ref ms"
     );
-    let paths = paths(args.kernel);
-    let mut compiled: Vec<(MatmulVariant, Kernels)> = Vec::new();
+    let paths = paths(args.kernel, &ctx);
+    let mut compiled: Vec<((MatmulVariant, FlashVariant), Kernels)> = Vec::new();
     let mut records = Vec::new();
     let progress = super::progress::bar(args.sizes.len() * paths.len(), "measuring");
     for &n in &args.sizes {
@@ -161,10 +174,12 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         let flops = attention_flops(n, args.d, args.heads, args.batch, args.causal);
         let mut n_records = Vec::new();
         for path in &paths {
-            if !compiled.iter().any(|(v, _)| *v == path.variant) {
-                compiled.push((path.variant, Kernels::with_matmul(&ctx, path.variant)?));
+            let key = (path.variant, path.flash_variant);
+            if !compiled.iter().any(|(k, _)| *k == key) {
+                let kernels = Kernels::with_variants(&ctx, path.variant, path.flash_variant)?;
+                compiled.push((key, kernels));
             }
-            let kernels = &compiled.iter().find(|(v, _)| *v == path.variant).unwrap().1;
+            let kernels = &compiled.iter().find(|(k, _)| *k == key).unwrap().1;
             let want: Vec<BufId> = match (path.flash, path.weights) {
                 (true, _) => vec![plan.output_no_weights],
                 (false, true) => vec![plan.weights, plan.output],
@@ -206,7 +221,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     };
                     progress.suspend(|| {
                         print!(
-                            "{:>6}  {:<8} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
+                            "{:>6}  {:<11} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
                             n,
                             r.kernel,
                             if r.weights { "read" } else { "-" },
@@ -219,7 +234,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     });
                     n_records.push(r);
                 }
-                Err(e) => progress.suspend(|| println!("{n:>6}  {:<8} skipped: {e}", path.kernel)),
+                Err(e) => progress.suspend(|| println!("{n:>6}  {:<11} skipped: {e}", path.kernel)),
             }
         }
         if !args.no_cpu && !n_records.is_empty() {

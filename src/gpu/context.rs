@@ -210,6 +210,11 @@ impl GpuContext {
         llvmpipe.then_some(LLVMPIPE_LOOP_BUDGET)
     }
 
+    /// The output-only kernel for this device ([`FlashVariant::for_limits`]).
+    pub fn flash_variant(&self) -> super::flash::FlashVariant {
+        super::flash::FlashVariant::for_limits(&self.limits)
+    }
+
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.
     pub fn max_storage_bytes(&self) -> (u64, &'static str) {
         let binding = self.limits.max_storage_buffer_binding_size;

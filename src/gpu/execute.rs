@@ -14,7 +14,7 @@ use crate::program::{BufId, Program, Step};
 use super::GpuContext;
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
 use super::embed::EmbedKernel;
-use super::flash::{FlashKernel, FlashParams};
+use super::flash::{FlashKernel, FlashParams, FlashVariant};
 use super::gelu::GeluKernel;
 use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
@@ -25,6 +25,7 @@ use super::softmax::SoftmaxKernel;
 /// Every compiled kernel, built once per device.
 pub struct Kernels {
     variant: MatmulVariant,
+    flash_variant: FlashVariant,
     matmul: MatmulKernel,
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
@@ -42,13 +43,37 @@ impl Kernels {
 
     /// Compiles all kernels with the given matmul variant for the matmul steps.
     pub fn with_matmul(ctx: &GpuContext, variant: MatmulVariant) -> Result<Self> {
+        Self::with_variants(ctx, variant, ctx.flash_variant())
+    }
+
+    /// Compiles all kernels with the given matmul and output-only variants. Errors when the
+    /// device cannot hold `flash_variant`'s workgroup tiles.
+    pub fn with_variants(
+        ctx: &GpuContext,
+        variant: MatmulVariant,
+        flash_variant: FlashVariant,
+    ) -> Result<Self> {
+        if !flash_variant.fits(&ctx.limits) {
+            return Err(Error::Validation {
+                stage: "kernel compilation".into(),
+                message: format!(
+                    "{} cannot run the {} kernel: it needs {} bytes of workgroup memory and {} \
+                     invocations per workgroup",
+                    ctx.info.name,
+                    flash_variant.name(),
+                    super::flash::TILED_WORKGROUP_BYTES,
+                    super::flash::TILED_WG
+                ),
+            });
+        }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
             variant,
+            flash_variant,
             matmul: MatmulKernel::with_variant(&ctx.device, variant),
             softmax: SoftmaxKernel::new(&ctx.device),
             head_mean: HeadMeanKernel::new(&ctx.device),
-            flash: FlashKernel::new(&ctx.device),
+            flash: FlashKernel::new(&ctx.device, flash_variant),
             embed: EmbedKernel::new(&ctx.device),
             layer_norm: LayerNormKernel::new(&ctx.device),
             gelu: GeluKernel::new(&ctx.device),
@@ -60,6 +85,11 @@ impl Kernels {
             });
         }
         Ok(kernels)
+    }
+
+    /// The output-only kernel these kernels run.
+    pub fn flash_variant(&self) -> FlashVariant {
+        self.flash_variant
     }
 }
 
@@ -126,16 +156,11 @@ fn check_loops(ctx: &GpuContext, name: &str, step: &Step) -> Result<()> {
 }
 
 /// Keys one flash dispatch streams: all of them, unless the adapter caps an invocation's loop
-/// iterations (llvmpipe), when each key costs about d + min(d_v, CHUNK) + 1 iterations.
-fn flash_keys_per_dispatch(ctx: &GpuContext, p: &FlashParams) -> u32 {
+/// iterations (llvmpipe).
+fn flash_keys_per_dispatch(ctx: &GpuContext, kernels: &Kernels, p: &FlashParams) -> u32 {
     match ctx.loop_budget() {
         None => u32::MAX,
-        Some(budget) => {
-            let chunk = p.dv.min(super::flash::CHUNK) as u64;
-            let fixed = p.d as u64 + 2 * chunk;
-            let per_key = p.d as u64 + chunk + 1;
-            (budget.saturating_sub(fixed) / per_key).clamp(1, u32::MAX as u64) as u32
-        }
+        Some(budget) => p.keys_per_dispatch(kernels.flash_variant, budget),
     }
 }
 
@@ -210,7 +235,7 @@ fn record_and_run(
             Step::Matmul { params, .. } => params.workgroups_for(kernels.variant),
             Step::Softmax { params, .. } => params.workgroups(max),
             Step::HeadMean { params, .. } => params.workgroups(max),
-            Step::Flash { params, .. } => params.workgroups(),
+            Step::Flash { params, .. } => params.workgroups_for(kernels.flash_variant),
             Step::Embed { params, .. } => params.workgroups(max),
             Step::LayerNorm { params, .. } => params.workgroups(max),
             Step::Gelu { params, .. } => params.workgroups(max),
@@ -331,7 +356,7 @@ fn record_and_run(
                     let padding = padding.map(get).unwrap_or(&no_bias);
                     let state = poisoned_output(ctx, "flash state", params.state_len().max(3))?;
                     let kernel = &kernels.flash.0;
-                    for block in params.key_blocks(flash_keys_per_dispatch(ctx, params)) {
+                    for block in params.key_blocks(flash_keys_per_dispatch(ctx, kernels, params)) {
                         let params = uniform(ctx, "flash params", &block);
                         let buffers = [
                             &params,

@@ -1,5 +1,10 @@
-//! The output-only kernel (`shaders/flash.wgsl`): attention with an online softmax that never
-//! stores the N×N weights.
+//! The output-only kernels: attention with an online softmax that never stores the N×N weights.
+//! Two kernels share the parameters, bindings and state layout: `shaders/flash.wgsl` (one query
+//! row per invocation, no workgroup memory) and `shaders/flash_tiled.wgsl` (64 × 64 output tiles
+//! per workgroup through 22 KiB of workgroup memory). [`FlashVariant::for_limits`] chooses: the
+//! tiled one wherever it fits (1.6× the per-row kernel even on lavapipe, where barriers are
+//! expensive: `selfattn bench --kernel all`), the per-row one on devices with less workgroup
+//! memory than it needs (WebGPU's minimum is 16 KiB).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -7,10 +12,82 @@ use super::kernel::{Binding, Kernel};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/flash.wgsl");
+/// WGSL source of the workgroup-tiled kernel.
+pub const TILED_SOURCE: &str = include_str!("../../shaders/flash_tiled.wgsl");
 /// Invocations per workgroup (one per query row); keep in sync with `WG`.
 pub const WG: u32 = 64;
-/// Output columns per invocation; keep in sync with `CHUNK`.
+/// Output columns per invocation (per workgroup in the tiled kernel); keep in sync with `CHUNK`
+/// and flash_tiled.wgsl's `COLS`.
 pub const CHUNK: u32 = 64;
+/// Tiled kernel: invocations per workgroup; keep in sync with flash_tiled.wgsl's `WG`.
+pub const TILED_WG: u32 = 256;
+/// Tiled kernel: query rows per workgroup; keep in sync with `BR`.
+pub const TILED_ROWS: u32 = 64;
+/// Tiled kernel: keys per tile; keep in sync with `BC`.
+pub const TILED_KEYS: u32 = 32;
+/// Tiled kernel: slice of d per pass; keep in sync with `DC`.
+pub const TILED_SLICE: u32 = 32;
+/// Tiled kernel: bytes of workgroup memory it declares (`tile`, `scores`, `row_factor`).
+pub const TILED_WORKGROUP_BYTES: u32 = (864 + 512) * 16 + 64 * 4;
+
+/// Which output-only kernel runs the flash steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlashVariant {
+    /// `flash.wgsl`: one query row per invocation, no workgroup memory, no barriers.
+    #[default]
+    PerRow,
+    /// `flash_tiled.wgsl`: 64 rows × 64 columns per workgroup, Q/K/V tiles in workgroup memory.
+    Tiled,
+}
+
+impl FlashVariant {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlashVariant::PerRow => "flash",
+            FlashVariant::Tiled => "flash-tiled",
+        }
+    }
+
+    /// Whether a device with `limits` can run this variant.
+    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+        match self {
+            FlashVariant::PerRow => true,
+            FlashVariant::Tiled => {
+                limits.max_compute_workgroup_storage_size >= TILED_WORKGROUP_BYTES
+                    && limits.max_compute_invocations_per_workgroup >= TILED_WG
+                    && limits.max_compute_workgroup_size_x >= TILED_WG
+            }
+        }
+    }
+
+    /// The variant for a device with `limits`: tiled wherever its tiles fit, else per-row.
+    pub fn for_limits(limits: &wgpu::Limits) -> Self {
+        if FlashVariant::Tiled.fits(limits) {
+            FlashVariant::Tiled
+        } else {
+            FlashVariant::PerRow
+        }
+    }
+
+    /// Loop iterations one invocation runs per key, and once per dispatch, for `p` (llvmpipe
+    /// caps their sum, see `GpuContext::loop_budget`).
+    pub fn loop_cost(self, p: &FlashParams) -> (f64, u64) {
+        match self {
+            FlashVariant::PerRow => {
+                let chunk = p.dv.min(CHUNK) as u64;
+                ((p.d as u64 + chunk + 1) as f64, p.d as u64 + 2 * chunk)
+            }
+            FlashVariant::Tiled => {
+                // Per tile of keys: per d slice 8 + 4 loads and 8 dot steps; then 8 V loads,
+                // 2 × 32 softmax steps, 32 P·V steps and the tile loop itself.
+                let slices = p.d.div_ceil(TILED_SLICE) as u64;
+                let per_tile = 21 * slices + 110;
+                (per_tile as f64 / TILED_KEYS as f64, 0)
+            }
+        }
+    }
+}
 
 /// Parameters of one flash dispatch.
 ///
@@ -140,9 +217,25 @@ impl FlashParams {
         last + self.dv as usize
     }
 
-    /// Workgroups: query rows along x, output chunks along y, matrices along z.
-    pub fn workgroups(&self) -> [u32; 3] {
-        [self.l.div_ceil(WG), self.dv.div_ceil(CHUNK), self.batch]
+    /// Workgroups of `variant`: query rows along x, output chunks along y, matrices along z.
+    pub fn workgroups_for(&self, variant: FlashVariant) -> [u32; 3] {
+        let rows = match variant {
+            FlashVariant::PerRow => WG,
+            FlashVariant::Tiled => TILED_ROWS,
+        };
+        [self.l.div_ceil(rows), self.dv.div_ceil(CHUNK), self.batch]
+    }
+
+    /// Keys one dispatch of `variant` may stream when an invocation may loop at most `budget`
+    /// times (a whole number of tiles for the tiled kernel).
+    pub fn keys_per_dispatch(&self, variant: FlashVariant, budget: u64) -> u32 {
+        let (per_key, fixed) = variant.loop_cost(self);
+        let keys = (budget.saturating_sub(fixed) as f64 / per_key) as u64;
+        let keys = match variant {
+            FlashVariant::PerRow => keys,
+            FlashVariant::Tiled => keys / TILED_KEYS as u64 * TILED_KEYS as u64,
+        };
+        keys.clamp(1, u32::MAX as u64) as u32
     }
 }
 
@@ -150,13 +243,17 @@ impl FlashParams {
 pub struct FlashKernel(pub Kernel);
 
 impl FlashKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+    /// Compiles `variant` on `device`.
+    pub fn new(device: &wgpu::Device, variant: FlashVariant) -> Self {
+        let (source, entry) = match variant {
+            FlashVariant::PerRow => (SOURCE, "flash"),
+            FlashVariant::Tiled => (TILED_SOURCE, "flash_tiled"),
+        };
         FlashKernel(Kernel::new(
             device,
-            "flash",
-            SOURCE,
-            "flash",
+            variant.name(),
+            source,
+            entry,
             &[
                 Binding::Uniform,
                 Binding::ReadOnly,
@@ -201,6 +298,20 @@ mod tests {
     fn single_head_addressing() {
         let p = FlashParams::single(5, 7, 3, 130, 0.5, false);
         assert_eq!(p.output_len(), 5 * 130);
-        assert_eq!(p.workgroups(), [1, 3, 1]);
+        assert_eq!(p.workgroups_for(FlashVariant::PerRow), [1, 3, 1]);
+        let p = FlashParams::single(65, 7, 3, 64, 0.5, false);
+        assert_eq!(p.workgroups_for(FlashVariant::Tiled), [2, 1, 1]);
+    }
+
+    #[test]
+    fn tiled_key_blocks_are_whole_tiles_within_the_budget() {
+        let p = FlashParams::single(100, 100_000, 64, 64, 0.5, false);
+        let keys = p.keys_per_dispatch(FlashVariant::Tiled, 60_000);
+        assert_eq!(keys % TILED_KEYS, 0);
+        let (per_key, _) = FlashVariant::Tiled.loop_cost(&p);
+        assert!(keys as f64 * per_key <= 60_000.0);
+        assert!(keys > 10_000, "{keys}");
+        let per_row = p.keys_per_dispatch(FlashVariant::PerRow, 60_000);
+        assert!(per_row < 500, "{per_row}");
     }
 }

@@ -4,6 +4,9 @@
 pub mod cli;
 pub mod tiny_bert;
 
+use selfattn::gpu::execute::Kernels;
+use selfattn::gpu::flash::FlashVariant;
+use selfattn::gpu::matmul::MatmulVariant;
 use selfattn::gpu::{AdapterChoice, GpuContext};
 
 /// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).
@@ -35,4 +38,36 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
             m.max(d)
         }
     })
+}
+
+/// The kernels the adapter chooses, plus one set per output-only variant the adapter can run
+/// (both on lavapipe and llvmpipe), so every flash kernel meets the property tests whatever the
+/// adapter would pick.
+pub struct TestKernels {
+    /// What `Kernels::with_matmul` picks for this adapter.
+    pub chosen: Kernels,
+    /// One set per runnable [`FlashVariant`], with the blocked matmul.
+    pub flash: Vec<Kernels>,
+}
+
+impl TestKernels {
+    /// Compiles them; panics when a kernel does not compile.
+    pub fn new(ctx: &GpuContext, matmul: MatmulVariant) -> Self {
+        let flash = [FlashVariant::PerRow, FlashVariant::Tiled]
+            .into_iter()
+            .filter(|v| v.fits(&ctx.limits))
+            .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
+            .collect();
+        TestKernels {
+            chosen: Kernels::with_matmul(ctx, matmul).expect("kernels compile"),
+            flash,
+        }
+    }
+}
+
+impl std::ops::Deref for TestKernels {
+    type Target = Kernels;
+    fn deref(&self) -> &Kernels {
+        &self.chosen
+    }
 }

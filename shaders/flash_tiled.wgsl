@@ -1,0 +1,326 @@
+// Output-only attention with an online softmax, workgroup-tiled: each K and V element read from
+// storage serves 64 query rows. Same recurrence, parameters, bindings, masks, key blocks and
+// state layout as flash.wgsl, which stays the fallback for devices with less workgroup memory
+// than the 22,272 bytes used here (src/gpu/flash.rs chooses).
+//
+// One workgroup of 256 invocations owns BR = 64 query rows and COLS = 64 output columns of one
+// (batch, head) matrix and walks the keys in tiles of BC = 32:
+//
+//   1. scores: Q (64 × d) and K (32 × d) come into workgroup memory in slices of DC = 32 along
+//      d; each invocation computes a 4 rows × 2 keys block of S = scale·Q·Kᵀ + masks with vec4
+//      loads (4 + 2 vec4 loads per 32 multiply-adds), written transposed (key-major) so that
+//      step 3 reads four rows' weights as one vec4;
+//   2. softmax: invocations 0..63 each own one row's running max m and sum l, fold the tile's
+//      scores in and turn them into p = exp(s − m) in place, leaving the factor exp(m_old − m)
+//      that rescales the row's accumulator; meanwhile every invocation loads the V tile;
+//   3. P·V: each invocation owns a 4 rows × 4 columns block of the accumulator in registers.
+//
+// The N×N weights are never stored: workgroup memory holds 22,272 bytes, whatever N is.
+// Keys outside key_begin..key_end, rows past l and columns past d_v read as zeros and are
+// masked; tiles wholly above a causal diagonal are skipped.
+//
+// CPU twin: src/cpu/flash.rs (the same step as flash.wgsl).
+
+// Keep in sync with `FlashParams` in src/gpu/flash.rs (and flash.wgsl).
+struct FlashParams {
+    l: u32,
+    s: u32,
+    d: u32,
+    dv: u32,
+    scale: f32,
+    causal: u32,
+    causal_offset: i32,
+    heads: u32,
+    batch: u32,
+    has_mask: u32,
+    has_padding: u32,
+    padding_batch: u32,
+    mask_batch: u32,
+    mask_head: u32,
+    mask_row: u32,
+    q_row: u32,
+    q_batch_outer: u32,
+    q_batch_inner: u32,
+    k_row: u32,
+    k_batch_outer: u32,
+    k_batch_inner: u32,
+    v_row: u32,
+    v_batch_outer: u32,
+    v_batch_inner: u32,
+    o_row: u32,
+    o_batch_outer: u32,
+    o_batch_inner: u32,
+    key_begin: u32,
+    key_end: u32,
+    first: u32,
+    last: u32,
+    _pad0: u32,
+}
+
+// Keep in sync with the constants in src/gpu/flash.rs.
+const WG = 256u;
+const BR = 64u;
+const BC = 32u;
+const COLS = 64u;
+const DC = 32u;
+// vec4s per row of a Q or K slice: DC / 4, plus one so that neighbouring rows start in
+// different memory banks.
+const SLICE_STRIDE = 9u;
+const K_OFFSET = 576u; // BR * SLICE_STRIDE
+const MASKED_BELOW = -1e30;
+const MASKED = -3e38;
+
+@group(0) @binding(0) var<uniform> params: FlashParams;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
+@group(0) @binding(5) var<storage, read> padding: array<f32>;
+@group(0) @binding(6) var<storage, read_write> state: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+
+// Steps 1 and 3 share it: Q and K slices, then the V tile (BC keys × COLS columns).
+var<workgroup> tile: array<vec4<f32>, 864>;
+// Scores, then weights, key-major: scores[j * 16 + g] holds rows 4g .. 4g + 3 for key j.
+var<workgroup> scores: array<vec4<f32>, 512>;
+// Per row: the rescaling factor of the current tile, at the end 1 / l.
+var<workgroup> row_factor: array<f32, 64>;
+
+struct Matrix {
+    q: u32,
+    k: u32,
+    v: u32,
+    o: u32,
+    mask: u32,
+    padding: u32,
+}
+
+fn matrix_bases(z: u32) -> Matrix {
+    let outer = z / params.heads;
+    let inner = z % params.heads;
+    return Matrix(
+        outer * params.q_batch_outer + inner * params.q_batch_inner,
+        outer * params.k_batch_outer + inner * params.k_batch_inner,
+        outer * params.v_batch_outer + inner * params.v_batch_inner,
+        outer * params.o_batch_outer + inner * params.o_batch_inner,
+        outer * params.mask_batch + inner * params.mask_head,
+        outer * params.padding_batch,
+    );
+}
+
+// scale · dot + masks for query row i and key j, or MASKED when the key is excluded.
+fn score(base: Matrix, i: u32, j: u32, dot: f32) -> f32 {
+    if i >= params.l || j >= params.key_end {
+        return MASKED;
+    }
+    if params.causal != 0u && i32(j) > i32(i) + params.causal_offset {
+        return MASKED;
+    }
+    var bias = 0.0;
+    if params.has_mask != 0u {
+        let b = mask[base.mask + i * params.mask_row + j];
+        if b <= MASKED_BELOW {
+            return MASKED;
+        }
+        bias += b;
+    }
+    if params.has_padding != 0u {
+        let b = padding[base.padding + j];
+        if b <= MASKED_BELOW {
+            return MASKED;
+        }
+        bias += b;
+    }
+    return params.scale * dot + bias;
+}
+
+// The accumulator's value at (row, column), or 0 outside the output.
+fn read_acc(base: Matrix, row: u32, col: u32) -> f32 {
+    if row < params.l && col < params.dv {
+        return out[base.o + row * params.o_row + col];
+    }
+    return 0.0;
+}
+
+fn write_acc(base: Matrix, row: u32, c: u32, value: vec4<f32>) {
+    if row >= params.l {
+        return;
+    }
+    let o = base.o + row * params.o_row + c;
+    if c < params.dv {
+        out[o] = value.x;
+    }
+    if c + 1u < params.dv {
+        out[o + 1u] = value.y;
+    }
+    if c + 2u < params.dv {
+        out[o + 2u] = value.z;
+    }
+    if c + 3u < params.dv {
+        out[o + 3u] = value.w;
+    }
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn flash_tiled(
+    @builtin(local_invocation_index) tid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let base = matrix_bases(wid.z);
+    let row0 = wid.x * BR;
+    let c0 = wid.y * COLS;
+    // Steps 1 and 3: rows 4g .. 4g + 3 of the tile; keys h and h + 16 (step 1), columns
+    // 4h .. 4h + 3 (step 3).
+    let g = tid / 16u;
+    let h = tid % 16u;
+    let r = row0 + 4u * g;
+    let col = c0 + 4u * h;
+
+    // Step 2's row, and its running (m, l, found), resumed between key blocks.
+    let chunks = (params.dv + COLS - 1u) / COLS;
+    let own_row = row0 + tid;
+    let owns_row = tid < BR && own_row < params.l;
+    let state_base = ((wid.z * params.l + own_row) * chunks + wid.y) * 3u;
+    var m = 0.0;
+    var l_sum = 0.0;
+    var found = false;
+    if params.first == 0u && owns_row {
+        m = state[state_base];
+        l_sum = state[state_base + 1u];
+        found = state[state_base + 2u] != 0.0;
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    if params.first == 0u {
+        acc0 = vec4(read_acc(base, r, col), read_acc(base, r, col + 1u), read_acc(base, r, col + 2u), read_acc(base, r, col + 3u));
+        acc1 = vec4(read_acc(base, r + 1u, col), read_acc(base, r + 1u, col + 1u), read_acc(base, r + 1u, col + 2u), read_acc(base, r + 1u, col + 3u));
+        acc2 = vec4(read_acc(base, r + 2u, col), read_acc(base, r + 2u, col + 1u), read_acc(base, r + 2u, col + 2u), read_acc(base, r + 2u, col + 3u));
+        acc3 = vec4(read_acc(base, r + 3u, col), read_acc(base, r + 3u, col + 1u), read_acc(base, r + 3u, col + 2u), read_acc(base, r + 3u, col + 3u));
+    }
+
+    let last_row = i32(min(row0 + BR, params.l)) - 1;
+    for (var j0 = params.key_begin; j0 < params.key_end; j0 += BC) {
+        if params.causal != 0u && i32(j0) > last_row + params.causal_offset {
+            break;
+        }
+        // 1. Scores of rows r .. r + 3 against keys j0 + h and j0 + h + 16.
+        var s0 = vec4<f32>(0.0);
+        var s1 = vec4<f32>(0.0);
+        for (var t0 = 0u; t0 < params.d; t0 += DC) {
+            for (var e = tid; e < BR * DC; e += WG) {
+                let i = row0 + e / DC;
+                let t = t0 + e % DC;
+                var x = 0.0;
+                if i < params.l && t < params.d {
+                    x = q[base.q + i * params.q_row + t];
+                }
+                tile[(e / DC) * SLICE_STRIDE + (e % DC) / 4u][e % 4u] = x;
+            }
+            for (var e = tid; e < BC * DC; e += WG) {
+                let j = j0 + e / DC;
+                let t = t0 + e % DC;
+                var x = 0.0;
+                if j < params.key_end && t < params.d {
+                    x = k[base.k + j * params.k_row + t];
+                }
+                tile[K_OFFSET + (e / DC) * SLICE_STRIDE + (e % DC) / 4u][e % 4u] = x;
+            }
+            workgroupBarrier();
+            for (var t4 = 0u; t4 < DC / 4u; t4++) {
+                let qa = tile[(4u * g) * SLICE_STRIDE + t4];
+                let qb = tile[(4u * g + 1u) * SLICE_STRIDE + t4];
+                let qc = tile[(4u * g + 2u) * SLICE_STRIDE + t4];
+                let qd = tile[(4u * g + 3u) * SLICE_STRIDE + t4];
+                let ka = tile[K_OFFSET + h * SLICE_STRIDE + t4];
+                let kb = tile[K_OFFSET + (h + 16u) * SLICE_STRIDE + t4];
+                s0 += vec4(dot(qa, ka), dot(qb, ka), dot(qc, ka), dot(qd, ka));
+                s1 += vec4(dot(qa, kb), dot(qb, kb), dot(qc, kb), dot(qd, kb));
+            }
+            workgroupBarrier();
+        }
+        let ja = j0 + h;
+        let jb = j0 + h + 16u;
+        scores[h * 16u + g] = vec4(score(base, r, ja, s0.x), score(base, r + 1u, ja, s0.y), score(base, r + 2u, ja, s0.z), score(base, r + 3u, ja, s0.w));
+        scores[(h + 16u) * 16u + g] = vec4(score(base, r, jb, s1.x), score(base, r + 1u, jb, s1.y), score(base, r + 2u, jb, s1.z), score(base, r + 3u, jb, s1.w));
+        workgroupBarrier();
+
+        // 2. The V tile, and the online softmax of each row.
+        for (var e = tid; e < BC * COLS; e += WG) {
+            let j = j0 + e / COLS;
+            let c = c0 + e % COLS;
+            var x = 0.0;
+            if j < params.key_end && c < params.dv {
+                x = v[base.v + j * params.v_row + c];
+            }
+            tile[e / 4u][e % 4u] = x;
+        }
+        if tid < BR {
+            let slot = tid / 4u;
+            let lane = tid % 4u;
+            var tile_max = MASKED;
+            for (var j = 0u; j < BC; j++) {
+                tile_max = max(tile_max, scores[j * 16u + slot][lane]);
+            }
+            var factor = 1.0;
+            if tile_max > MASKED_BELOW {
+                let m_new = select(tile_max, max(m, tile_max), found);
+                factor = select(0.0, exp(m - m_new), found);
+                var sum = 0.0;
+                for (var j = 0u; j < BC; j++) {
+                    let x = scores[j * 16u + slot][lane];
+                    let p = select(0.0, exp(x - m_new), x > MASKED_BELOW);
+                    scores[j * 16u + slot][lane] = p;
+                    sum += p;
+                }
+                l_sum = l_sum * factor + sum;
+                m = m_new;
+                found = true;
+            } else {
+                for (var j = 0u; j < BC; j++) {
+                    scores[j * 16u + slot][lane] = 0.0;
+                }
+            }
+            row_factor[tid] = factor;
+        }
+        workgroupBarrier();
+
+        // 3. acc = acc · factor + P · V for rows r .. r + 3, columns col .. col + 3.
+        acc0 *= row_factor[4u * g];
+        acc1 *= row_factor[4u * g + 1u];
+        acc2 *= row_factor[4u * g + 2u];
+        acc3 *= row_factor[4u * g + 3u];
+        for (var j = 0u; j < BC; j++) {
+            let p = scores[j * 16u + g];
+            let x = tile[j * 16u + h];
+            acc0 = fma(vec4(p.x), x, acc0);
+            acc1 = fma(vec4(p.y), x, acc1);
+            acc2 = fma(vec4(p.z), x, acc2);
+            acc3 = fma(vec4(p.w), x, acc3);
+        }
+        workgroupBarrier();
+    }
+
+    if params.last == 0u {
+        if owns_row {
+            state[state_base] = m;
+            state[state_base + 1u] = l_sum;
+            state[state_base + 2u] = select(0.0, 1.0, found);
+        }
+    } else if tid < BR {
+        row_factor[tid] = select(0.0, 1.0 / l_sum, found);
+    }
+    workgroupBarrier();
+    if params.last == 0u {
+        write_acc(base, r, col, acc0);
+        write_acc(base, r + 1u, col, acc1);
+        write_acc(base, r + 2u, col, acc2);
+        write_acc(base, r + 3u, col, acc3);
+    } else {
+        write_acc(base, r, col, acc0 * row_factor[4u * g]);
+        write_acc(base, r + 1u, col, acc1 * row_factor[4u * g + 1u]);
+        write_acc(base, r + 2u, col, acc2 * row_factor[4u * g + 2u]);
+        write_acc(base, r + 3u, col, acc3 * row_factor[4u * g + 3u]);
+    }
+}
