@@ -8,8 +8,8 @@
 //
 //   1. scores: Q (64 × d) and K (32 × d) come into workgroup memory in slices of DC = 32 along
 //      d; each invocation computes a 4 rows × 2 keys block of S = scale·Q·Kᵀ + masks with vec4
-//      loads (4 + 2 vec4 loads per 32 multiply-adds), written transposed (key-major) so that
-//      step 3 reads four rows' weights as one vec4;
+//      loads (4 + 2 vec4 loads per 32 multiply-adds), written key-major so that step 3 reads
+//      four neighbouring rows' weights together;
 //   2. softmax: invocations 0..63 each own one row's running max m and sum l, fold the tile's
 //      scores in and turn them into p = exp(s − m) in place, leaving the factor exp(m_old − m)
 //      that rescales the row's accumulator; meanwhile every invocation loads the V tile;
@@ -81,8 +81,10 @@ const MASKED = -3e38;
 
 // Steps 1 and 3 share it: Q and K slices, then the V tile (BC keys × COLS columns).
 var<workgroup> tile: array<vec4<f32>, 864>;
-// Scores, then weights, key-major: scores[j * 16 + g] holds rows 4g .. 4g + 3 for key j.
-var<workgroup> scores: array<vec4<f32>, 512>;
+// Scores, then weights, key-major: scores[j * 64 + i] for key j0 + j and row row0 + i. Scalar,
+// and every element written by one invocation only: invocations never store into different
+// lanes of one shared vec4 (a lane store may be compiled as a read-modify-write of the vector).
+var<workgroup> scores: array<f32, 2048>;
 // Per row: the rescaling factor of the current tile, at the end 1 / l.
 var<workgroup> row_factor: array<f32, 64>;
 
@@ -132,6 +134,65 @@ fn score(base: Matrix, i: u32, j: u32, dot: f32) -> f32 {
         bias += b;
     }
     return params.scale * dot + bias;
+}
+
+// Q(i, t .. t + 3), zeros past the rows or d.
+fn load_q(base: Matrix, i: u32, t: u32) -> vec4<f32> {
+    var x = vec4<f32>(0.0);
+    if i < params.l {
+        let o = base.q + i * params.q_row + t;
+        if t + 3u < params.d {
+            return vec4(q[o], q[o + 1u], q[o + 2u], q[o + 3u]);
+        }
+        for (var c = 0u; c < 4u; c++) {
+            if t + c < params.d {
+                x[c] = q[o + c];
+            }
+        }
+    }
+    return x;
+}
+
+// K(j, t .. t + 3), zeros past this dispatch's keys or d.
+fn load_k(base: Matrix, j: u32, t: u32) -> vec4<f32> {
+    var x = vec4<f32>(0.0);
+    if j < params.key_end {
+        let o = base.k + j * params.k_row + t;
+        if t + 3u < params.d {
+            return vec4(k[o], k[o + 1u], k[o + 2u], k[o + 3u]);
+        }
+        for (var c = 0u; c < 4u; c++) {
+            if t + c < params.d {
+                x[c] = k[o + c];
+            }
+        }
+    }
+    return x;
+}
+
+// V(j, col .. col + 3), zeros past this dispatch's keys or d_v.
+fn load_v(base: Matrix, j: u32, col: u32) -> vec4<f32> {
+    var x = vec4<f32>(0.0);
+    if j < params.key_end {
+        let o = base.v + j * params.v_row + col;
+        if col + 3u < params.dv {
+            return vec4(v[o], v[o + 1u], v[o + 2u], v[o + 3u]);
+        }
+        for (var c = 0u; c < 4u; c++) {
+            if col + c < params.dv {
+                x[c] = v[o + c];
+            }
+        }
+    }
+    return x;
+}
+
+// The four scores of rows i .. i + 3 against key j into scores[at .. at + 3].
+fn store_scores(at: u32, base: Matrix, i: u32, j: u32, dots: vec4<f32>) {
+    scores[at] = score(base, i, j, dots.x);
+    scores[at + 1u] = score(base, i + 1u, j, dots.y);
+    scores[at + 2u] = score(base, i + 2u, j, dots.z);
+    scores[at + 3u] = score(base, i + 3u, j, dots.w);
 }
 
 // The accumulator's value at (row, column), or 0 outside the output.
@@ -209,23 +270,15 @@ fn flash_tiled(
         var s0 = vec4<f32>(0.0);
         var s1 = vec4<f32>(0.0);
         for (var t0 = 0u; t0 < params.d; t0 += DC) {
-            for (var e = tid; e < BR * DC; e += WG) {
-                let i = row0 + e / DC;
-                let t = t0 + e % DC;
-                var x = 0.0;
-                if i < params.l && t < params.d {
-                    x = q[base.q + i * params.q_row + t];
-                }
-                tile[(e / DC) * SLICE_STRIDE + (e % DC) / 4u][e % 4u] = x;
+            for (var e = tid; e < BR * DC / 4u; e += WG) {
+                let row = e / (DC / 4u);
+                let t4 = e % (DC / 4u);
+                tile[row * SLICE_STRIDE + t4] = load_q(base, row0 + row, t0 + 4u * t4);
             }
-            for (var e = tid; e < BC * DC; e += WG) {
-                let j = j0 + e / DC;
-                let t = t0 + e % DC;
-                var x = 0.0;
-                if j < params.key_end && t < params.d {
-                    x = k[base.k + j * params.k_row + t];
-                }
-                tile[K_OFFSET + (e / DC) * SLICE_STRIDE + (e % DC) / 4u][e % 4u] = x;
+            for (var e = tid; e < BC * DC / 4u; e += WG) {
+                let key = e / (DC / 4u);
+                let t4 = e % (DC / 4u);
+                tile[K_OFFSET + key * SLICE_STRIDE + t4] = load_k(base, j0 + key, t0 + 4u * t4);
             }
             workgroupBarrier();
             for (var t4 = 0u; t4 < DC / 4u; t4++) {
@@ -242,26 +295,18 @@ fn flash_tiled(
         }
         let ja = j0 + h;
         let jb = j0 + h + 16u;
-        scores[h * 16u + g] = vec4(score(base, r, ja, s0.x), score(base, r + 1u, ja, s0.y), score(base, r + 2u, ja, s0.z), score(base, r + 3u, ja, s0.w));
-        scores[(h + 16u) * 16u + g] = vec4(score(base, r, jb, s1.x), score(base, r + 1u, jb, s1.y), score(base, r + 2u, jb, s1.z), score(base, r + 3u, jb, s1.w));
+        store_scores(h * 64u + 4u * g, base, r, ja, s0);
+        store_scores((h + 16u) * 64u + 4u * g, base, r, jb, s1);
         workgroupBarrier();
 
         // 2. The V tile, and the online softmax of each row.
-        for (var e = tid; e < BC * COLS; e += WG) {
-            let j = j0 + e / COLS;
-            let c = c0 + e % COLS;
-            var x = 0.0;
-            if j < params.key_end && c < params.dv {
-                x = v[base.v + j * params.v_row + c];
-            }
-            tile[e / 4u][e % 4u] = x;
+        for (var e = tid; e < BC * COLS / 4u; e += WG) {
+            tile[e] = load_v(base, j0 + e / (COLS / 4u), c0 + 4u * (e % (COLS / 4u)));
         }
         if tid < BR {
-            let slot = tid / 4u;
-            let lane = tid % 4u;
             var tile_max = MASKED;
             for (var j = 0u; j < BC; j++) {
-                tile_max = max(tile_max, scores[j * 16u + slot][lane]);
+                tile_max = max(tile_max, scores[j * 64u + tid]);
             }
             var factor = 1.0;
             if tile_max > MASKED_BELOW {
@@ -269,9 +314,9 @@ fn flash_tiled(
                 factor = select(0.0, exp(m - m_new), found);
                 var sum = 0.0;
                 for (var j = 0u; j < BC; j++) {
-                    let x = scores[j * 16u + slot][lane];
+                    let x = scores[j * 64u + tid];
                     let p = select(0.0, exp(x - m_new), x > MASKED_BELOW);
-                    scores[j * 16u + slot][lane] = p;
+                    scores[j * 64u + tid] = p;
                     sum += p;
                 }
                 l_sum = l_sum * factor + sum;
@@ -279,7 +324,7 @@ fn flash_tiled(
                 found = true;
             } else {
                 for (var j = 0u; j < BC; j++) {
-                    scores[j * 16u + slot][lane] = 0.0;
+                    scores[j * 64u + tid] = 0.0;
                 }
             }
             row_factor[tid] = factor;
@@ -292,7 +337,8 @@ fn flash_tiled(
         acc2 *= row_factor[4u * g + 2u];
         acc3 *= row_factor[4u * g + 3u];
         for (var j = 0u; j < BC; j++) {
-            let p = scores[j * 16u + g];
+            let w = j * 64u + 4u * g;
+            let p = vec4(scores[w], scores[w + 1u], scores[w + 2u], scores[w + 3u]);
             let x = tile[j * 16u + h];
             acc0 = fma(vec4(p.x), x, acc0);
             acc1 = fma(vec4(p.y), x, acc1);

@@ -79,10 +79,11 @@ impl FlashVariant {
                 ((p.d as u64 + chunk + 1) as f64, p.d as u64 + 2 * chunk)
             }
             FlashVariant::Tiled => {
-                // Per tile of keys: per d slice 8 + 4 loads and 8 dot steps; then 8 V loads,
-                // 2 × 32 softmax steps, 32 P·V steps and the tile loop itself.
+                // Per tile of keys: per d slice 2 + 1 vec4 loads of 4 lanes each and 8 dot
+                // steps; then 2 vec4 loads of V, 2 × 32 softmax steps, 32 P·V steps and the tile
+                // loop itself.
                 let slices = p.d.div_ceil(TILED_SLICE) as u64;
-                let per_tile = 21 * slices + 110;
+                let per_tile = 25 * slices + 110;
                 (per_tile as f64 / TILED_KEYS as f64, 0)
             }
         }
