@@ -29,7 +29,21 @@ fn quiet_vulkan_loader() {
     }
 }
 
+/// Rust ignores SIGPIPE, so `selfattn … | head` made every later `println!` panic ("failed
+/// printing to stdout: Broken pipe"). Restoring the default makes a closed pipe end the process
+/// quietly, as it ends `cat` or `grep`. Files are only ever renamed into place once complete, so
+/// this leaves nothing half-written.
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     quiet_vulkan_loader();
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("warn,wgpu_hal::gles::egl=off"),

@@ -451,6 +451,30 @@ fn command_line_mistakes_exit_2() {
     assert!(files_in(dir.path()).is_empty());
 }
 
+/// `selfattn explain | true`: the reader is gone before the first line is printed. The process
+/// must end quietly (SIGPIPE, as `cat` does), not panic with "failed printing to stdout".
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("selfattn"))
+        .current_dir(dir.path())
+        .arg("explain")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{:?} {stderr}", out.status);
+}
+
 #[test]
 fn help_explains_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
