@@ -1,7 +1,7 @@
 // Output-only attention with an online softmax, workgroup-tiled: each K and V element read from
 // storage serves 64 query rows. Same recurrence, parameters, bindings, masks, key blocks and
 // state layout as flash.wgsl, which stays the fallback for devices with less workgroup memory
-// than the 22,272 bytes used here (src/gpu/flash.rs chooses).
+// than the 24,320 bytes used here (src/gpu/flash.rs chooses).
 //
 // One workgroup of 256 invocations owns BR = 64 query rows and COLS = 64 output columns of one
 // (batch, head) matrix and walks the keys in tiles of BC = 32:
@@ -10,12 +10,13 @@
 //      d; each invocation computes a 4 rows × 2 keys block of S = scale·Q·Kᵀ + masks with vec4
 //      loads (4 + 2 vec4 loads per 32 multiply-adds), written key-major so that step 3 reads
 //      four neighbouring rows' weights together;
-//   2. softmax: invocations 0..63 each own one row's running max m and sum l, fold the tile's
-//      scores in and turn them into p = exp(s − m) in place, leaving the factor exp(m_old − m)
-//      that rescales the row's accumulator; meanwhile every invocation loads the V tile;
+//   2. softmax: every invocation loads part of the V tile; four invocations per row fold the
+//      tile's scores into the row's running max m and sum l (partial maxima, then partial sums
+//      through workgroup memory) and turn them into p = exp(s − m) in place, leaving the factor
+//      exp(m_old − m) that rescales the row's accumulator;
 //   3. P·V: each invocation owns a 4 rows × 4 columns block of the accumulator in registers.
 //
-// The N×N weights are never stored: workgroup memory holds 22,272 bytes, whatever N is.
+// The N×N weights are never stored: workgroup memory holds 24,320 bytes, whatever N is.
 // Keys outside key_begin..key_end, rows past l and columns past d_v read as zeros and are
 // masked; tiles wholly above a causal diagonal are skipped.
 //
@@ -87,6 +88,9 @@ var<workgroup> tile: array<vec4<f32>, 864>;
 var<workgroup> scores: array<f32, 2048>;
 // Per row: the rescaling factor of the current tile, at the end 1 / l.
 var<workgroup> row_factor: array<f32, 64>;
+// Step 2's partial maxima and sums, one per invocation.
+var<workgroup> partial_max: array<f32, 256>;
+var<workgroup> partial_sum: array<f32, 256>;
 
 struct Matrix {
     q: u32,
@@ -238,14 +242,20 @@ fn flash_tiled(
     let col = c0 + 4u * h;
 
     // Step 2's row, and its running (m, l, found), resumed between key blocks.
+    // Step 2: row soft_row of the tile, keys quarter · BC/4 onwards. All four invocations of a
+    // row keep its running max m and found (they compute the same values); the first (quarter
+    // 0) also keeps the running sum l and owns the row's state.
+    let soft_row = tid / 4u;
+    let quarter = tid % 4u;
     let chunks = (params.dv + COLS - 1u) / COLS;
-    let own_row = row0 + tid;
-    let owns_row = tid < BR && own_row < params.l;
+    let own_row = row0 + soft_row;
+    let in_rows = own_row < params.l;
+    let owns_row = quarter == 0u && in_rows;
     let state_base = ((wid.z * params.l + own_row) * chunks + wid.y) * 3u;
     var m = 0.0;
     var l_sum = 0.0;
     var found = false;
-    if params.first == 0u && owns_row {
+    if params.first == 0u && in_rows {
         m = state[state_base];
         l_sum = state[state_base + 1u];
         found = state[state_base + 2u] != 0.0;
@@ -299,37 +309,47 @@ fn flash_tiled(
         store_scores((h + 16u) * 64u + 4u * g, base, r, jb, s1);
         workgroupBarrier();
 
-        // 2. The V tile, and the online softmax of each row.
+        // 2. The V tile, and the online softmax: four invocations per row (row tid / 4, keys
+        // 8q .. 8q + 7 with q = tid % 4) combine their partial maxima, then their partial sums.
         for (var e = tid; e < BC * COLS / 4u; e += WG) {
             tile[e] = load_v(base, j0 + e / (COLS / 4u), c0 + 4u * (e % (COLS / 4u)));
         }
-        if tid < BR {
-            var tile_max = MASKED;
-            for (var j = 0u; j < BC; j++) {
-                tile_max = max(tile_max, scores[j * 64u + tid]);
+        var part_max = MASKED;
+        for (var jj = 0u; jj < BC / 4u; jj++) {
+            part_max = max(part_max, scores[(quarter * (BC / 4u) + jj) * 64u + soft_row]);
+        }
+        partial_max[tid] = part_max;
+        workgroupBarrier();
+        let q4 = 4u * soft_row;
+        let tile_max = max(max(partial_max[q4], partial_max[q4 + 1u]), max(partial_max[q4 + 2u], partial_max[q4 + 3u]));
+        var factor = 1.0;
+        var part_sum = 0.0;
+        if tile_max > MASKED_BELOW {
+            let m_new = select(tile_max, max(m, tile_max), found);
+            factor = select(0.0, exp(m - m_new), found);
+            for (var jj = 0u; jj < BC / 4u; jj++) {
+                let at = (quarter * (BC / 4u) + jj) * 64u + soft_row;
+                let x = scores[at];
+                let p = select(0.0, exp(x - m_new), x > MASKED_BELOW);
+                scores[at] = p;
+                part_sum += p;
             }
-            var factor = 1.0;
-            if tile_max > MASKED_BELOW {
-                let m_new = select(tile_max, max(m, tile_max), found);
-                factor = select(0.0, exp(m - m_new), found);
-                var sum = 0.0;
-                for (var j = 0u; j < BC; j++) {
-                    let x = scores[j * 64u + tid];
-                    let p = select(0.0, exp(x - m_new), x > MASKED_BELOW);
-                    scores[j * 64u + tid] = p;
-                    sum += p;
-                }
-                l_sum = l_sum * factor + sum;
-                m = m_new;
-                found = true;
-            } else {
-                for (var j = 0u; j < BC; j++) {
-                    scores[j * 64u + tid] = 0.0;
-                }
+            m = m_new;
+            found = true;
+        } else {
+            for (var jj = 0u; jj < BC / 4u; jj++) {
+                scores[(quarter * (BC / 4u) + jj) * 64u + soft_row] = 0.0;
             }
-            row_factor[tid] = factor;
+        }
+        partial_sum[tid] = part_sum;
+        if quarter == 0u {
+            row_factor[soft_row] = factor;
         }
         workgroupBarrier();
+        if quarter == 0u {
+            let sum = partial_sum[tid] + partial_sum[tid + 1u] + partial_sum[tid + 2u] + partial_sum[tid + 3u];
+            l_sum = l_sum * factor + sum;
+        }
 
         // 3. acc = acc · factor + P · V for rows r .. r + 3, columns col .. col + 3.
         acc0 *= row_factor[4u * g];
@@ -354,8 +374,8 @@ fn flash_tiled(
             state[state_base + 1u] = l_sum;
             state[state_base + 2u] = select(0.0, 1.0, found);
         }
-    } else if tid < BR {
-        row_factor[tid] = select(0.0, 1.0 / l_sum, found);
+    } else if quarter == 0u {
+        row_factor[soft_row] = select(0.0, 1.0 / l_sum, found);
     }
     workgroupBarrier();
     if params.last == 0u {

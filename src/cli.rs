@@ -95,7 +95,7 @@ pub enum BenchKernel {
     /// Only the register-blocked matmul path.
     Blocked,
     /// Only the output-only online-softmax path, one query row per invocation (no workgroup
-    /// memory: the fallback for devices with less than 22 KiB of it).
+    /// memory: the fallback for devices with less than 24 KiB of it).
     Flash,
     /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
     /// memory (the default wherever it fits).

@@ -1,7 +1,7 @@
 //! The output-only kernels: attention with an online softmax that never stores the N×N weights.
 //! Two kernels share the parameters, bindings and state layout: `shaders/flash.wgsl` (one query
 //! row per invocation, no workgroup memory) and `shaders/flash_tiled.wgsl` (64 × 64 output tiles
-//! per workgroup through 22 KiB of workgroup memory). [`FlashVariant::for_limits`] chooses: the
+//! per workgroup through 24 KiB of workgroup memory). [`FlashVariant::for_limits`] chooses: the
 //! tiled one wherever it fits (1.6× the per-row kernel even on lavapipe, where barriers are
 //! expensive: `selfattn bench --kernel all`), the per-row one on devices with less workgroup
 //! memory than it needs (WebGPU's minimum is 16 KiB).
@@ -27,8 +27,9 @@ pub const TILED_ROWS: u32 = 64;
 pub const TILED_KEYS: u32 = 32;
 /// Tiled kernel: slice of d per pass; keep in sync with `DC`.
 pub const TILED_SLICE: u32 = 32;
-/// Tiled kernel: bytes of workgroup memory it declares (`tile`, `scores`, `row_factor`).
-pub const TILED_WORKGROUP_BYTES: u32 = (864 + 512) * 16 + 64 * 4;
+/// Tiled kernel: bytes of workgroup memory it declares (`tile`, `scores`, `row_factor`,
+/// `partial_max`, `partial_sum`).
+pub const TILED_WORKGROUP_BYTES: u32 = 864 * 16 + (2048 + 64 + 2 * 256) * 4;
 
 /// Which output-only kernel runs the flash steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl FlashVariant {
             }
             FlashVariant::Tiled => {
                 // Per tile of keys: per d slice 2 + 1 vec4 loads of 4 lanes each and 8 dot
-                // steps; then 2 vec4 loads of V, 2 × 32 softmax steps, 32 P·V steps and the tile
+                // steps; then 2 vec4 loads of V, 2 × 8 softmax steps, 32 P·V steps and the tile
                 // loop itself.
                 let slices = p.d.div_ceil(TILED_SLICE) as u64;
                 let per_tile = 25 * slices + 110;
