@@ -87,13 +87,16 @@ fetches it).";
 /// Which kernels `bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchKernel {
-    /// The blocked matmul path (with and without weight read-back) and the device's own
-    /// output-only kernel (flash-tiled where its workgroup tiles fit, else flash).
+    /// The device's own matmul path (tiled on GPUs, blocked on CPU adapters; with and without
+    /// weight read-back) and its own output-only kernel (flash-tiled where its workgroup tiles
+    /// fit, else flash).
     Auto,
     /// Only the one-output-per-invocation baseline matmul path.
     Naive,
     /// Only the register-blocked matmul path.
     Blocked,
+    /// Only the workgroup-memory tiled matmul path.
+    Tiled,
     /// Only the output-only online-softmax path, one query row per invocation (no workgroup
     /// memory: the fallback for devices with less than 24 KiB of it).
     Flash,

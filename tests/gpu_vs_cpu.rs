@@ -128,6 +128,18 @@ fn run_both(
         .iter()
         .map(|s| compare(*s, &gpu.results[s], &cpu[s], DEFAULT_TOLERANCE))
         .collect();
+    // Every other matmul kernel must give the same stages.
+    for other in &kernels.matmul {
+        let variant = other.matmul_variant().name();
+        let run = attention(ctx, other, &plan, problem, &Stage::ALL)
+            .map_err(|e| format!("GPU run ({variant} matmul) failed on {dims:?}: {e}"))?;
+        for s in Stage::ALL {
+            let c = compare(s, &run.results[&s], &cpu[&s], DEFAULT_TOLERANCE);
+            if !c.passed {
+                return Err(format!("{variant} matmul on {dims:?}: {c}"));
+            }
+        }
+    }
     // The output-only path (each flash kernel, online softmax) must give the same output.
     let fused = Plan::output_only(dims, problem.causal, problem.wo.is_some());
     for flash_kernels in &kernels.flash {
@@ -463,9 +475,15 @@ fn c_index(p: &MatmulParams, z: u32, i: u32, j: u32) -> u32 {
     outer * p.c_batch_outer + inner * p.c_batch_inner + i * p.c_row + j
 }
 
-fn run_matmul_case(ctx: &GpuContext, kernel: &MatmulKernel, case: &MatmulCase, seed: u32) {
+fn run_matmul_case(
+    ctx: &GpuContext,
+    kernel: &MatmulKernel,
+    variant: MatmulVariant,
+    case: &MatmulCase,
+    seed: u32,
+) {
     let p = &case.p;
-    let name = case.name;
+    let name = format!("{} ({})", case.name, variant.name());
     let mut rng = NumpyRng::new(seed);
     let a_len = extent(p, |z, i, k| a_index(p, z, i, k), p.m, p.k);
     let b_len = extent(p, |z, k, j| b_index(p, z, k, j), p.k, p.n);
@@ -507,7 +525,7 @@ fn run_matmul_case(ctx: &GpuContext, kernel: &MatmulKernel, case: &MatmulCase, s
         ctx,
         &kernel.0,
         &[&params, &a_buf, &b_buf, &bias_buf, &c_buf],
-        p.workgroups(),
+        p.workgroups_for(variant),
         c_len,
     );
 
@@ -558,7 +576,6 @@ fn run_matmul_case(ctx: &GpuContext, kernel: &MatmulKernel, case: &MatmulCase, s
 #[test]
 fn matmul_kernel_batched_strided_matches_cpu_twin() {
     let Some(ctx) = common::gpu() else { return };
-    let kernel = MatmulKernel::new(&ctx.device);
 
     // Batched 2×3, every operand padded, B transposed, alpha ≠ 1, a real bias.
     let (m, n, k) = (37u32, 13u32, 9u32);
@@ -660,8 +677,15 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
             tail: 31,
         },
     ];
-    for (seed, case) in cases.iter().enumerate() {
-        run_matmul_case(&ctx, &kernel, case, seed as u32 + 100);
+    for variant in [
+        MatmulVariant::Blocked,
+        MatmulVariant::Tiled,
+        MatmulVariant::Naive,
+    ] {
+        let kernel = MatmulKernel::with_variant(&ctx.device, variant);
+        for (seed, case) in cases.iter().enumerate() {
+            run_matmul_case(&ctx, &kernel, variant, case, seed as u32 + 100);
+        }
     }
 }
 

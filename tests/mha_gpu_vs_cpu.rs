@@ -389,17 +389,28 @@ fn cpu_values<const K: usize>(
     want.map(|id| std::mem::take(&mut all[id.0]))
 }
 
-/// Runs the program's output-only result `id` with each flash kernel and compares it with the
-/// CPU reference's output computed through the weights.
-fn check_output_only(
+/// Runs the program's output (`output`, through the weights) with every other matmul kernel and
+/// its output-only result (`output_only`) with each flash kernel, and compares them with the CPU
+/// reference's output.
+fn check_other_kernels(
     ctx: &GpuContext,
     kernels: &TestKernels,
     program: &selfattn::program::Program,
     inputs: &[&[f32]],
-    id: BufId,
+    [output, output_only]: [BufId; 2],
     shape: &[usize],
     reference: &[f64],
 ) -> Result<(), String> {
+    for other in &kernels.matmul {
+        let variant = other.matmul_variant().name();
+        let (gpu, _) = execute(ctx, other, program, inputs, &[output])
+            .map_err(|e| format!("GPU run ({variant} matmul) failed: {e}"))?;
+        let c = compare_shaped(Stage::Output, &gpu[0], shape, reference, DEFAULT_TOLERANCE);
+        if !c.passed {
+            return Err(format!("{variant} matmul: {c}"));
+        }
+    }
+    let id = output_only;
     for flash in &kernels.flash {
         let variant = flash.flash_variant().name();
         let (gpu, _) = execute(ctx, flash, program, inputs, &[id])
@@ -422,12 +433,12 @@ fn run_mha(ctx: &GpuContext, kernels: &TestKernels, problem: MhaProblem) -> Resu
         .map_err(|e| format!("GPU run failed on {dims:?}: {e}"))?;
     let gpu: [Vec<f32>; 3] = gpu.try_into().map_err(|_| "wrong number of buffers")?;
     let cpu = cpu_values(&plan.program, &plan.inputs(), want);
-    check_output_only(
+    check_other_kernels(
         ctx,
         kernels,
         &plan.program,
         &plan.inputs(),
-        plan.output_no_weights,
+        [plan.output, plan.output_no_weights],
         &plan.output_shape(),
         &cpu[0],
     )?;
@@ -1064,12 +1075,12 @@ fn run_sdpa(
         .map_err(|e| format!("GPU run failed on {dims:?}: {e}"))?;
     let gpu: [Vec<f32>; 2] = gpu.try_into().map_err(|_| "wrong number of buffers")?;
     let cpu = cpu_values(&plan.program, &plan.inputs(), want);
-    check_output_only(
+    check_other_kernels(
         ctx,
         kernels,
         &plan.program,
         &plan.inputs(),
-        plan.output_no_weights,
+        [plan.output, plan.output_no_weights],
         &plan.output_shape(),
         &cpu[0],
     )?;

@@ -58,7 +58,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
     };
     let flash = |flash_variant: FlashVariant| Path {
         kernel: flash_variant.name(),
-        variant: MatmulVariant::Blocked,
+        variant: ctx.matmul_variant(),
         flash_variant,
         weights: false,
         flash: true,
@@ -66,16 +66,18 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
     match choice {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
         BenchKernel::Blocked => matmul(MatmulVariant::Blocked).to_vec(),
+        BenchKernel::Tiled => matmul(MatmulVariant::Tiled).to_vec(),
         BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
         BenchKernel::FlashTiled => vec![flash(FlashVariant::Tiled)],
         BenchKernel::Auto => {
-            let mut v = matmul(MatmulVariant::Blocked).to_vec();
+            let mut v = matmul(ctx.matmul_variant()).to_vec();
             v.push(flash(chosen));
             v
         }
         BenchKernel::All => {
             let mut v = matmul(MatmulVariant::Naive).to_vec();
             v.extend(matmul(MatmulVariant::Blocked));
+            v.extend(matmul(MatmulVariant::Tiled));
             v.push(flash(FlashVariant::PerRow));
             if FlashVariant::Tiled.fits(&ctx.limits) {
                 v.push(flash(FlashVariant::Tiled));

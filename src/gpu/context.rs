@@ -210,6 +210,13 @@ impl GpuContext {
         llvmpipe.then_some(LLVMPIPE_LOOP_BUDGET)
     }
 
+    /// The matmul kernel for this device ([`MatmulVariant::for_device`]).
+    ///
+    /// [`MatmulVariant::for_device`]: super::matmul::MatmulVariant::for_device
+    pub fn matmul_variant(&self) -> super::matmul::MatmulVariant {
+        super::matmul::MatmulVariant::for_device(self.info.device_type)
+    }
+
     /// The output-only kernel for this device ([`FlashVariant::for_limits`]).
     pub fn flash_variant(&self) -> super::flash::FlashVariant {
         super::flash::FlashVariant::for_limits(&self.limits)

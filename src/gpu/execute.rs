@@ -36,9 +36,11 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    /// Compiles all kernels, turning shader or pipeline errors into [`Error::Validation`].
+    /// Compiles all kernels, the device's own variants ([`GpuContext::matmul_variant`],
+    /// [`GpuContext::flash_variant`]), turning shader or pipeline errors into
+    /// [`Error::Validation`].
     pub fn new(ctx: &GpuContext) -> Result<Self> {
-        Self::with_matmul(ctx, MatmulVariant::Blocked)
+        Self::with_matmul(ctx, ctx.matmul_variant())
     }
 
     /// Compiles all kernels with the given matmul variant for the matmul steps.
@@ -87,6 +89,11 @@ impl Kernels {
         Ok(kernels)
     }
 
+    /// The matmul kernel these kernels run.
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.variant
+    }
+
     /// The output-only kernel these kernels run.
     pub fn flash_variant(&self) -> FlashVariant {
         self.flash_variant
@@ -132,13 +139,13 @@ pub fn execute(
 
 /// Refuses a step whose invocations would loop more often than the adapter lets them (see
 /// [`GpuContext::loop_budget`]): on llvmpipe its result would be silently cut short.
-fn check_loops(ctx: &GpuContext, name: &str, step: &Step) -> Result<()> {
+fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> Result<()> {
     let Some(budget) = ctx.loop_budget() else {
         return Ok(());
     };
     // Iterations of one invocation, from the kernels' loops (the flash step is split by keys).
     let iterations = match step {
-        Step::Matmul { params, .. } => params.k as u64 + 20,
+        Step::Matmul { params, .. } => kernels.variant.loop_iterations(params.k),
         Step::Softmax { params, .. } => 3 * params.cols as u64,
         Step::LayerNorm { params, .. } => 3 * params.cols as u64,
         Step::HeadMean { params, .. } => params.heads as u64,
@@ -242,7 +249,7 @@ fn record_and_run(
         };
         if *needed {
             check_groups(&ctx.limits, name, g)?;
-            check_loops(ctx, name, step)?;
+            check_loops(ctx, kernels, name, step)?;
         }
         groups.push(g);
     }

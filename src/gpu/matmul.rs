@@ -8,6 +8,14 @@ use super::kernel::{Binding, Kernel};
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 /// The one-output-per-invocation baseline, same params and bindings.
 pub const NAIVE_SOURCE: &str = include_str!("../../shaders/matmul_naive.wgsl");
+/// The workgroup-memory kernel, same params and bindings.
+pub const TILED_SOURCE: &str = include_str!("../../shaders/matmul_tiled.wgsl");
+/// Tiled kernel: invocations per workgroup side; keep in sync with `WG_SIDE`.
+pub const TILED_WG_SIDE: u32 = 16;
+/// Tiled kernel: rows and columns of C per workgroup; keep in sync with `BLOCK`.
+pub const TILED_BLOCK: u32 = 64;
+/// Tiled kernel: k per workgroup-memory slice; keep in sync with `KT`.
+pub const TILED_KT: u32 = 16;
 
 /// Which matmul kernel runs the matmul steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,6 +25,9 @@ pub enum MatmulVariant {
     Blocked,
     /// `matmul_naive.wgsl`: one output per invocation.
     Naive,
+    /// `matmul_tiled.wgsl`: 64 × 64 blocks of C per workgroup, A and B slices shared through
+    /// 8 KiB of workgroup memory.
+    Tiled,
 }
 
 impl MatmulVariant {
@@ -25,6 +36,27 @@ impl MatmulVariant {
         match self {
             MatmulVariant::Blocked => "blocked",
             MatmulVariant::Naive => "naive",
+            MatmulVariant::Tiled => "tiled",
+        }
+    }
+
+    /// The variant for a device: tiled on GPUs, where sharing A and B slices through workgroup
+    /// memory pays; register-blocked on CPU adapters (lavapipe, llvmpipe), where it measured the
+    /// same or faster (`selfattn bench --kernel all`) and needs no barriers.
+    pub fn for_device(device_type: wgpu::DeviceType) -> Self {
+        if device_type == wgpu::DeviceType::Cpu {
+            MatmulVariant::Blocked
+        } else {
+            MatmulVariant::Tiled
+        }
+    }
+
+    /// Loop iterations one invocation runs for a product over `k` (llvmpipe caps them, see
+    /// `GpuContext::loop_budget`).
+    pub fn loop_iterations(self, k: u32) -> u64 {
+        match self {
+            MatmulVariant::Blocked | MatmulVariant::Naive => k as u64 + 20,
+            MatmulVariant::Tiled => k.div_ceil(TILED_KT) as u64 * (TILED_KT as u64 + 1) + 20,
         }
     }
 }
@@ -131,6 +163,7 @@ impl MatmulParams {
         let per_group = match variant {
             MatmulVariant::Blocked => WG * TILE,
             MatmulVariant::Naive => WG,
+            MatmulVariant::Tiled => TILED_BLOCK,
         };
         [
             self.n.div_ceil(per_group),
@@ -154,6 +187,7 @@ impl MatmulKernel {
         let (label, source) = match variant {
             MatmulVariant::Blocked => ("matmul", SOURCE),
             MatmulVariant::Naive => ("matmul_naive", NAIVE_SOURCE),
+            MatmulVariant::Tiled => ("matmul_tiled", TILED_SOURCE),
         };
         MatmulKernel(Kernel::new(
             device,

@@ -41,13 +41,15 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The kernels the adapter chooses, plus one set per output-only variant the adapter can run
-/// (both on lavapipe and llvmpipe), so every flash kernel meets the property tests whatever the
+/// and one per other fast matmul variant, so every kernel meets the property tests whatever the
 /// adapter would pick.
 pub struct TestKernels {
     /// What `Kernels::with_matmul` picks for this adapter.
     pub chosen: Kernels,
     /// One set per runnable [`FlashVariant`], with the blocked matmul.
     pub flash: Vec<Kernels>,
+    /// One set per fast matmul variant (blocked, tiled) other than `chosen`'s.
+    pub matmul: Vec<Kernels>,
 }
 
 impl TestKernels {
@@ -58,9 +60,15 @@ impl TestKernels {
             .filter(|v| v.fits(&ctx.limits))
             .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
             .collect();
+        let others = [MatmulVariant::Blocked, MatmulVariant::Tiled]
+            .into_iter()
+            .filter(|&v| v != matmul)
+            .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
+            .collect();
         TestKernels {
             chosen: Kernels::with_matmul(ctx, matmul).expect("kernels compile"),
             flash,
+            matmul: others,
         }
     }
 }
