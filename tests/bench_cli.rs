@@ -33,8 +33,9 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
     let records = json.as_array().unwrap();
-    // naive and blocked with and without weights, plus flash, for each size.
-    assert_eq!(records.len(), 10, "{json:#}");
+    // naive, blocked and tiled with and without weights, plus both output-only kernels (the
+    // software adapters hold flash-tiled's workgroup memory), for each size.
+    assert_eq!(records.len(), 16, "{json:#}");
     for r in records {
         for key in [
             "n",
@@ -58,8 +59,17 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
         .map(|r| r["kernel"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &kernels[..5],
-        ["naive", "naive", "blocked", "blocked", "flash"]
+        &kernels[..8],
+        [
+            "naive",
+            "naive",
+            "blocked",
+            "blocked",
+            "tiled",
+            "tiled",
+            "flash",
+            "flash-tiled"
+        ]
     );
 }
 
