@@ -55,7 +55,9 @@ pub enum Command {
     ///
     /// The bool --attn-mask means True = TAKE PART (the opposite of `mha`); a float mask is
     /// added; the mask broadcasts against (…, L, S). A query whose every key is masked gets zero
-    /// weights and a zero output (PyTorch gives NaN).
+    /// weights and a zero output (PyTorch gives NaN). Weights larger than the device's storage
+    /// binding limit are computed in blocks of query rows (SELFATTN_MAX_STORAGE_BYTES lowers
+    /// that limit, to try it); beyond 4 GiB of weights, --no-weights is the way.
     Sdpa(SdpaArgs),
     /// Time the attention kernels for a list of sizes: GPU time, end-to-end time, GFLOP/s
     /// (4·N²·d per head, half when causal) and the CPU reference's time, with and without

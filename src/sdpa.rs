@@ -6,6 +6,8 @@
 //! (…, L, S); `is_causal` is a top-left aligned lower triangle; `scale` defaults to 1/√E. A query
 //! whose every key is masked gets zero weights and a zero output.
 
+use std::ops::Range;
+
 use crate::error::{Error, Result};
 use crate::gpu::flash::FlashParams;
 use crate::gpu::matmul::MatmulParams;
@@ -165,10 +167,24 @@ fn expand_mask(mask: &Mask, dims: &SdpaDims) -> Result<(Vec<f32>, bool)> {
     Ok((out, varies))
 }
 
-/// The program for one [`SdpaProblem`].
+/// Rows `rows` of each of the (batch, rows, cols) matrices in `data`, back to back.
+fn cut_rows(data: &[f32], rows: usize, cols: usize, keep: &Range<usize>) -> Vec<f32> {
+    if keep.start == 0 && keep.end == rows {
+        return data.to_vec();
+    }
+    data.chunks_exact(rows * cols)
+        .flat_map(|m| &m[keep.start * cols..keep.end * cols])
+        .copied()
+        .collect()
+}
+
+/// The program for one [`SdpaProblem`], or for a block of its query rows.
 pub struct SdpaPlan {
-    /// The sizes.
+    /// The sizes of the whole problem.
     pub dims: SdpaDims,
+    /// The query rows this program computes (all of them, 0..L, unless built by
+    /// [`SdpaPlan::for_rows`]).
+    pub rows: Range<usize>,
     /// The dispatches.
     pub program: Program,
     /// Input data in declaration order.
@@ -184,13 +200,29 @@ pub struct SdpaPlan {
 impl SdpaPlan {
     /// Builds the program (after [`SdpaProblem::dims`] succeeded).
     pub fn new(problem: &SdpaProblem, dims: SdpaDims) -> Result<Self> {
+        let all = 0..dims.l;
+        Self::for_rows(problem, dims, all)
+    }
+
+    /// Builds the program for query rows `rows` only, against every key: q and the mask cut to
+    /// those rows, the causal diagonal moved by `rows.start`. Its output and weights are
+    /// (…, rows.len(), ·): the rows of the whole problem's, computed exactly as it would.
+    /// For weights too large for one buffer (see `selfattn sdpa`).
+    pub fn for_rows(problem: &SdpaProblem, dims: SdpaDims, rows: Range<usize>) -> Result<Self> {
+        if rows.is_empty() || rows.end > dims.l {
+            return Err(Error::Usage(format!(
+                "query rows {rows:?} are not within 0..{}",
+                dims.l
+            )));
+        }
         let (b, l, s, e, ev) = (
             dims.batch as u32,
-            dims.l as u32,
+            rows.len() as u32,
             dims.s as u32,
             dims.e as u32,
             dims.ev as u32,
         );
+        let row_offset = rows.start as i32;
         let mut p = Program::default();
         let mut data = Vec::new();
         let mut input = |p: &mut Program, name: &str, values: Vec<f32>| {
@@ -198,13 +230,18 @@ impl SdpaPlan {
             data.push(values);
             id
         };
-        let q = input(&mut p, "q", problem.q.data.clone());
+        let q = input(
+            &mut p,
+            "q",
+            cut_rows(&problem.q.data, dims.l, dims.e, &rows),
+        );
         let k = input(&mut p, "k", problem.k.data.clone());
         let v = input(&mut p, "v", problem.v.data.clone());
         let mut mask_batch = 0;
         let mask = match &problem.attn_mask {
             Some(m) => {
                 let (values, varies) = expand_mask(m, &dims)?;
+                let values = cut_rows(&values, dims.l, dims.s, &rows);
                 if varies {
                     mask_batch = sat(&[l, s]);
                 }
@@ -243,6 +280,7 @@ impl SdpaPlan {
                 cols: s,
                 batch: b,
                 causal: problem.causal as u32,
+                causal_offset: row_offset,
                 mask_batch,
                 mask_row: s,
                 ..Default::default()
@@ -283,6 +321,7 @@ impl SdpaPlan {
                 dv: ev,
                 scale,
                 causal: problem.causal as u32,
+                causal_offset: row_offset,
                 heads: 1,
                 batch: b,
                 mask_batch,
@@ -305,6 +344,7 @@ impl SdpaPlan {
         );
         Ok(SdpaPlan {
             dims,
+            rows,
             program: p,
             input_data: data,
             output,
@@ -318,17 +358,17 @@ impl SdpaPlan {
         self.input_data.iter().map(|v| &v[..]).collect()
     }
 
-    /// (…, L, Ev).
+    /// (…, L, Ev), L being the plan's rows.
     pub fn output_shape(&self) -> Vec<usize> {
         let mut s = self.dims.lead.clone();
-        s.extend([self.dims.l, self.dims.ev]);
+        s.extend([self.rows.len(), self.dims.ev]);
         s
     }
 
-    /// (…, L, S).
+    /// (…, L, S), L being the plan's rows.
     pub fn weights_shape(&self) -> Vec<usize> {
         let mut s = self.dims.lead.clone();
-        s.extend([self.dims.l, self.dims.s]);
+        s.extend([self.rows.len(), self.dims.s]);
         s
     }
 }

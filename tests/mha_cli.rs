@@ -14,7 +14,7 @@ use npyz::WriterBuilder;
 use selfattn::npy::{read_array, write_array};
 use selfattn::state_dict::save_f32;
 
-use common::cli::{files_in, have_gpu, ok, run};
+use common::cli::{files_in, have_gpu, ok, run, run_with_env};
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
@@ -332,6 +332,88 @@ fn sdpa_four_dimensional_input_with_a_broadcast_mask() {
     std::fs::remove_dir_all(d.join("out")).unwrap();
     std::fs::remove_file(d.join("heads.png")).unwrap();
     usage(d, &too_far, &["--batch-index 2", "2 batch element"]);
+}
+
+/// Weights larger than the storage binding limit are computed in blocks of query rows (here the
+/// limit is lowered through SELFATTN_MAX_STORAGE_BYTES so that a small problem splits into
+/// ragged blocks): the saved tensors equal those of one whole run, causal mask and a per-head
+/// float mask included, and each block is checked against the CPU reference.
+#[test]
+fn sdpa_weights_beyond_the_binding_limit_run_in_row_blocks() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Every buffer must fit the lowered limit too: K (2784 bytes), V (2088), a block's mask and
+    // weights (3480).
+    let (lead, l, s, e, ev) = ([2usize, 3usize], 37usize, 29usize, 4usize, 3usize);
+    random_npy(d, "q.npy", &[lead[0], lead[1], l, e], 17);
+    random_npy(d, "k.npy", &[lead[0], lead[1], s, e], 18);
+    random_npy(d, "v.npy", &[lead[0], lead[1], s, ev], 19);
+    // (heads, L, S) float mask, broadcast over the batch axis.
+    random_npy(d, "mask.npy", &[lead[1], l, s], 20);
+    let args = |save: &'static str| {
+        vec![
+            "sdpa",
+            "--q",
+            "q.npy",
+            "--k",
+            "k.npy",
+            "--v",
+            "v.npy",
+            "--attn-mask",
+            "mask.npy",
+            "--causal",
+            "--no-heatmap",
+            "--save",
+            save,
+        ]
+    };
+    let whole = ok(d, &args("whole"));
+    assert!(!whole.contains("blocks of"), "{whole}");
+    // One row of the weights is 6 × 29 × 4 = 696 bytes: 5 rows per block, 8 blocks, the last of 2.
+    let limit = (6 * s * 4 * 5 + 3).to_string();
+    let r = run_with_env(
+        d,
+        &[("SELFATTN_MAX_STORAGE_BYTES", &limit)],
+        &args("blocks"),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("8 blocks of up to 5 query rows"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+    for file in ["output.npy", "weights.npy"] {
+        let a = read(&d.join("whole").join(file));
+        let b = read(&d.join("blocks").join(file));
+        assert_eq!(a.shape, b.shape, "{file}");
+        let diff = max_diff(&a.data, &b.data);
+        assert!(
+            diff <= 1e-6,
+            "{file}: blocks differ from the whole run by {diff}"
+        );
+    }
+    // Causal: query 0 sees key 0 only, in the first block and in the last.
+    let w = read(&d.join("blocks/weights.npy"));
+    assert!(
+        (w.data[0] - 1.0).abs() < 1e-6 && w.data[1] == 0.0,
+        "{:?}",
+        &w.data[..3]
+    );
+    // A limit below one row of weights is refused, naming the limit; nothing is written.
+    let before = files_in(d);
+    let r = run_with_env(d, &[("SELFATTN_MAX_STORAGE_BYTES", "600")], &args("never"));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("one query row of the weights")
+            && r.stderr.contains("SELFATTN_MAX_STORAGE_BYTES"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(files_in(d), before);
 }
 
 // ---------------------------------------------------------------------------------------------

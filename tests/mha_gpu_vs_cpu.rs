@@ -1084,12 +1084,47 @@ fn run_sdpa(
         &plan.output_shape(),
         &cpu[0],
     )?;
+    check_row_blocks(&problem, &dims, &cpu)?;
     Ok(SdpaRun {
         problem,
         plan,
         gpu,
         cpu,
     })
+}
+
+/// The programs for blocks of about a third of the query rows (what `selfattn sdpa` runs when the
+/// weights exceed a storage binding) must give exactly the whole program's rows (CPU executor).
+fn check_row_blocks(
+    problem: &SdpaProblem,
+    dims: &selfattn::sdpa::SdpaDims,
+    whole: &[Vec<f64>; 2],
+) -> Result<(), String> {
+    let per = 1 + dims.l / 3;
+    let mut start = 0;
+    while start < dims.l {
+        let rows = start..(start + per).min(dims.l);
+        let plan = SdpaPlan::for_rows(problem, dims.clone(), rows.clone())
+            .map_err(|e| format!("row block {rows:?}: {e}"))?;
+        let block = cpu_values(&plan.program, &plan.inputs(), [plan.output, plan.weights]);
+        for ((name, width), (part, all)) in [("output", dims.ev), ("weights", dims.s)]
+            .iter()
+            .zip(block.iter().zip(whole))
+        {
+            let expected: Vec<f64> = all
+                .chunks_exact(dims.l * width)
+                .flat_map(|m| &m[rows.start * width..rows.end * width])
+                .copied()
+                .collect();
+            if part.len() != expected.len() || part.iter().zip(&expected).any(|(a, b)| a != b) {
+                return Err(format!(
+                    "row block {rows:?}: its {name} differ from the whole run's"
+                ));
+            }
+        }
+        start = rows.end;
+    }
+    Ok(())
 }
 
 /// Every check of one SDPA run; returns how many query rows were fully masked.

@@ -110,32 +110,31 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
-        id: if out.no_weights {
-            plan.output_no_weights
-        } else {
-            plan.output
-        },
         shape: plan.output_shape(),
+    }];
+    let mut ids = vec![if out.no_weights {
+        plan.output_no_weights
+    } else {
+        plan.output
     }];
     if !out.no_weights {
         wanted.push(Wanted {
             stage: Stage::Weights,
             file: "weights.npy",
-            id: if args.per_head {
-                plan.weights_per_head
-            } else {
-                plan.weights_mean
-            },
             shape: plan.weights_shape(args.per_head),
+        });
+        ids.push(if args.per_head {
+            plan.weights_per_head
+        } else {
+            plan.weights_mean
         });
     }
     let drawing = !out.no_heatmap && !out.no_weights;
     // The picture needs every head of one batch element and the mean, the viewer every head of
     // every batch element (check_outputs refused --html with --no-weights).
     let picture_needs_heads = (drawing || out.html.is_some()) && dims.heads > 1;
-    let mut extra = Vec::new();
     if picture_needs_heads {
-        extra.push(if args.per_head {
+        ids.push(if args.per_head {
             plan.weights_mean
         } else {
             plan.weights_per_head
@@ -146,7 +145,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         &plan.program,
         &plan.inputs(),
         &wanted,
-        &extra,
+        &ids,
         out.tolerance,
     )?;
 

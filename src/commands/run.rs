@@ -197,9 +197,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     Ok(verdict(&checks))
 }
 
-/// The most bytes of weights `run` assembles on the host (4 GiB, N = 32,768): beyond, the row
-/// blocks would fit the GPU but the whole matrix would not fit a sensible host.
-const MAX_HOST_WEIGHTS_BYTES: u64 = 1 << 32;
+use super::tensors::MAX_HOST_WEIGHTS_BYTES;
 
 /// Refuses, before any GPU work, weights too large to hold on the host.
 fn check_host_weights(n: usize, no_weights: bool) -> Result<()> {

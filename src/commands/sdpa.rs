@@ -3,6 +3,7 @@
 use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
+use selfattn::gpu::GpuContext;
 use selfattn::heatmap::Colormap;
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
@@ -10,8 +11,12 @@ use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
 use super::html;
+use super::inputs::adapter;
 use super::run::verdict;
-use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
+use super::tensors::{
+    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, run_row_blocks_and_check,
+    save, weight_rows_per_block,
+};
 use crate::cli::SdpaArgs;
 
 /// Runs scaled_dot_product_attention for `args`.
@@ -45,7 +50,6 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     }
     let row_labels = labels(out.tokens.as_deref(), dims.l, "query")?;
     let col_labels = labels(out.key_tokens.as_deref(), dims.s, "key")?;
-    let plan = SdpaPlan::new(&problem, dims.clone())?;
     let summary = format!(
         "q {:?}, k {:?}, v {:?}, scale {}{}{}",
         problem.q.shape,
@@ -64,32 +68,54 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
             ))
     );
     println!("scaled_dot_product_attention: {summary}");
+    let shape = |last: usize| [dims.lead.clone(), vec![dims.l, last]].concat();
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
-        id: if out.no_weights {
-            plan.output_no_weights
-        } else {
-            plan.output
-        },
-        shape: plan.output_shape(),
+        shape: shape(dims.ev),
     }];
     if !out.no_weights {
         wanted.push(Wanted {
             stage: Stage::Weights,
             file: "weights.npy",
-            id: plan.weights,
-            shape: plan.weights_shape(),
+            shape: shape(dims.s),
         });
     }
-    let results = run_and_check(
-        &args.gpu,
-        &plan.program,
-        &plan.inputs(),
-        &wanted,
-        &[],
-        out.tolerance,
-    )?;
+    let ctx = GpuContext::open(&adapter(&args.gpu))?;
+    println!("Adapter: {}", ctx.describe());
+    // Weights larger than one storage binding are computed in blocks of query rows.
+    let rows_per_block = if out.no_weights {
+        dims.l
+    } else {
+        weight_rows_per_block(&ctx, dims.batch, dims.l, dims.s)?
+    };
+    if rows_per_block < dims.l {
+        println!(
+            "The weights exceed {}'s storage binding limit: computing them in {} blocks of up to \
+             {rows_per_block} query rows",
+            ctx.info.name,
+            dims.l.div_ceil(rows_per_block)
+        );
+    }
+    let blocks = (0..dims.l).step_by(rows_per_block).map(|start| {
+        let rows = start..(start + rows_per_block).min(dims.l);
+        let plan = SdpaPlan::for_rows(&problem, dims.clone(), rows.clone())?;
+        let mut ids = vec![if out.no_weights {
+            plan.output_no_weights
+        } else {
+            plan.output
+        }];
+        if !out.no_weights {
+            ids.push(plan.weights);
+        }
+        Ok(RowBlock {
+            program: plan.program,
+            inputs: plan.input_data,
+            ids,
+            rows,
+        })
+    });
+    let results = run_row_blocks_and_check(&ctx, blocks, &wanted, out.tolerance)?;
     if let Some(dir) = &out.save {
         save(dir, &wanted, &results.values)?;
     }

@@ -22,16 +22,69 @@ use crate::cli::{GpuArgs, OutputArgs};
 
 use super::inputs::{adapter, check_tolerance};
 
-/// One tensor to read back: what it is, where it lives, its PyTorch shape.
+/// The most bytes of weights a command assembles on the host (4 GiB; N = 32,768 for one head):
+/// beyond, row blocks would fit the GPU but the whole matrix would not fit a sensible host.
+pub const MAX_HOST_WEIGHTS_BYTES: u64 = 1 << 32;
+
+/// Query rows per block so that one block's weights — `matrices` (batch × heads) × rows × `keys`
+/// f32 — fit the device's storage binding limit: all `rows` when the whole weights fit at once.
+/// Errors before any GPU work when the whole weights would not fit the host, or a single row of
+/// them would not fit a binding.
+pub fn weight_rows_per_block(
+    ctx: &GpuContext,
+    matrices: usize,
+    rows: usize,
+    keys: usize,
+) -> Result<usize> {
+    let row_bytes = (matrices as u64)
+        .saturating_mul(keys as u64)
+        .saturating_mul(4);
+    let total = row_bytes.saturating_mul(rows as u64);
+    if total > MAX_HOST_WEIGHTS_BYTES {
+        return Err(Error::InvalidSize(format!(
+            "the attention weights ({matrices} × {rows} × {keys}) need {total} bytes on the host, \
+             more than selfattn's host limit of {MAX_HOST_WEIGHTS_BYTES} bytes (4 GiB); \
+             --no-weights computes the output without them"
+        )));
+    }
+    let (limit, limit_name) = ctx.max_storage_bytes();
+    // The kernels index with u32: no block may hold 2^32 or more elements either.
+    let limit = limit.min(u32::MAX as u64 * 4);
+    if total <= limit {
+        return Ok(rows.max(1));
+    }
+    if row_bytes > limit {
+        return Err(Error::BufferTooLarge {
+            what: format!("one query row of the weights ({matrices} × {keys})"),
+            needed: row_bytes,
+            limit_name,
+            limit,
+        });
+    }
+    Ok(((limit / row_bytes) as usize).clamp(1, rows))
+}
+
+/// One tensor to read back: what it is, its PyTorch shape (the buffers holding it are named by
+/// each program that computes it).
 pub struct Wanted {
     /// Output or Weights (drives the tolerance rule).
     pub stage: Stage,
     /// File name when saved, e.g. "output.npy".
     pub file: &'static str,
-    /// The buffer.
-    pub id: BufId,
-    /// PyTorch's shape.
+    /// PyTorch's shape (…, L, ·): the second-to-last axis runs over the query rows.
     pub shape: Vec<usize>,
+}
+
+/// A program computing the query rows `rows` of every [`Wanted`] tensor.
+pub struct RowBlock {
+    /// The dispatches.
+    pub program: Program,
+    /// Its input data, in declaration order.
+    pub inputs: Vec<Vec<f32>>,
+    /// The buffer holding each wanted tensor's rows, in order.
+    pub ids: Vec<BufId>,
+    /// The query rows.
+    pub rows: std::ops::Range<usize>,
 }
 
 /// The tensors read back, their checks and the phase times.
@@ -65,38 +118,32 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     Ok(cmap)
 }
 
-/// Opens the adapter, runs `program`, reads back `wanted` (and `extra`), checks `wanted`
-/// against the CPU reference and prints the report.
+/// Opens the adapter, runs `program`, reads back the buffers `ids` (one per [`Wanted`], then
+/// extras), checks the wanted ones against the CPU reference and prints the report.
 pub fn run_and_check(
     gpu: &GpuArgs,
     program: &Program,
     inputs: &[&[f32]],
     wanted: &[Wanted],
-    extra: &[BufId],
+    ids: &[BufId],
     tolerance: f64,
 ) -> Result<Results> {
     let ctx = GpuContext::open(&adapter(gpu))?;
     println!("Adapter: {}", ctx.describe());
     let kernels = Kernels::new(&ctx)?;
-    let mut ids: Vec<BufId> = wanted.iter().map(|w| w.id).collect();
-    ids.extend(extra);
-    let (mut values, timings) = execute(&ctx, &kernels, program, inputs, &ids)?;
+    let (mut values, timings) = execute(&ctx, &kernels, program, inputs, ids)?;
     let extra_values = values.split_off(wanted.len());
 
     let start = Instant::now();
-    let reference = super::progress::while_running("CPU reference (f64)", || {
+    let mut reference = super::progress::while_running("CPU reference (f64)", || {
         cpu::execute::execute(program, inputs, &ids[..wanted.len()])
     });
-    let cpu_time = start.elapsed();
-    let checks: Vec<Comparison> = wanted
+    let reference: Vec<Vec<f64>> = ids[..wanted.len()]
         .iter()
-        .zip(&values)
-        .map(|(w, v)| compare_shaped(w.stage, v, &w.shape, &reference[w.id.0], tolerance))
+        .map(|id| std::mem::take(&mut reference[id.0]))
         .collect();
-    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
-    for (w, c) in wanted.iter().zip(&checks) {
-        println!("  {c}   shape {:?}", w.shape);
-    }
+    let cpu_time = start.elapsed();
+    let checks = check_and_report(wanted, &values, &reference, tolerance);
     Ok(Results {
         adapter: ctx.describe(),
         extra: extra_values,
@@ -105,6 +152,107 @@ pub fn run_and_check(
         timings,
         cpu_time,
     })
+}
+
+/// Runs the row blocks one after another on `ctx` (each its own buffers and submission, so no
+/// buffer is larger than one block's), stacks their rows into the whole [`Wanted`] tensors on
+/// the host, does the same with the CPU reference of each block, then checks and reports.
+pub fn run_row_blocks_and_check(
+    ctx: &GpuContext,
+    blocks: impl Iterator<Item = Result<RowBlock>>,
+    wanted: &[Wanted],
+    tolerance: f64,
+) -> Result<Results> {
+    let kernels = Kernels::new(ctx)?;
+    // Allocated at the first block that is not the whole tensor (a single block is moved in).
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); wanted.len()];
+    let mut reference: Vec<Vec<f64>> = vec![Vec::new(); wanted.len()];
+    let mut timings = Timings::default();
+    let mut cpu_time = Duration::ZERO;
+    let mut first = true;
+    for block in blocks {
+        let block = block?;
+        let inputs: Vec<&[f32]> = block.inputs.iter().map(|v| &v[..]).collect();
+        let (mut gpu, t) = execute(ctx, &kernels, &block.program, &inputs, &block.ids)?;
+        timings.upload += t.upload;
+        timings.gpu += t.gpu;
+        timings.read_back += t.read_back;
+        timings.kernels = match (timings.kernels, t.kernels) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, k) if first => k,
+            _ => None,
+        };
+        first = false;
+        let start = Instant::now();
+        let mut cpu = super::progress::while_running("CPU reference (f64)", || {
+            cpu::execute::execute(&block.program, &inputs, &block.ids)
+        });
+        cpu_time += start.elapsed();
+        for (i, w) in wanted.iter().enumerate() {
+            let gpu = std::mem::take(&mut gpu[i]);
+            let cpu = std::mem::take(&mut cpu[block.ids[i].0]);
+            if block.rows.len() == w.shape[w.shape.len() - 2] {
+                values[i] = gpu;
+                reference[i] = cpu;
+                continue;
+            }
+            let len = w.shape.iter().product();
+            if values[i].is_empty() {
+                values[i] = vec![f32::NAN; len];
+                reference[i] = vec![f64::NAN; len];
+            }
+            place_rows(&mut values[i], &gpu, &w.shape, &block.rows);
+            place_rows(&mut reference[i], &cpu, &w.shape, &block.rows);
+        }
+    }
+    let checks = check_and_report(wanted, &values, &reference, tolerance);
+    Ok(Results {
+        adapter: ctx.describe(),
+        extra: Vec::new(),
+        values,
+        checks,
+        timings,
+        cpu_time,
+    })
+}
+
+/// Copies a block's rows (`part`, shaped like `shape` (…, L, X) with `rows.len()` in place of L)
+/// into `whole` (shaped `shape`).
+fn place_rows<T: Copy>(
+    whole: &mut [T],
+    part: &[T],
+    shape: &[usize],
+    rows: &std::ops::Range<usize>,
+) {
+    let axis = shape.len() - 2;
+    let inner: usize = shape[axis + 1..].iter().product();
+    let whole_chunk = shape[axis] * inner;
+    let part_chunk = rows.len() * inner;
+    for (dst, src) in whole
+        .chunks_exact_mut(whole_chunk)
+        .zip(part.chunks_exact(part_chunk))
+    {
+        dst[rows.start * inner..rows.end * inner].copy_from_slice(src);
+    }
+}
+
+/// Compares each wanted tensor with its reference and prints the report.
+fn check_and_report(
+    wanted: &[Wanted],
+    values: &[Vec<f32>],
+    reference: &[Vec<f64>],
+    tolerance: f64,
+) -> Vec<Comparison> {
+    let checks: Vec<Comparison> = wanted
+        .iter()
+        .zip(values.iter().zip(reference))
+        .map(|(w, (v, r))| compare_shaped(w.stage, v, &w.shape, r, tolerance))
+        .collect();
+    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
+    for (w, c) in wanted.iter().zip(&checks) {
+        println!("  {c}   shape {:?}", w.shape);
+    }
+    checks
 }
 
 /// Writes each wanted tensor into `dir` (created if missing).

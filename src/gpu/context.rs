@@ -130,6 +130,9 @@ fn preference(info: &wgpu::AdapterInfo) -> u8 {
 /// Loop iterations per invocation we allow on llvmpipe (its cap is about 65,535).
 pub const LLVMPIPE_LOOP_BUDGET: u64 = 60_000;
 
+/// Environment variable that lowers the storage binding limit selfattn plans with (bytes).
+pub const MAX_STORAGE_ENV: &str = "SELFATTN_MAX_STORAGE_BYTES";
+
 /// An open device with the facts about it that the rest of the crate needs.
 pub struct GpuContext {
     /// The wgpu device.
@@ -223,12 +226,22 @@ impl GpuContext {
     }
 
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.
+    /// [`MAX_STORAGE_ENV`] lowers it (never raises it), to try the row-block paths of a device
+    /// with smaller limits on small problems.
     pub fn max_storage_bytes(&self) -> (u64, &'static str) {
         let binding = self.limits.max_storage_buffer_binding_size;
-        if binding <= self.limits.max_buffer_size {
+        let device = if binding <= self.limits.max_buffer_size {
             (binding, "max_storage_buffer_binding_size")
         } else {
             (self.limits.max_buffer_size, "max_buffer_size")
+        };
+        match std::env::var(MAX_STORAGE_ENV).map(|v| v.trim().parse::<u64>()) {
+            Ok(Ok(lower)) if lower < device.0 => (lower.max(4), MAX_STORAGE_ENV),
+            Ok(Err(_)) => {
+                log::warn!("{MAX_STORAGE_ENV} is not a number of bytes; ignored");
+                device
+            }
+            _ => device,
         }
     }
 

@@ -14,9 +14,15 @@ pub struct Run {
 
 /// Runs the binary in `dir` (a temporary folder, so nothing lands in the repository).
 pub fn run(dir: &Path, args: &[&str]) -> Run {
+    run_with_env(dir, &[], args)
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_with_env(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let out = Command::cargo_bin("selfattn")
         .unwrap()
         .current_dir(dir)
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .unwrap();
