@@ -173,7 +173,11 @@ the scores (-inf excludes the key). --key-padding-mask is (N, S), or (S) for unb
 query i only when j <= i).
 
 Outputs (--save DIR): output.npy (N, L, E) and weights.npy (N, L, S) averaged over heads, or
-(N, heads, L, S) with --per-head; the N axis is absent for unbatched (L, E) input, as in PyTorch.";
+(N, heads, L, S) with --per-head; the N axis is absent for unbatched (L, E) input, as in PyTorch.
+
+Weights larger than the device's storage binding limit (every head's are on the GPU) are computed in
+blocks of query rows (SELFATTN_MAX_STORAGE_BYTES lowers that limit, to try it); beyond 4 GiB of
+weights, --no-weights is the way.";
 
 /// Where pictures and arrays go, shared by `mha` and `sdpa`.
 #[derive(Args, Debug, Clone)]

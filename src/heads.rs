@@ -32,8 +32,11 @@ pub struct HeadsShape {
 /// The masks applied inside the softmax (all optional).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HeadsMasks {
-    /// Key j is allowed for query i only when j ≤ i (top-left aligned).
+    /// Key j is allowed for query i only when j ≤ i + causal_offset (top-left aligned).
     pub causal: bool,
+    /// The causal diagonal's offset: the first query row's index when the block computes only
+    /// some of the rows (0 for all of them).
+    pub causal_offset: i32,
     /// An additive (L, S) mask, or one per (batch, head) when `per_head` is set.
     pub attn_mask: Option<BufId>,
     /// True when `attn_mask` holds one (L, S) matrix per (batch, head), batch-major.
@@ -115,7 +118,7 @@ pub fn add_heads(
         cols: s32,
         batch: sat(&[n32, h32]),
         causal: masks.causal as u32,
-        causal_offset: 0,
+        causal_offset: masks.causal_offset,
         heads: h32,
         mask_batch,
         mask_head,
@@ -162,7 +165,7 @@ pub fn add_heads(
         dv: dh32,
         scale,
         causal: masks.causal as u32,
-        causal_offset: 0,
+        causal_offset: masks.causal_offset,
         heads: h32,
         batch: sat(&[n32, h32]),
         padding_batch: s32,

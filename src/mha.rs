@@ -8,6 +8,8 @@
 //! = concat(heads)·W_oᵀ + b_o. One deliberate difference: a query whose every key is masked gets
 //! zero weights (PyTorch returns NaN there).
 
+use std::ops::Range;
+
 use crate::error::{Error, Result};
 use crate::gpu::matmul::MatmulParams;
 use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
@@ -15,6 +17,7 @@ use crate::npy::{Array, Mask};
 use crate::numpy_rng::NumpyRng;
 use crate::program::{BufId, Program};
 use crate::state_dict::StateDict;
+use crate::tensor::cut_rows;
 
 /// The parameters of one `nn.MultiheadAttention`, weights stored as PyTorch does (out × in).
 #[derive(Clone, Debug)]
@@ -318,10 +321,38 @@ impl MhaProblem {
     }
 }
 
-/// The program for one [`MhaProblem`], its input data, and where the results are.
+impl MhaDims {
+    /// PyTorch's shape of the output for `rows` query rows: (N, rows, E), or (rows, E) unbatched.
+    pub fn output_shape(&self, rows: usize) -> Vec<usize> {
+        if self.batched {
+            vec![self.n, rows, self.e]
+        } else {
+            vec![rows, self.e]
+        }
+    }
+
+    /// PyTorch's shape of the weights for `rows` query rows: (N, rows, S) averaged over heads,
+    /// (N, heads, rows, S) per head; no N when unbatched.
+    pub fn weights_shape(&self, rows: usize, per_head: bool) -> Vec<usize> {
+        let mut shape = Vec::new();
+        if self.batched {
+            shape.push(self.n);
+        }
+        if per_head {
+            shape.push(self.heads);
+        }
+        shape.extend([rows, self.s]);
+        shape
+    }
+}
+
+/// The program for one [`MhaProblem`] (or a block of its query rows), its input data, and where
+/// the results are.
 pub struct MhaPlan {
-    /// The sizes.
+    /// The sizes of the whole problem.
     pub dims: MhaDims,
+    /// The query rows this program computes (0..L unless built by [`MhaPlan::for_rows`]).
+    pub rows: Range<usize>,
     /// The dispatches.
     pub program: Program,
     /// Data for the program's inputs, in declaration order.
@@ -340,15 +371,29 @@ pub struct MhaPlan {
 impl MhaPlan {
     /// Builds the program for `problem` (whose [`MhaProblem::dims`] must have succeeded).
     pub fn new(problem: &MhaProblem, dims: MhaDims) -> Self {
+        Self::for_rows(problem, dims, 0..dims.l)
+    }
+
+    /// Builds the program for query rows `rows` only (a non-empty range within 0..L), against
+    /// every key: the query and the attention mask cut to those rows (self-attention keeps the
+    /// whole query as its key and value), the causal diagonal moved by `rows.start`. Its output
+    /// and weights are (…, rows.len(), ·): those rows of the whole problem's. For weights too
+    /// large for one buffer (see `selfattn mha`).
+    pub fn for_rows(problem: &MhaProblem, dims: MhaDims, rows: Range<usize>) -> Self {
+        assert!(
+            !rows.is_empty() && rows.end <= dims.l,
+            "query rows {rows:?} not within 0..{}",
+            dims.l
+        );
         let MhaDims {
             n,
-            l,
             s,
             e,
             heads,
             head_dim,
             ..
         } = dims;
+        let l = rows.len();
         let w = &problem.weights;
         let mut p = Program::default();
         let mut data: Vec<Vec<f32>> = Vec::new();
@@ -357,10 +402,16 @@ impl MhaPlan {
             data.push(values);
             id
         };
-        let query = input(&mut p, "query", problem.query.data.clone());
+        let whole = rows.len() == dims.l;
+        let query = input(
+            &mut p,
+            "query",
+            cut_rows(&problem.query.data, dims.l, e, &rows),
+        );
         let key = match &problem.key {
             Some(k) => input(&mut p, "key", k.data.clone()),
-            None => query,
+            None if whole => query,
+            None => input(&mut p, "key", problem.query.data.clone()),
         };
         let value = match &problem.value {
             Some(v) => input(&mut p, "value", v.data.clone()),
@@ -382,10 +433,13 @@ impl MhaPlan {
             .out_bias
             .as_ref()
             .map(|b| input(&mut p, "out_proj.bias", b.clone()));
-        let attn_mask = problem
-            .attn_mask
-            .as_ref()
-            .map(|m| input(&mut p, "attn_mask", m.array.data.clone()));
+        let attn_mask = problem.attn_mask.as_ref().map(|m| {
+            input(
+                &mut p,
+                "attn_mask",
+                cut_rows(&m.array.data, dims.l, s, &rows),
+            )
+        });
         let padding = problem
             .key_padding_mask
             .as_ref()
@@ -417,6 +471,7 @@ impl MhaPlan {
         };
         let masks = HeadsMasks {
             causal: problem.causal,
+            causal_offset: rows.start as i32,
             attn_mask,
             per_head: problem
                 .attn_mask
@@ -443,6 +498,7 @@ impl MhaPlan {
         let mean = add_head_mean(&mut p, "weights (head mean)", shape, weights);
         MhaPlan {
             dims,
+            rows,
             program: p,
             input_data: data,
             output,
@@ -457,27 +513,14 @@ impl MhaPlan {
         self.input_data.iter().map(|v| &v[..]).collect()
     }
 
-    /// PyTorch's shape of the output: (N, L, E), or (L, E) unbatched.
+    /// PyTorch's shape of this plan's output: (N, L, E), or (L, E) unbatched, L its rows.
     pub fn output_shape(&self) -> Vec<usize> {
-        let d = self.dims;
-        if d.batched {
-            vec![d.n, d.l, d.e]
-        } else {
-            vec![d.l, d.e]
-        }
+        self.dims.output_shape(self.rows.len())
     }
 
-    /// PyTorch's shape of the weights: (N, [heads,] L, S), without N when unbatched.
+    /// PyTorch's shape of this plan's weights: (N, L, S) averaged, (N, heads, L, S) per head; no
+    /// N when unbatched; L its rows.
     pub fn weights_shape(&self, per_head: bool) -> Vec<usize> {
-        let d = self.dims;
-        let mut shape = Vec::new();
-        if d.batched {
-            shape.push(d.n);
-        }
-        if per_head {
-            shape.push(d.heads);
-        }
-        shape.extend([d.l, d.s]);
-        shape
+        self.dims.weights_shape(self.rows.len(), per_head)
     }
 }

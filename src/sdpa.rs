@@ -15,6 +15,7 @@ use crate::gpu::softmax::SoftmaxParams;
 use crate::heads::sat;
 use crate::npy::{Array, Mask};
 use crate::program::{BufId, Program};
+use crate::tensor::cut_rows;
 
 /// One call of scaled_dot_product_attention.
 #[derive(Clone, Debug)]
@@ -165,17 +166,6 @@ fn expand_mask(mask: &Mask, dims: &SdpaDims) -> Result<(Vec<f32>, bool)> {
         }
     }
     Ok((out, varies))
-}
-
-/// Rows `rows` of each of the (batch, rows, cols) matrices in `data`, back to back.
-fn cut_rows(data: &[f32], rows: usize, cols: usize, keep: &Range<usize>) -> Vec<f32> {
-    if keep.start == 0 && keep.end == rows {
-        return data.to_vec();
-    }
-    data.chunks_exact(rows * cols)
-        .flat_map(|m| &m[keep.start * cols..keep.end * cols])
-        .copied()
-        .collect()
 }
 
 /// The program for one [`SdpaProblem`], or for a block of its query rows.

@@ -87,3 +87,15 @@ mod tests {
         assert!(Matrix::new(2, 2, vec![1.0; 3]).is_err());
     }
 }
+
+/// Rows `keep` of each of the (rows × cols) matrices stored back to back in `data`: how a block
+/// of query rows is cut from (…, L, ·) inputs and masks.
+pub fn cut_rows(data: &[f32], rows: usize, cols: usize, keep: &std::ops::Range<usize>) -> Vec<f32> {
+    if keep.start == 0 && keep.end == rows {
+        return data.to_vec();
+    }
+    data.chunks_exact(rows * cols)
+        .flat_map(|m| &m[keep.start * cols..keep.end * cols])
+        .copied()
+        .collect()
+}

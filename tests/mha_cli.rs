@@ -416,6 +416,74 @@ fn sdpa_weights_beyond_the_binding_limit_run_in_row_blocks() {
     assert_eq!(files_in(d), before);
 }
 
+/// The same for `mha`: self-attention (each block's key and value stay the whole query), causal,
+/// a per-head float attention mask and a key-padding mask, every head saved and the mean drawn.
+#[test]
+fn mha_weights_beyond_the_binding_limit_run_in_row_blocks() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (n, heads, l, e) = (2usize, 2usize, 23usize, 8usize);
+    save_module(d, "sd.safetensors", &module(e, 31));
+    random_npy(d, "q.npy", &[n, l, e], 32);
+    random_npy(d, "mask.npy", &[n * heads, l, l], 33);
+    let mut kpm = vec![false; n * l];
+    kpm[3] = true;
+    kpm[l + 7] = true;
+    bool_npy(d, "kpm.npy", &[n, l], &kpm);
+    let args = |save: &'static str| {
+        vec![
+            "mha",
+            "--state-dict",
+            "sd.safetensors",
+            "--heads",
+            "2",
+            "--query",
+            "q.npy",
+            "--attn-mask",
+            "mask.npy",
+            "--key-padding-mask",
+            "kpm.npy",
+            "--causal",
+            "--per-head",
+            "--save",
+            save,
+            "--out",
+            "heads.png",
+        ]
+    };
+    let whole = ok(d, &args("whole"));
+    assert!(!whole.contains("blocks of"), "{whole}");
+    // A row of every head's weights is 2 × 2 × 23 × 4 = 368 bytes: 4 rows per block, 6 blocks,
+    // the last of 3; the query, projections and context (1472 bytes) fit too.
+    let limit = (n * heads * l * 4 * 4 + 3).to_string();
+    let r = run_with_env(
+        d,
+        &[("SELFATTN_MAX_STORAGE_BYTES", &limit)],
+        &args("blocks"),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("6 blocks of up to 4 query rows"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+    for file in ["output.npy", "weights.npy"] {
+        let a = read(&d.join("whole").join(file));
+        let b = read(&d.join("blocks").join(file));
+        assert_eq!(a.shape, b.shape, "{file}");
+        let diff = max_diff(&a.data, &b.data);
+        assert!(
+            diff <= 1e-6,
+            "{file}: blocks differ from the whole run by {diff}"
+        );
+    }
+    assert!(d.join("heads.png").exists());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad inputs
 // ---------------------------------------------------------------------------------------------

@@ -442,6 +442,25 @@ fn run_mha(ctx: &GpuContext, kernels: &TestKernels, problem: MhaProblem) -> Resu
         &plan.output_shape(),
         &cpu[0],
     )?;
+    // Blocks of about a third of the query rows (what `selfattn mha` runs when the weights
+    // exceed a storage binding) must give exactly the whole program's rows.
+    let widths = [dims.e, dims.s, dims.s];
+    for rows in thirds(dims.l) {
+        let block = MhaPlan::for_rows(&problem, dims, rows.clone());
+        let want = [block.output, block.weights_mean, block.weights_per_head];
+        let part = cpu_values(&block.program, &block.inputs(), want);
+        for ((name, width), (part, whole)) in ["output", "weights mean", "weights per head"]
+            .iter()
+            .zip(widths)
+            .zip(part.iter().zip(&cpu))
+        {
+            if !rows_equal(part, whole, dims.l, width, &rows) {
+                return Err(format!(
+                    "row block {rows:?}: its {name} differ from the whole run's"
+                ));
+            }
+        }
+    }
     Ok(MhaRun {
         problem,
         plan,
@@ -1093,6 +1112,28 @@ fn run_sdpa(
     })
 }
 
+/// Blocks of about a third of `l` rows (the last one ragged), covering 0..l.
+fn thirds(l: usize) -> Vec<std::ops::Range<usize>> {
+    let per = 1 + l / 3;
+    (0..l).step_by(per).map(|s| s..(s + per).min(l)).collect()
+}
+
+/// Whether `part` holds exactly rows `rows` of each (l × width) matrix of `whole`.
+fn rows_equal(
+    part: &[f64],
+    whole: &[f64],
+    l: usize,
+    width: usize,
+    rows: &std::ops::Range<usize>,
+) -> bool {
+    let expected: Vec<f64> = whole
+        .chunks_exact(l * width)
+        .flat_map(|m| &m[rows.start * width..rows.end * width])
+        .copied()
+        .collect();
+    part == expected.as_slice()
+}
+
 /// The programs for blocks of about a third of the query rows (what `selfattn sdpa` runs when the
 /// weights exceed a storage binding) must give exactly the whole program's rows (CPU executor).
 fn check_row_blocks(
@@ -1100,10 +1141,7 @@ fn check_row_blocks(
     dims: &selfattn::sdpa::SdpaDims,
     whole: &[Vec<f64>; 2],
 ) -> Result<(), String> {
-    let per = 1 + dims.l / 3;
-    let mut start = 0;
-    while start < dims.l {
-        let rows = start..(start + per).min(dims.l);
+    for rows in thirds(dims.l) {
         let plan = SdpaPlan::for_rows(problem, dims.clone(), rows.clone())
             .map_err(|e| format!("row block {rows:?}: {e}"))?;
         let block = cpu_values(&plan.program, &plan.inputs(), [plan.output, plan.weights]);
@@ -1111,18 +1149,12 @@ fn check_row_blocks(
             .iter()
             .zip(block.iter().zip(whole))
         {
-            let expected: Vec<f64> = all
-                .chunks_exact(dims.l * width)
-                .flat_map(|m| &m[rows.start * width..rows.end * width])
-                .copied()
-                .collect();
-            if part.len() != expected.len() || part.iter().zip(&expected).any(|(a, b)| a != b) {
+            if !rows_equal(part, all, dims.l, *width, &rows) {
                 return Err(format!(
                     "row block {rows:?}: its {name} differ from the whole run's"
                 ));
             }
         }
-        start = rows.end;
     }
     Ok(())
 }

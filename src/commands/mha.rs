@@ -3,6 +3,7 @@
 use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
+use selfattn::gpu::GpuContext;
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::state_dict::StateDict;
@@ -10,8 +11,12 @@ use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
 use super::html;
+use super::inputs::adapter;
 use super::run::verdict;
-use super::tensors::{Maps, Wanted, check_outputs, draw, labels, print_times, run_and_check, save};
+use super::tensors::{
+    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, run_row_blocks_and_check,
+    save, weight_rows_per_block,
+};
 use crate::cli::MhaArgs;
 
 /// Runs the module described by `args`.
@@ -71,7 +76,6 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         .or(out.tokens.as_deref().filter(|_| args.key.is_none()));
     let col_labels = labels(key_flag, dims.s, "key")?;
 
-    let plan = MhaPlan::new(&problem, dims);
     let summary = format!(
         "embed_dim {}, {} head(s) of {}, kdim {}, vdim {}, bias {}; N {}, L {}, S {}{}{}{}",
         dims.e,
@@ -110,44 +114,68 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
-        shape: plan.output_shape(),
-    }];
-    let mut ids = vec![if out.no_weights {
-        plan.output_no_weights
-    } else {
-        plan.output
+        shape: dims.output_shape(dims.l),
     }];
     if !out.no_weights {
         wanted.push(Wanted {
             stage: Stage::Weights,
             file: "weights.npy",
-            shape: plan.weights_shape(args.per_head),
-        });
-        ids.push(if args.per_head {
-            plan.weights_per_head
-        } else {
-            plan.weights_mean
+            shape: dims.weights_shape(dims.l, args.per_head),
         });
     }
     let drawing = !out.no_heatmap && !out.no_weights;
     // The picture needs every head of one batch element and the mean, the viewer every head of
     // every batch element (check_outputs refused --html with --no-weights).
     let picture_needs_heads = (drawing || out.html.is_some()) && dims.heads > 1;
-    if picture_needs_heads {
-        ids.push(if args.per_head {
-            plan.weights_mean
-        } else {
-            plan.weights_per_head
-        });
+    let extra_shapes: Vec<Vec<usize>> = if picture_needs_heads {
+        vec![dims.weights_shape(dims.l, !args.per_head)]
+    } else {
+        Vec::new()
+    };
+    let ctx = GpuContext::open(&adapter(&args.gpu))?;
+    println!("Adapter: {}", ctx.describe());
+    // Weights larger than one storage binding (every head's are on the GPU) are computed in
+    // blocks of query rows.
+    let rows_per_block = if out.no_weights {
+        dims.l
+    } else {
+        weight_rows_per_block(&ctx, dims.n * dims.heads, dims.l, dims.s)?
+    };
+    if rows_per_block < dims.l {
+        println!(
+            "The weights exceed {}'s storage binding limit: computing them in {} blocks of up to \
+             {rows_per_block} query rows",
+            ctx.info.name,
+            dims.l.div_ceil(rows_per_block)
+        );
     }
-    let results = run_and_check(
-        &args.gpu,
-        &plan.program,
-        &plan.inputs(),
-        &wanted,
-        &ids,
-        out.tolerance,
-    )?;
+    let blocks = (0..dims.l).step_by(rows_per_block).map(|start| {
+        let rows = start..(start + rows_per_block).min(dims.l);
+        let plan = MhaPlan::for_rows(&problem, dims, rows.clone());
+        let mut ids = vec![if out.no_weights {
+            plan.output_no_weights
+        } else {
+            plan.output
+        }];
+        if !out.no_weights {
+            let (saved, other) = if args.per_head {
+                (plan.weights_per_head, plan.weights_mean)
+            } else {
+                (plan.weights_mean, plan.weights_per_head)
+            };
+            ids.push(saved);
+            if picture_needs_heads {
+                ids.push(other);
+            }
+        }
+        Ok(RowBlock {
+            program: plan.program,
+            inputs: plan.input_data,
+            ids,
+            rows,
+        })
+    });
+    let results = run_row_blocks_and_check(&ctx, blocks, &wanted, &extra_shapes, out.tolerance)?;
 
     if let Some(dir) = &out.save {
         save(dir, &wanted, &results.values)?;

@@ -18,9 +18,9 @@ use selfattn::npy::write_array;
 use selfattn::program::{BufId, Program};
 use selfattn::report;
 
-use crate::cli::{GpuArgs, OutputArgs};
+use crate::cli::OutputArgs;
 
-use super::inputs::{adapter, check_tolerance};
+use super::inputs::check_tolerance;
 
 /// The most bytes of weights a command assembles on the host (4 GiB; N = 32,768 for one head):
 /// beyond, row blocks would fit the GPU but the whole matrix would not fit a sensible host.
@@ -118,54 +118,26 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     Ok(cmap)
 }
 
-/// Opens the adapter, runs `program`, reads back the buffers `ids` (one per [`Wanted`], then
-/// extras), checks the wanted ones against the CPU reference and prints the report.
-pub fn run_and_check(
-    gpu: &GpuArgs,
-    program: &Program,
-    inputs: &[&[f32]],
-    wanted: &[Wanted],
-    ids: &[BufId],
-    tolerance: f64,
-) -> Result<Results> {
-    let ctx = GpuContext::open(&adapter(gpu))?;
-    println!("Adapter: {}", ctx.describe());
-    let kernels = Kernels::new(&ctx)?;
-    let (mut values, timings) = execute(&ctx, &kernels, program, inputs, ids)?;
-    let extra_values = values.split_off(wanted.len());
-
-    let start = Instant::now();
-    let mut reference = super::progress::while_running("CPU reference (f64)", || {
-        cpu::execute::execute(program, inputs, &ids[..wanted.len()])
-    });
-    let reference: Vec<Vec<f64>> = ids[..wanted.len()]
-        .iter()
-        .map(|id| std::mem::take(&mut reference[id.0]))
-        .collect();
-    let cpu_time = start.elapsed();
-    let checks = check_and_report(wanted, &values, &reference, tolerance);
-    Ok(Results {
-        adapter: ctx.describe(),
-        extra: extra_values,
-        values,
-        checks,
-        timings,
-        cpu_time,
-    })
-}
-
-/// Runs the row blocks one after another on `ctx` (each its own buffers and submission, so no
-/// buffer is larger than one block's), stacks their rows into the whole [`Wanted`] tensors on
-/// the host, does the same with the CPU reference of each block, then checks and reports.
+/// Runs the row blocks (one block of all rows, when the weights fit one buffer) one after another
+/// on `ctx`, each with its own buffers and submission, so no buffer is larger than one block's;
+/// stacks their rows into the whole [`Wanted`] tensors (and the unchecked extras, shaped
+/// `extra_shapes`) on the host, does the same with the CPU reference of each block, then checks
+/// the wanted tensors and prints the report.
 pub fn run_row_blocks_and_check(
     ctx: &GpuContext,
     blocks: impl Iterator<Item = Result<RowBlock>>,
     wanted: &[Wanted],
+    extra_shapes: &[Vec<usize>],
     tolerance: f64,
 ) -> Result<Results> {
     let kernels = Kernels::new(ctx)?;
+    let shapes: Vec<&Vec<usize>> = wanted
+        .iter()
+        .map(|w| &w.shape)
+        .chain(extra_shapes)
+        .collect();
     // Allocated at the first block that is not the whole tensor (a single block is moved in).
-    let mut values: Vec<Vec<f32>> = vec![Vec::new(); wanted.len()];
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); shapes.len()];
     let mut reference: Vec<Vec<f64>> = vec![Vec::new(); wanted.len()];
     let mut timings = Timings::default();
     let mut cpu_time = Duration::ZERO;
@@ -185,30 +157,37 @@ pub fn run_row_blocks_and_check(
         first = false;
         let start = Instant::now();
         let mut cpu = super::progress::while_running("CPU reference (f64)", || {
-            cpu::execute::execute(&block.program, &inputs, &block.ids)
+            cpu::execute::execute(&block.program, &inputs, &block.ids[..wanted.len()])
         });
         cpu_time += start.elapsed();
-        for (i, w) in wanted.iter().enumerate() {
+        for (i, shape) in shapes.iter().enumerate() {
             let gpu = std::mem::take(&mut gpu[i]);
-            let cpu = std::mem::take(&mut cpu[block.ids[i].0]);
-            if block.rows.len() == w.shape[w.shape.len() - 2] {
+            let cpu = (i < wanted.len()).then(|| std::mem::take(&mut cpu[block.ids[i].0]));
+            let len: usize = shape.iter().product();
+            if gpu.len() == len {
                 values[i] = gpu;
-                reference[i] = cpu;
+                if let Some(cpu) = cpu {
+                    reference[i] = cpu;
+                }
                 continue;
             }
-            let len = w.shape.iter().product();
             if values[i].is_empty() {
                 values[i] = vec![f32::NAN; len];
-                reference[i] = vec![f64::NAN; len];
             }
-            place_rows(&mut values[i], &gpu, &w.shape, &block.rows);
-            place_rows(&mut reference[i], &cpu, &w.shape, &block.rows);
+            place_rows(&mut values[i], &gpu, shape, &block.rows);
+            if let Some(cpu) = cpu {
+                if reference[i].is_empty() {
+                    reference[i] = vec![f64::NAN; len];
+                }
+                place_rows(&mut reference[i], &cpu, shape, &block.rows);
+            }
         }
     }
+    let extra = values.split_off(wanted.len());
     let checks = check_and_report(wanted, &values, &reference, tolerance);
     Ok(Results {
         adapter: ctx.describe(),
-        extra: Vec::new(),
+        extra,
         values,
         checks,
         timings,
