@@ -65,6 +65,18 @@ pub fn shape_str(shape: (usize, usize)) -> String {
     format!("{}×{}", shape.0, shape.1)
 }
 
+/// Rows `keep` of each of the (rows × cols) matrices stored back to back in `data`: how a block
+/// of query rows is cut from (…, L, ·) inputs and masks.
+pub fn cut_rows(data: &[f32], rows: usize, cols: usize, keep: &std::ops::Range<usize>) -> Vec<f32> {
+    if keep.start == 0 && keep.end == rows {
+        return data.to_vec();
+    }
+    data.chunks_exact(rows * cols)
+        .flat_map(|m| &m[keep.start * cols..keep.end * cols])
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,16 +98,15 @@ mod tests {
     fn wrong_length_is_rejected() {
         assert!(Matrix::new(2, 2, vec![1.0; 3]).is_err());
     }
-}
 
-/// Rows `keep` of each of the (rows × cols) matrices stored back to back in `data`: how a block
-/// of query rows is cut from (…, L, ·) inputs and masks.
-pub fn cut_rows(data: &[f32], rows: usize, cols: usize, keep: &std::ops::Range<usize>) -> Vec<f32> {
-    if keep.start == 0 && keep.end == rows {
-        return data.to_vec();
+    #[test]
+    fn cut_rows_keeps_the_rows_of_every_matrix() {
+        // Two 3×2 matrices; keep row 1..3 of each.
+        let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        assert_eq!(
+            cut_rows(&data, 3, 2, &(1..3)),
+            [2., 3., 4., 5., 8., 9., 10., 11.]
+        );
+        assert_eq!(cut_rows(&data, 3, 2, &(0..3)), data);
     }
-    data.chunks_exact(rows * cols)
-        .flat_map(|m| &m[keep.start * cols..keep.end * cols])
-        .copied()
-        .collect()
 }
