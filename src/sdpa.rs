@@ -145,13 +145,14 @@ fn broadcast_strides(mask: &[usize], dims: &SdpaDims) -> Result<Vec<usize>> {
     Ok(strides)
 }
 
-/// Expands a broadcastable mask to (batch_or_1, L, S): 1 when no leading dimension varies.
-fn expand_mask(mask: &Mask, dims: &SdpaDims) -> Result<(Vec<f32>, bool)> {
+/// Expands a broadcastable mask to (batch_or_1, rows, S) for query rows `rows` (a block of rows
+/// never expands the whole mask): batch_or_1 is 1 when no leading dimension varies.
+fn expand_mask(mask: &Mask, dims: &SdpaDims, rows: &Range<usize>) -> Result<(Vec<f32>, bool)> {
     let strides = broadcast_strides(&mask.array.shape, dims)?;
     let nl = dims.lead.len();
     let varies = strides[..nl].iter().any(|&s| s != 0);
     let batches = if varies { dims.batch } else { 1 };
-    let mut out = Vec::with_capacity(batches * dims.l * dims.s);
+    let mut out = Vec::with_capacity(batches * rows.len() * dims.s);
     for b in 0..batches {
         let mut rest = b;
         let mut base = 0;
@@ -159,7 +160,7 @@ fn expand_mask(mask: &Mask, dims: &SdpaDims) -> Result<(Vec<f32>, bool)> {
             base += (rest % dims.lead[axis]) * strides[axis];
             rest /= dims.lead[axis];
         }
-        for i in 0..dims.l {
+        for i in rows.clone() {
             for j in 0..dims.s {
                 out.push(mask.array.data[base + i * strides[nl] + j * strides[nl + 1]]);
             }
@@ -230,8 +231,7 @@ impl SdpaPlan {
         let mut mask_batch = 0;
         let mask = match &problem.attn_mask {
             Some(m) => {
-                let (values, varies) = expand_mask(m, &dims)?;
-                let values = cut_rows(&values, dims.l, dims.s, &rows);
+                let (values, varies) = expand_mask(m, &dims, &rows)?;
                 if varies {
                     mask_batch = sat(&[l, s]);
                 }
@@ -396,9 +396,9 @@ mod tests {
             array: Array { shape, data },
             was_bool: false,
         };
-        let (v, varies) = expand_mask(&mask(vec![1, 2], vec![1.0, 2.0]), &d).unwrap();
+        let (v, varies) = expand_mask(&mask(vec![1, 2], vec![1.0, 2.0]), &d, &(0..d.l)).unwrap();
         assert_eq!((v, varies), (vec![1.0, 2.0], false));
-        let (v, varies) = expand_mask(&mask(vec![2, 1, 1], vec![1.0, 2.0]), &d).unwrap();
+        let (v, varies) = expand_mask(&mask(vec![2, 1, 1], vec![1.0, 2.0]), &d, &(0..d.l)).unwrap();
         assert_eq!((v, varies), (vec![1.0, 1.0, 2.0, 2.0], true));
     }
 }

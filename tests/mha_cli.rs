@@ -396,7 +396,7 @@ fn sdpa_weights_beyond_the_binding_limit_run_in_row_blocks() {
             "{file}: blocks differ from the whole run by {diff}"
         );
     }
-    // Causal: query 0 sees key 0 only, in the first block and in the last.
+    // Causal: query 0 (first block) sees key 0 only.
     let w = read(&d.join("blocks/weights.npy"));
     assert!(
         (w.data[0] - 1.0).abs() < 1e-6 && w.data[1] == 0.0,

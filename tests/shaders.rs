@@ -107,3 +107,56 @@ fn a_broken_shader_is_caught() {
     .unwrap();
     assert!(compile(&path).is_err());
 }
+
+/// The (name, byte offset) of each member of struct `name` in shaders/`file`, and its size.
+fn struct_layout(file: &str, name: &str) -> (Vec<(String, u32)>, u32) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("shaders")
+        .join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let module = naga::front::wgsl::parse_str(&source).unwrap();
+    let (_, ty) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("{file} declares no struct {name}"));
+    match &ty.inner {
+        naga::TypeInner::Struct { members, span } => (
+            members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect(),
+            *span,
+        ),
+        other => panic!("{name} in {file} is not a struct: {other:?}"),
+    }
+}
+
+/// Kernel variants bound with the same params buffer must declare the same struct (WGSL has no
+/// includes, so each file carries its own copy of it).
+#[test]
+fn kernel_variants_declare_the_same_params_struct() {
+    for (name, files, rust_size) in [
+        (
+            "FlashParams",
+            &["flash.wgsl", "flash_tiled.wgsl"][..],
+            std::mem::size_of::<selfattn::gpu::flash::FlashParams>(),
+        ),
+        (
+            "MatmulParams",
+            &["matmul.wgsl", "matmul_naive.wgsl", "matmul_tiled.wgsl"][..],
+            std::mem::size_of::<selfattn::gpu::matmul::MatmulParams>(),
+        ),
+    ] {
+        let first = struct_layout(files[0], name);
+        assert_eq!(first.1 as usize, rust_size, "{name}: WGSL and Rust sizes");
+        for file in &files[1..] {
+            assert_eq!(
+                struct_layout(file, name),
+                first,
+                "{name}: {file} vs {}",
+                files[0]
+            );
+        }
+    }
+}

@@ -77,7 +77,9 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::All => {
             let mut v = matmul(MatmulVariant::Naive).to_vec();
             v.extend(matmul(MatmulVariant::Blocked));
-            v.extend(matmul(MatmulVariant::Tiled));
+            if MatmulVariant::Tiled.fits(&ctx.limits) {
+                v.extend(matmul(MatmulVariant::Tiled));
+            }
             v.push(flash(FlashVariant::PerRow));
             if FlashVariant::Tiled.fits(&ctx.limits) {
                 v.push(flash(FlashVariant::Tiled));

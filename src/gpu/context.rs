@@ -217,7 +217,7 @@ impl GpuContext {
     ///
     /// [`MatmulVariant::for_device`]: super::matmul::MatmulVariant::for_device
     pub fn matmul_variant(&self) -> super::matmul::MatmulVariant {
-        super::matmul::MatmulVariant::for_device(self.info.device_type)
+        super::matmul::MatmulVariant::for_device(self.info.device_type, &self.limits)
     }
 
     /// The output-only kernel for this device ([`FlashVariant::for_limits`]).
@@ -238,7 +238,10 @@ impl GpuContext {
         match std::env::var(MAX_STORAGE_ENV).map(|v| v.trim().parse::<u64>()) {
             Ok(Ok(lower)) if lower < device.0 => (lower.max(4), MAX_STORAGE_ENV),
             Ok(Err(_)) => {
-                log::warn!("{MAX_STORAGE_ENV} is not a number of bytes; ignored");
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    log::warn!("{MAX_STORAGE_ENV} is not a number of bytes; ignored")
+                });
                 device
             }
             _ => device,

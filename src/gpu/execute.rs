@@ -68,6 +68,17 @@ impl Kernels {
                 ),
             });
         }
+        if !variant.fits(&ctx.limits) {
+            return Err(Error::Validation {
+                stage: "kernel compilation".into(),
+                message: format!(
+                    "{} cannot run the {} matmul kernel: it needs a 16 × 16 workgroup and 8 KiB \
+                     of workgroup memory",
+                    ctx.info.name,
+                    variant.name()
+                ),
+            });
+        }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
             variant,

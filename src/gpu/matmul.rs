@@ -43,11 +43,26 @@ impl MatmulVariant {
     /// The variant for a device: tiled on GPUs, where sharing A and B slices through workgroup
     /// memory pays; register-blocked on CPU adapters (lavapipe, llvmpipe), where it measured the
     /// same or faster (`selfattn bench --kernel all`) and needs no barriers.
-    pub fn for_device(device_type: wgpu::DeviceType) -> Self {
-        if device_type == wgpu::DeviceType::Cpu {
+    /// Devices whose limits cannot hold the tiled kernel's workgroup keep the blocked one.
+    pub fn for_device(device_type: wgpu::DeviceType, limits: &wgpu::Limits) -> Self {
+        if device_type == wgpu::DeviceType::Cpu || !MatmulVariant::Tiled.fits(limits) {
             MatmulVariant::Blocked
         } else {
             MatmulVariant::Tiled
+        }
+    }
+
+    /// Whether a device with `limits` can run this variant (the tiled kernel needs a 16 × 16
+    /// workgroup and 8 KiB of workgroup memory).
+    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+        match self {
+            MatmulVariant::Blocked | MatmulVariant::Naive => true,
+            MatmulVariant::Tiled => {
+                limits.max_compute_invocations_per_workgroup >= TILED_WG_SIDE * TILED_WG_SIDE
+                    && limits.max_compute_workgroup_size_x >= TILED_WG_SIDE
+                    && limits.max_compute_workgroup_size_y >= TILED_WG_SIDE
+                    && limits.max_compute_workgroup_storage_size >= 2 * 256 * 16
+            }
         }
     }
 

@@ -62,7 +62,7 @@ impl TestKernels {
             .collect();
         let others = [MatmulVariant::Blocked, MatmulVariant::Tiled]
             .into_iter()
-            .filter(|&v| v != matmul)
+            .filter(|&v| v != matmul && v.fits(&ctx.limits))
             .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
             .collect();
         TestKernels {
