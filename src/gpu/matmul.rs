@@ -70,7 +70,8 @@ impl MatmulVariant {
     /// `GpuContext::loop_budget`).
     pub fn loop_iterations(self, k: u32) -> u64 {
         match self {
-            MatmulVariant::Blocked | MatmulVariant::Naive => k as u64 + 20,
+            MatmulVariant::Naive => k as u64 + 20,
+            MatmulVariant::Blocked => k as u64 + (TILE * TILE) as u64 + 20,
             MatmulVariant::Tiled => k.div_ceil(TILED_KT) as u64 * (TILED_KT as u64 + 1) + 20,
         }
     }
@@ -78,7 +79,7 @@ impl MatmulVariant {
 /// Invocations per workgroup along x (columns) and y (rows); keep in sync with `WG_X`/`WG_Y`.
 pub const WG: u32 = 8;
 /// Outputs per invocation along each axis; keep in sync with `TILE`.
-pub const TILE: u32 = 4;
+pub const TILE: u32 = 8;
 
 /// Parameters of one matmul dispatch: C = alpha · A · B (+ bias), strided and batched.
 ///

@@ -1,0 +1,60 @@
+//! Where the weights path spends its GPU time: Q·Kᵀ alone, then with the softmax, then with P·V
+//! (the differences are the softmax and P·V), for one head at N (default 2048), d = 64, on the
+//! default adapter with the kernels it would choose. Best of 3 runs after a warm-up.
+//!
+//! `cargo run --release --example stage_times -- 2048`
+
+use selfattn::gpu::GpuContext;
+use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::npy::Array;
+use selfattn::numpy_rng::NumpyRng;
+use selfattn::program::Step;
+use selfattn::sdpa::{SdpaPlan, SdpaProblem};
+
+fn main() -> selfattn::Result<()> {
+    let n: usize = match std::env::args().nth(1) {
+        Some(arg) => arg.parse().expect("N must be a positive integer"),
+        None => 2048,
+    };
+    let d = 64;
+    let ctx = GpuContext::open(&Default::default())?;
+    let kernels = Kernels::new(&ctx)?;
+    println!(
+        "{}: matmul {}, N = {n}, d = {d}",
+        ctx.describe(),
+        kernels.matmul_variant().name()
+    );
+    let mut rng = NumpyRng::new(n as u32);
+    let mut random = || Array {
+        shape: vec![1, 1, n, d],
+        data: rng.randn(n * d).into_iter().map(|v| v as f32).collect(),
+    };
+    let problem = SdpaProblem {
+        q: random(),
+        k: random(),
+        v: random(),
+        attn_mask: None,
+        causal: false,
+        scale: None,
+    };
+    let plan = SdpaPlan::new(&problem, problem.dims()?)?;
+    let inputs = plan.inputs();
+    let Some(Step::Matmul { out: scores, .. }) = plan.program.steps.first() else {
+        panic!("the SDPA program starts with Q·Kᵀ");
+    };
+    let stages = [
+        ("Q·Kᵀ", vec![*scores]),
+        ("Q·Kᵀ + softmax", vec![plan.weights]),
+        ("Q·Kᵀ + softmax + P·V", vec![plan.output]),
+    ];
+    for (name, want) in stages {
+        execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let (_, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+            best = best.min(t.kernels.unwrap_or(t.gpu).as_secs_f64() * 1e3);
+        }
+        println!("{name:>22}: {best:8.1} ms");
+    }
+    Ok(())
+}
