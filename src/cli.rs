@@ -99,13 +99,20 @@ pub enum BenchKernel {
     Blocked,
     /// Only the workgroup-memory tiled matmul path.
     Tiled,
+    /// The device's matmul with the one-row-per-invocation softmax (the choice on CPU adapters
+    /// and devices without subgroups).
+    SoftmaxPerRow,
+    /// The device's matmul with the subgroup-reduction softmax, one row per workgroup (the
+    /// choice on GPUs with the SUBGROUP feature).
+    SoftmaxSubgroup,
     /// Only the output-only online-softmax path, one query row per invocation (no workgroup
     /// memory: the fallback for devices with less than 24 KiB of it).
     Flash,
     /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
     /// memory (the default wherever it fits).
     FlashTiled,
-    /// All of them, side by side.
+    /// All of them, side by side (the softmax variant the device would not choose too, where
+    /// it can run it).
     All,
 }
 

@@ -5,6 +5,11 @@
 //! attention weights (they live in [0, 1]) and max(1, max |cpu|) for every other stage, so that a
 //! stage whose values are in the tens is held to the same number of significant digits. A NaN or
 //! infinity on the GPU side (e.g. a poisoned element never written) always fails.
+//!
+//! A stage whose elements are sums of products (a matmul's output) may be compared with
+//! [`compare_sums`], which also scales by the size of the terms: f32 rounding of a sum grows with
+//! its terms, not with its result, so when the terms cancel (Q and K of rank one, for instance)
+//! the result can be hundreds of times smaller than the rounding of its terms.
 
 use std::fmt;
 
@@ -41,12 +46,20 @@ pub struct Comparison {
 
 /// Compares `gpu` with the reference `cpu` (same shape, row-major) under tolerance `tol`.
 pub fn compare(stage: Stage, gpu: &Matrix, cpu: &[f64], tol: f64) -> Comparison {
+    compare_sums(stage, gpu, cpu, tol, 0.0)
+}
+
+/// Like [`compare`], for a stage whose every element is a sum of products Σ a·b: `terms` is the
+/// largest Σ |a·b| over its elements (the reference's own magnitudes), and the allowed error is
+/// `tol` × max(1, max |cpu|, terms). A wrong or missing term still fails: a term is typically
+/// `terms` / (number of terms), far above `tol` × `terms`.
+pub fn compare_sums(stage: Stage, gpu: &Matrix, cpu: &[f64], tol: f64, terms: f64) -> Comparison {
     assert_eq!(gpu.data.len(), cpu.len(), "compare: shapes differ");
     let is_weights = stage == Stage::Weights;
     let scale = if is_weights {
         1.0
     } else {
-        cpu.iter().fold(1.0f64, |m, v| m.max(v.abs()))
+        cpu.iter().fold(1.0f64.max(terms), |m, v| m.max(v.abs()))
     };
     let allowed = tol * scale;
     let mut max_abs = 0.0f64;
@@ -174,6 +187,23 @@ mod tests {
         let c = compare_shaped(Stage::Output, &gpu, &[2, 3, 4], &cpu, 1e-5);
         assert_eq!(c.worst, [1, 2, 3]);
         assert!(!c.passed);
+    }
+
+    #[test]
+    fn sums_are_held_to_the_size_of_their_terms() {
+        // 100.25 − 100 in f32 style: the result 0.25 is exact only to the terms' rounding.
+        let gpu = Matrix::new(1, 2, vec![0.250_2, 3.0]).unwrap();
+        let cpu = [0.25, 3.0];
+        assert!(!compare(Stage::RawScores, &gpu, &cpu, 1e-5).passed);
+        let c = compare_sums(Stage::RawScores, &gpu, &cpu, 1e-5, 200.25);
+        assert!(c.passed, "{c}");
+        assert!((c.allowed - 200.25e-5).abs() < 1e-12);
+        // A wrong term (off by one of its ~100-sized terms' hundredths) still fails.
+        let wrong = Matrix::new(1, 2, vec![1.25, 3.0]).unwrap();
+        assert!(!compare_sums(Stage::RawScores, &wrong, &cpu, 1e-5, 200.25).passed);
+        // The weights stay absolute.
+        let w = Matrix::new(1, 2, vec![0.5001, 0.4999]).unwrap();
+        assert!(!compare_sums(Stage::Weights, &w, &[0.5, 0.5], 1e-5, 1e3).passed);
     }
 
     #[test]

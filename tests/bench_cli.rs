@@ -5,6 +5,7 @@ mod common;
 
 use common::cli::{have_gpu, ok, run};
 use common::tiny_bert::{TinySizes, write_tiny_bert};
+use selfattn::gpu::softmax::SoftmaxVariant;
 
 /// No terminal control characters: the progress bar draws only on a terminal.
 fn assert_plain(text: &str) {
@@ -16,9 +17,11 @@ fn assert_plain(text: &str) {
 
 #[test]
 fn kernel_bench_writes_one_record_per_size_and_path() {
-    if !have_gpu() {
-        return;
-    }
+    let Some(ctx) = common::gpu() else { return };
+    // Where the device has subgroups but picks the per-row softmax (lavapipe), "all" also times
+    // the subgroup softmax.
+    let other_softmax = ctx.device.features().contains(wgpu::Features::SUBGROUP)
+        && ctx.softmax_variant() == SoftmaxVariant::PerRow;
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
@@ -35,7 +38,8 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let records = json.as_array().unwrap();
     // naive, blocked and tiled with and without weights, plus both output-only kernels (the
     // software adapters hold flash-tiled's workgroup memory), for each size.
-    assert_eq!(records.len(), 16, "{json:#}");
+    let per_size = if other_softmax { 10 } else { 8 };
+    assert_eq!(records.len(), 2 * per_size, "{json:#}");
     for r in records {
         for key in [
             "n",
@@ -58,19 +62,40 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
         .iter()
         .map(|r| r["kernel"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        &kernels[..8],
-        [
-            "naive",
-            "naive",
-            "blocked",
-            "blocked",
-            "tiled",
-            "tiled",
-            "flash",
-            "flash-tiled"
-        ]
-    );
+    let mut expected = vec!["naive", "naive", "blocked", "blocked", "tiled", "tiled"];
+    if other_softmax {
+        expected.extend(["blocked+subgroup", "blocked+subgroup"]);
+    }
+    expected.extend(["flash", "flash-tiled"]);
+    assert_eq!(&kernels[..per_size], expected);
+}
+
+#[test]
+fn a_softmax_the_device_cannot_run_is_refused_before_the_table() {
+    let Some(ctx) = common::gpu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--sizes",
+        "9",
+        "--runs",
+        "1",
+        "--kernel",
+        "softmax-subgroup",
+    ];
+    let r = run(dir.path(), &args);
+    if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("+subgroup"), "{}", r.stdout);
+    } else {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("needs the device's SUBGROUP feature"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("GPU ms"), "{}", r.stdout);
+    }
 }
 
 #[test]

@@ -389,9 +389,9 @@ fn cpu_values<const K: usize>(
     want.map(|id| std::mem::take(&mut all[id.0]))
 }
 
-/// Runs the program's output (`output`, through the weights) with every other matmul kernel and
-/// its output-only result (`output_only`) with each flash kernel, and compares them with the CPU
-/// reference's output.
+/// Runs the program's output (`output`, through the weights) with every other matmul and softmax
+/// kernel and its output-only result (`output_only`) with each flash kernel, and compares them
+/// with the CPU reference's output.
 fn check_other_kernels(
     ctx: &GpuContext,
     kernels: &TestKernels,
@@ -401,13 +401,13 @@ fn check_other_kernels(
     shape: &[usize],
     reference: &[f64],
 ) -> Result<(), String> {
-    for other in &kernels.matmul {
-        let variant = other.matmul_variant().name();
+    for other in kernels.others() {
+        let variant = common::describe(other);
         let (gpu, _) = execute(ctx, other, program, inputs, &[output])
-            .map_err(|e| format!("GPU run ({variant} matmul) failed: {e}"))?;
+            .map_err(|e| format!("GPU run ({variant}) failed: {e}"))?;
         let c = compare_shaped(Stage::Output, &gpu[0], shape, reference, DEFAULT_TOLERANCE);
         if !c.passed {
-            return Err(format!("{variant} matmul: {c}"));
+            return Err(format!("{variant}: {c}"));
         }
     }
     let id = output_only;

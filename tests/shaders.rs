@@ -22,7 +22,18 @@ fn compile(path: &PathBuf) -> Result<(), String> {
     let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let module = naga::front::wgsl::parse_str(&source)
         .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    // Kernels that use subgroup operations are only compiled on devices with the SUBGROUP
+    // feature; they are validated with it (and nothing else beyond the baseline).
+    let uses_subgroups = source.contains("subgroupAdd") || source.contains("subgroupMax");
+    let mut validator = if uses_subgroups {
+        let mut v = Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP);
+        v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+        v
+    } else {
+        Validator::new(ValidationFlags::all(), Capabilities::empty())
+    };
+    let info = validator
         .validate(&module)
         .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
 
@@ -146,6 +157,11 @@ fn kernel_variants_declare_the_same_params_struct() {
             "MatmulParams",
             &["matmul.wgsl", "matmul_naive.wgsl", "matmul_tiled.wgsl"][..],
             std::mem::size_of::<selfattn::gpu::matmul::MatmulParams>(),
+        ),
+        (
+            "SoftmaxParams",
+            &["softmax.wgsl", "softmax_subgroup.wgsl"][..],
+            std::mem::size_of::<selfattn::gpu::softmax::SoftmaxParams>(),
         ),
     ] {
         let first = struct_layout(files[0], name);

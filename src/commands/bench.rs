@@ -18,6 +18,7 @@ use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
 use selfattn::gpu::flash::FlashVariant;
 use selfattn::gpu::matmul::MatmulVariant;
+use selfattn::gpu::softmax::SoftmaxVariant;
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::BufId;
@@ -32,12 +33,14 @@ const FENCED: &str = "fenced wall clock";
 const TIMESTAMPS: &str = "timestamp queries";
 
 /// One path to time.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Path {
-    kernel: &'static str,
+    kernel: String,
     variant: MatmulVariant,
     /// The output-only kernel the program's flash step runs with.
     flash_variant: FlashVariant,
+    /// The softmax kernel of the weights path.
+    softmax_variant: SoftmaxVariant,
     weights: bool,
     /// Output only, through the flash step.
     flash: bool,
@@ -49,17 +52,31 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
     let chosen = ctx.flash_variant();
     let matmul = |variant: MatmulVariant| {
         [true, false].map(|weights| Path {
-            kernel: variant.name(),
+            kernel: variant.name().into(),
             variant,
             flash_variant: chosen,
+            softmax_variant: ctx.softmax_variant(),
+            weights,
+            flash: false,
+        })
+    };
+    // The device's matmul with a given softmax kernel.
+    let softmax = |softmax_variant: SoftmaxVariant| {
+        let variant = ctx.matmul_variant();
+        [true, false].map(|weights| Path {
+            kernel: format!("{}+{}", variant.name(), softmax_variant.name()),
+            variant,
+            flash_variant: chosen,
+            softmax_variant,
             weights,
             flash: false,
         })
     };
     let flash = |flash_variant: FlashVariant| Path {
-        kernel: flash_variant.name(),
+        kernel: flash_variant.name().into(),
         variant: ctx.matmul_variant(),
         flash_variant,
+        softmax_variant: ctx.softmax_variant(),
         weights: false,
         flash: true,
     };
@@ -67,6 +84,8 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
         BenchKernel::Blocked => matmul(MatmulVariant::Blocked).to_vec(),
         BenchKernel::Tiled => matmul(MatmulVariant::Tiled).to_vec(),
+        BenchKernel::SoftmaxPerRow => softmax(SoftmaxVariant::PerRow).to_vec(),
+        BenchKernel::SoftmaxSubgroup => softmax(SoftmaxVariant::Subgroup).to_vec(),
         BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
         BenchKernel::FlashTiled => vec![flash(FlashVariant::Tiled)],
         BenchKernel::Auto => {
@@ -79,6 +98,11 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
             v.extend(matmul(MatmulVariant::Blocked));
             if MatmulVariant::Tiled.fits(&ctx.limits) {
                 v.extend(matmul(MatmulVariant::Tiled));
+            }
+            for other in [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup] {
+                if other != ctx.softmax_variant() && other.fits(ctx.device.features()) {
+                    v.extend(softmax(other));
+                }
             }
             v.push(flash(FlashVariant::PerRow));
             if FlashVariant::Tiled.fits(&ctx.limits) {
@@ -154,12 +178,26 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     if ctx.info.device_type == wgpu::DeviceType::Cpu {
         println!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
     }
+    let paths = paths(args.kernel, &ctx);
+    // Every path's kernels compiled before the table starts, so a variant the device cannot run
+    // is refused up front.
+    let mut compiled: Vec<((MatmulVariant, FlashVariant, SoftmaxVariant), Kernels)> = Vec::new();
+    for path in &paths {
+        let key = (path.variant, path.flash_variant, path.softmax_variant);
+        if !compiled.iter().any(|(k, _)| *k == key) {
+            let kernels = Kernels::with_all_variants(
+                &ctx,
+                path.variant,
+                path.flash_variant,
+                path.softmax_variant,
+            )?;
+            compiled.push((key, kernels));
+        }
+    }
     println!(
-        "\n{:>6}  {:<11} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
+        "\n{:>6}  {:<16} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
         "N", "kernel", "weights", "GPU ms", "end-to-end", "GFLOP/s", "CPU ref ms"
     );
-    let paths = paths(args.kernel, &ctx);
-    let mut compiled: Vec<((MatmulVariant, FlashVariant), Kernels)> = Vec::new();
     let mut records = Vec::new();
     let progress = super::progress::bar(args.sizes.len() * paths.len(), "measuring");
     for &n in &args.sizes {
@@ -178,11 +216,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         let flops = attention_flops(n, args.d, args.heads, args.batch, args.causal);
         let mut n_records = Vec::new();
         for path in &paths {
-            let key = (path.variant, path.flash_variant);
-            if !compiled.iter().any(|(k, _)| *k == key) {
-                let kernels = Kernels::with_variants(&ctx, path.variant, path.flash_variant)?;
-                compiled.push((key, kernels));
-            }
+            let key = (path.variant, path.flash_variant, path.softmax_variant);
             let kernels = &compiled.iter().find(|(k, _)| *k == key).unwrap().1;
             let want: Vec<BufId> = match (path.flash, path.weights) {
                 (true, _) => vec![plan.output_no_weights],
@@ -213,7 +247,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                         heads: args.heads,
                         batch: args.batch,
                         causal: args.causal,
-                        kernel: path.kernel.into(),
+                        kernel: path.kernel.clone(),
                         weights: path.weights,
                         gpu_ms: ms(gpu),
                         end_to_end_ms: ms(total),
@@ -225,7 +259,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     };
                     progress.suspend(|| {
                         print!(
-                            "{:>6}  {:<11} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
+                            "{:>6}  {:<16} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
                             n,
                             r.kernel,
                             if r.weights { "read" } else { "-" },
@@ -238,7 +272,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     });
                     n_records.push(r);
                 }
-                Err(e) => progress.suspend(|| println!("{n:>6}  {:<11} skipped: {e}", path.kernel)),
+                Err(e) => progress.suspend(|| println!("{n:>6}  {:<16} skipped: {e}", path.kernel)),
             }
         }
         if !args.no_cpu && !n_records.is_empty() {

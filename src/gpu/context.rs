@@ -171,8 +171,10 @@ impl GpuContext {
             info.driver_info
         );
         let limits = adapter.limits();
-        // Timestamps let `bench` time the kernels on the GPU's own clock where the adapter has one.
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamps let `bench` time the kernels on the GPU's own clock where the adapter has one;
+        // subgroups let the softmax reduce a row across invocations.
+        let features =
+            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("selfattn"),
             required_features: features,
@@ -223,6 +225,13 @@ impl GpuContext {
     /// The output-only kernel for this device ([`FlashVariant::for_limits`]).
     pub fn flash_variant(&self) -> super::flash::FlashVariant {
         super::flash::FlashVariant::for_limits(&self.limits)
+    }
+
+    /// The softmax kernel for this device ([`SoftmaxVariant::for_device`]).
+    ///
+    /// [`SoftmaxVariant::for_device`]: super::softmax::SoftmaxVariant::for_device
+    pub fn softmax_variant(&self) -> super::softmax::SoftmaxVariant {
+        super::softmax::SoftmaxVariant::for_device(self.info.device_type, self.device.features())
     }
 
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.

@@ -20,12 +20,13 @@ use super::head_mean::HeadMeanKernel;
 use super::kernel::check_groups;
 use super::layer_norm::LayerNormKernel;
 use super::matmul::{MatmulKernel, MatmulVariant};
-use super::softmax::SoftmaxKernel;
+use super::softmax::{SoftmaxKernel, SoftmaxVariant};
 
 /// Every compiled kernel, built once per device.
 pub struct Kernels {
     variant: MatmulVariant,
     flash_variant: FlashVariant,
+    softmax_variant: SoftmaxVariant,
     matmul: MatmulKernel,
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
@@ -48,12 +49,22 @@ impl Kernels {
         Self::with_variants(ctx, variant, ctx.flash_variant())
     }
 
-    /// Compiles all kernels with the given matmul and output-only variants. Errors when the
-    /// device cannot hold `flash_variant`'s workgroup tiles.
+    /// Compiles all kernels with the given matmul and output-only variants (and the device's
+    /// softmax). Errors when the device cannot hold `flash_variant`'s workgroup tiles.
     pub fn with_variants(
         ctx: &GpuContext,
         variant: MatmulVariant,
         flash_variant: FlashVariant,
+    ) -> Result<Self> {
+        Self::with_all_variants(ctx, variant, flash_variant, ctx.softmax_variant())
+    }
+
+    /// Compiles all kernels with the given variants. Errors when the device cannot run one.
+    pub fn with_all_variants(
+        ctx: &GpuContext,
+        variant: MatmulVariant,
+        flash_variant: FlashVariant,
+        softmax_variant: SoftmaxVariant,
     ) -> Result<Self> {
         if !flash_variant.fits(&ctx.limits) {
             return Err(Error::Validation {
@@ -79,12 +90,23 @@ impl Kernels {
                 ),
             });
         }
+        if !softmax_variant.fits(ctx.device.features()) {
+            return Err(Error::Validation {
+                stage: "kernel compilation".into(),
+                message: format!(
+                    "{} cannot run the {} softmax kernel: it needs the device's SUBGROUP feature",
+                    ctx.info.name,
+                    softmax_variant.name()
+                ),
+            });
+        }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
             variant,
             flash_variant,
+            softmax_variant,
             matmul: MatmulKernel::with_variant(&ctx.device, variant),
-            softmax: SoftmaxKernel::new(&ctx.device),
+            softmax: SoftmaxKernel::new(&ctx.device, softmax_variant),
             head_mean: HeadMeanKernel::new(&ctx.device),
             flash: FlashKernel::new(&ctx.device, flash_variant),
             embed: EmbedKernel::new(&ctx.device),
@@ -108,6 +130,11 @@ impl Kernels {
     /// The output-only kernel these kernels run.
     pub fn flash_variant(&self) -> FlashVariant {
         self.flash_variant
+    }
+
+    /// The softmax kernel these kernels run.
+    pub fn softmax_variant(&self) -> SoftmaxVariant {
+        self.softmax_variant
     }
 }
 
@@ -157,7 +184,7 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> 
     // Iterations of one invocation, from the kernels' loops (the flash step is split by keys).
     let iterations = match step {
         Step::Matmul { params, .. } => kernels.variant.loop_iterations(params.k),
-        Step::Softmax { params, .. } => 3 * params.cols as u64,
+        Step::Softmax { params, .. } => kernels.softmax_variant.loop_iterations(params.cols),
         Step::LayerNorm { params, .. } => 3 * params.cols as u64,
         Step::HeadMean { params, .. } => params.heads as u64,
         Step::Flash { .. } | Step::Embed { .. } | Step::Gelu { .. } => 0,
@@ -251,7 +278,7 @@ fn record_and_run(
         let name = &program.spec(step.out()).name;
         let g = match step {
             Step::Matmul { params, .. } => params.workgroups_for(kernels.variant),
-            Step::Softmax { params, .. } => params.workgroups(max),
+            Step::Softmax { params, .. } => params.workgroups_for(kernels.softmax_variant, max),
             Step::HeadMean { params, .. } => params.workgroups(max),
             Step::Flash { params, .. } => params.workgroups_for(kernels.flash_variant),
             Step::Embed { params, .. } => params.workgroups(max),

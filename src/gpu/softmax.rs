@@ -1,4 +1,9 @@
-//! The softmax kernel (`shaders/softmax.wgsl`): scaled scores to attention weights.
+//! The softmax kernels: scaled scores to attention weights. Two kernels share the parameters,
+//! bindings and masks: `shaders/softmax.wgsl` (one row per invocation, no workgroup memory: on
+//! CPU adapters a workgroup reduction was 5× slower, DESIGN.md §6) and
+//! `shaders/softmax_subgroup.wgsl` (one row per workgroup, neighbouring invocations on
+//! neighbouring keys, subgroup reductions), which needs the SUBGROUP feature.
+//! [`SoftmaxVariant::for_device`] chooses.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -6,8 +11,60 @@ use super::kernel::{Binding, Kernel};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
-/// Invocations per workgroup (one per row); keep in sync with `WG`.
+/// WGSL source of the subgroup-reduction kernel.
+pub const SUBGROUP_SOURCE: &str = include_str!("../../shaders/softmax_subgroup.wgsl");
+/// Invocations per workgroup (one per row; in the subgroup kernel, per row's workgroup); keep in
+/// sync with both kernels' `WG`.
 pub const WG: u32 = 64;
+
+/// Which softmax kernel runs the softmax steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SoftmaxVariant {
+    /// `softmax.wgsl`: one row per invocation.
+    #[default]
+    PerRow,
+    /// `softmax_subgroup.wgsl`: one row per workgroup, subgroup reductions.
+    Subgroup,
+}
+
+impl SoftmaxVariant {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoftmaxVariant::PerRow => "per-row",
+            SoftmaxVariant::Subgroup => "subgroup",
+        }
+    }
+
+    /// Whether a device with `features` can run this variant.
+    pub fn fits(self, features: wgpu::Features) -> bool {
+        match self {
+            SoftmaxVariant::PerRow => true,
+            SoftmaxVariant::Subgroup => features.contains(wgpu::Features::SUBGROUP),
+        }
+    }
+
+    /// Loop iterations one invocation runs for rows of `cols` keys (llvmpipe caps them, see
+    /// `GpuContext::loop_budget`): three sweeps over its keys, and for the subgroup kernel the
+    /// two loops over at most WG subgroup slots.
+    pub fn loop_iterations(self, cols: u32) -> u64 {
+        match self {
+            SoftmaxVariant::PerRow => 3 * cols as u64,
+            SoftmaxVariant::Subgroup => 3 * cols.div_ceil(WG) as u64 + 2 * WG as u64,
+        }
+    }
+
+    /// The variant for a device: the subgroup kernel on GPUs with subgroups; one row per
+    /// invocation on CPU adapters (where the subgroup kernel's barriers made it 2× slower on
+    /// lavapipe) and devices without them.
+    pub fn for_device(device_type: wgpu::DeviceType, features: wgpu::Features) -> Self {
+        if device_type != wgpu::DeviceType::Cpu && SoftmaxVariant::Subgroup.fits(features) {
+            SoftmaxVariant::Subgroup
+        } else {
+            SoftmaxVariant::PerRow
+        }
+    }
+}
 
 /// Mask values at or below this exclude the key (keep in sync with `MASKED_BELOW` in the WGSL).
 pub const MASKED_BELOW: f32 = -1e30;
@@ -73,7 +130,17 @@ impl SoftmaxParams {
 
     /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
     pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
-        fold_groups(self.total_rows().div_ceil(WG), max_per_dim)
+        self.workgroups_for(SoftmaxVariant::PerRow, max_per_dim)
+    }
+
+    /// Workgroups `variant` dispatches (a row per invocation, or a row per workgroup), folded
+    /// into y when x would exceed `max_per_dim`.
+    pub fn workgroups_for(&self, variant: SoftmaxVariant, max_per_dim: u32) -> [u32; 3] {
+        let groups = match variant {
+            SoftmaxVariant::PerRow => self.total_rows().div_ceil(WG),
+            SoftmaxVariant::Subgroup => self.total_rows(),
+        };
+        fold_groups(groups, max_per_dim)
     }
 }
 
@@ -91,13 +158,17 @@ pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
 pub struct SoftmaxKernel(pub Kernel);
 
 impl SoftmaxKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
+    /// Compiles `variant` on `device`.
+    pub fn new(device: &wgpu::Device, variant: SoftmaxVariant) -> Self {
+        let (label, source, entry) = match variant {
+            SoftmaxVariant::PerRow => ("softmax", SOURCE, "softmax"),
+            SoftmaxVariant::Subgroup => ("softmax (subgroup)", SUBGROUP_SOURCE, "softmax_subgroup"),
+        };
         SoftmaxKernel(Kernel::new(
             device,
-            "softmax",
-            SOURCE,
-            "softmax",
+            label,
+            source,
+            entry,
             &[
                 Binding::Uniform,
                 Binding::ReadOnly,

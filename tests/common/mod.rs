@@ -7,6 +7,7 @@ pub mod tiny_bert;
 use selfattn::gpu::execute::Kernels;
 use selfattn::gpu::flash::FlashVariant;
 use selfattn::gpu::matmul::MatmulVariant;
+use selfattn::gpu::softmax::SoftmaxVariant;
 use selfattn::gpu::{AdapterChoice, GpuContext};
 
 /// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).
@@ -40,9 +41,9 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     })
 }
 
-/// The kernels the adapter chooses, plus one set per output-only variant the adapter can run
-/// and one per other fast matmul variant, so every kernel meets the property tests whatever the
-/// adapter would pick.
+/// The kernels the adapter chooses, plus one set per output-only variant the adapter can run,
+/// one per other fast matmul variant and one per other softmax variant, so every kernel meets
+/// the property tests whatever the adapter would pick.
 pub struct TestKernels {
     /// What `Kernels::with_matmul` picks for this adapter.
     pub chosen: Kernels,
@@ -50,6 +51,8 @@ pub struct TestKernels {
     pub flash: Vec<Kernels>,
     /// One set per fast matmul variant (blocked, tiled) other than `chosen`'s.
     pub matmul: Vec<Kernels>,
+    /// One set per softmax variant the device can run other than `chosen`'s.
+    pub softmax: Vec<Kernels>,
 }
 
 impl TestKernels {
@@ -62,20 +65,38 @@ impl TestKernels {
             .collect();
         let others = [MatmulVariant::Blocked, MatmulVariant::Tiled]
             .into_iter()
-            // Not on GL: llvmpipe GL gave the tiled kernel 1.8e-5 (allowed 1e-5) on the raw
-            // scores of one random shape (n 73, d_model 1, d_k 65) in CI, unexplained so far; the
-            // kernel is never chosen there (a CPU adapter), and the direct matmul test still runs
-            // it on GL. Open finding in issue 4's note.
             .filter(|&v| v != matmul && v.fits(&ctx.limits))
-            .filter(|&v| v != MatmulVariant::Tiled || ctx.info.backend != wgpu::Backend::Gl)
             .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
             .collect();
+        let chosen = Kernels::with_matmul(ctx, matmul).expect("kernels compile");
+        let softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
+            .into_iter()
+            .filter(|&v| v != chosen.softmax_variant() && v.fits(ctx.device.features()))
+            .map(|v| {
+                Kernels::with_all_variants(ctx, matmul, ctx.flash_variant(), v).expect("compiles")
+            })
+            .collect();
         TestKernels {
-            chosen: Kernels::with_matmul(ctx, matmul).expect("kernels compile"),
+            chosen,
             flash,
             matmul: others,
+            softmax,
         }
     }
+
+    /// The kernel sets besides `chosen` that run the weights path (matmul and softmax).
+    pub fn others(&self) -> impl Iterator<Item = &Kernels> {
+        self.matmul.iter().chain(&self.softmax)
+    }
+}
+
+/// Names a kernel set's weights-path kernels, for failure messages.
+pub fn describe(kernels: &Kernels) -> String {
+    format!(
+        "{} matmul, {} softmax",
+        kernels.matmul_variant().name(),
+        kernels.softmax_variant().name()
+    )
 }
 
 impl std::ops::Deref for TestKernels {

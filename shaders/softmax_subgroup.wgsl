@@ -1,0 +1,152 @@
+// Row softmax with subgroup reductions: the same result, parameters, bindings and masks as
+// softmax.wgsl (see there for the mask rules and the all-masked row), for adapters with the
+// SUBGROUP feature (src/gpu/softmax.rs chooses).
+//
+// One workgroup of WG = 64 invocations per row: invocation t reads keys t, t + WG, t + 2·WG …,
+// so neighbouring invocations read neighbouring keys (coalesced on GPUs, where the one-row-per-
+// invocation kernel has each invocation stride through its own row). The row max and the sum of
+// exponentials are reduced first within each subgroup (subgroupMax, subgroupAdd),
+// then across subgroups through workgroup memory: each subgroup's first active invocation
+// (subgroupBroadcastFirst; naga 30 has no subgroupElect) takes a slot with an atomic counter,
+// so nothing assumes a subgroup size or how invocations are grouped into subgroups (any size
+// from 1 to beyond WG works; a larger subgroup is simply partly filled).
+//
+// Not chosen on CPU adapters: on lavapipe (subgroups of 8 SIMD lanes) its two barriers per row
+// made it 2× slower than softmax.wgsl (112 vs 52 ms for 2048 rows of 2048 keys,
+// examples/stage_times.rs); the GPU-vs-CPU tests still run it there.
+//
+// CPU twin: src/cpu/softmax.rs (shared with softmax.wgsl).
+
+// No `enable subgroups;`: naga 30 does not parse it yet and takes subgroup builtins without it
+// (wgpu checks the device's SUBGROUP feature instead).
+
+// Keep in sync with `SoftmaxParams` in src/gpu/softmax.rs.
+struct SoftmaxParams {
+    // query rows per (batch, head) matrix
+    rows: u32,
+    // keys per row (row stride of scores and weights)
+    cols: u32,
+    // number of rows × cols matrices stored one after another (batch × heads)
+    batch: u32,
+    // 1: key j is allowed for query i only when j <= i + causal_offset
+    causal: u32,
+    causal_offset: i32,
+    // matrix z belongs to batch element z / heads and head z % heads
+    heads: u32,
+    has_mask: u32,
+    has_padding: u32,
+    // mask[b * mask_batch + h * mask_head + i * mask_row + j]
+    mask_batch: u32,
+    mask_head: u32,
+    mask_row: u32,
+    // padding[b * padding_batch + j]
+    padding_batch: u32,
+}
+
+const WG = 64u;
+const MASKED_BELOW = -1e30;
+// f32's lowest finite value: below every allowed score, so max() ignores it.
+const LOWEST = -3.4028235e38;
+
+@group(0) @binding(0) var<uniform> params: SoftmaxParams;
+@group(0) @binding(1) var<storage, read> scores: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read> padding: array<f32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
+
+// One slot per subgroup (at most WG of them) for each reduction; zeroed at workgroup start.
+var<workgroup> max_slots: atomic<u32>;
+var<workgroup> sum_slots: atomic<u32>;
+var<workgroup> partial_max: array<f32, WG>;
+var<workgroup> partial_sum: array<f32, WG>;
+
+// The score of key j with every mask added, and whether key j takes part at all.
+struct Masked {
+    score: f32,
+    allowed: bool,
+}
+
+fn masked(base: u32, mask_base: u32, padding_base: u32, query: u32, key: u32) -> Masked {
+    var out = Masked(scores[base + key], true);
+    if params.causal != 0u && i32(key) > i32(query) + params.causal_offset {
+        out.allowed = false;
+    }
+    if params.has_mask != 0u {
+        let m = mask[mask_base + key];
+        out.allowed = out.allowed && m > MASKED_BELOW;
+        out.score += select(0.0, m, m > MASKED_BELOW);
+    }
+    if params.has_padding != 0u {
+        let p = padding[padding_base + key];
+        out.allowed = out.allowed && p > MASKED_BELOW;
+        out.score += select(0.0, p, p > MASKED_BELOW);
+    }
+    return out;
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn softmax_subgroup(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
+    // The row is the same for the whole workgroup, so every branch on it is uniform.
+    let r = wid.x + wid.y * groups.x;
+    if r >= params.batch * params.rows {
+        return;
+    }
+    let z = r / params.rows;
+    let query = r % params.rows;
+    let b = z / params.heads;
+    let h = z % params.heads;
+    let base = r * params.cols;
+    let mask_base = b * params.mask_batch + h * params.mask_head + query * params.mask_row;
+    let padding_base = b * params.padding_batch;
+
+    // Row max. A row with no allowed key keeps LOWEST, sums nothing and is written as zeros by
+    // the final select, with no early return (which would leave the later subgroup operations
+    // and barrier in non-uniform control flow).
+    var local_max = LOWEST;
+    for (var j = t; j < params.cols; j += WG) {
+        let s = masked(base, mask_base, padding_base, query, j);
+        if s.allowed {
+            local_max = max(local_max, s.score);
+        }
+    }
+    let group_max = subgroupMax(local_max);
+    if subgroupBroadcastFirst(t) == t {
+        let slot = atomicAdd(&max_slots, 1u);
+        partial_max[slot] = group_max;
+    }
+    workgroupBarrier();
+    let subgroups = atomicLoad(&max_slots);
+    var row_max = LOWEST;
+    for (var i = 0u; i < subgroups; i++) {
+        row_max = max(row_max, partial_max[i]);
+    }
+
+    // Sum of exponentials.
+    var local_sum = 0.0;
+    for (var j = t; j < params.cols; j += WG) {
+        let s = masked(base, mask_base, padding_base, query, j);
+        if s.allowed {
+            local_sum += exp(s.score - row_max);
+        }
+    }
+    let group_sum = subgroupAdd(local_sum);
+    if subgroupBroadcastFirst(t) == t {
+        partial_sum[atomicAdd(&sum_slots, 1u)] = group_sum;
+    }
+    workgroupBarrier();
+    var sum = 0.0;
+    for (var i = 0u; i < atomicLoad(&sum_slots); i++) {
+        sum += partial_sum[i];
+    }
+
+    // sum is 0 only when no key is allowed, and then every weight is the select's 0.
+    let inv_sum = 1.0 / sum;
+    for (var j = t; j < params.cols; j += WG) {
+        let s = masked(base, mask_base, padding_base, query, j);
+        weights[base + j] = select(0.0, exp(s.score - row_max) * inv_sum, s.allowed);
+    }
+}
