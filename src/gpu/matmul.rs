@@ -234,8 +234,9 @@ mod tests {
 
     #[test]
     fn workgroups_cover_awkward_sizes() {
-        let p = MatmulParams::plain(33, 1, 7);
+        // 8 × 8 invocations of 8 × 8 outputs: 64 rows per workgroup, so 65 rows need two.
+        let p = MatmulParams::plain(65, 1, 7);
         assert_eq!(p.workgroups(), [1, 2, 1]);
-        assert_eq!(p.output_len(), 33);
+        assert_eq!(p.output_len(), 65);
     }
 }
