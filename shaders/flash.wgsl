@@ -55,7 +55,9 @@ struct FlashParams {
     key_end: u32,
     first: u32,
     last: u32,
-    _pad0: u32,
+    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
+    // several dispatches; 0 otherwise)
+    batch_offset: u32,
 }
 
 const WG = 64u;
@@ -78,7 +80,7 @@ const MASKED_BELOW = -1e30;
 @compute @workgroup_size(WG, 1, 1)
 fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
-    let z = gid.z;
+    let z = gid.z + params.batch_offset;
     let c0 = gid.y * CHUNK;
     if i >= params.l || z >= params.batch || c0 >= params.dv {
         return;

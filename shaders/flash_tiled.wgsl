@@ -55,7 +55,9 @@ struct FlashParams {
     key_end: u32,
     first: u32,
     last: u32,
-    _pad0: u32,
+    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
+    // several dispatches; 0 otherwise)
+    batch_offset: u32,
 }
 
 // Keep in sync with the constants in src/gpu/flash.rs.
@@ -231,7 +233,8 @@ fn flash_tiled(
     @builtin(local_invocation_index) tid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let base = matrix_bases(wid.z);
+    let z = wid.z + params.batch_offset;
+    let base = matrix_bases(z);
     let row0 = wid.x * BR;
     let c0 = wid.y * COLS;
     // Steps 1 and 3: rows 4g .. 4g + 3 of the tile; keys h and h + 16 (step 1), columns
@@ -251,7 +254,7 @@ fn flash_tiled(
     let own_row = row0 + soft_row;
     let in_rows = own_row < params.l;
     let owns_row = quarter == 0u && in_rows;
-    let state_base = ((wid.z * params.l + own_row) * chunks + wid.y) * 3u;
+    let state_base = ((z * params.l + own_row) * chunks + wid.y) * 3u;
     var m = 0.0;
     var l_sum = 0.0;
     var found = false;

@@ -35,8 +35,10 @@ struct MatmulParams {
     b_batch_inner: u32,
     c_batch_outer: u32,
     c_batch_inner: u32,
+    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
+    // several dispatches; 0 otherwise)
+    batch_offset: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 const WG_X = 8u;
@@ -51,7 +53,7 @@ const TILE = 8u;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let batch = gid.z;
+    let batch = gid.z + params.batch_offset;
     if batch >= params.batch_outer * params.batch_inner {
         return;
     }

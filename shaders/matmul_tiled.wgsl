@@ -32,8 +32,10 @@ struct MatmulParams {
     b_batch_inner: u32,
     c_batch_outer: u32,
     c_batch_inner: u32,
+    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
+    // several dispatches; 0 otherwise)
+    batch_offset: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 // Keep in sync with `TILED_*` in src/gpu/matmul.rs.
@@ -88,7 +90,7 @@ fn matmul_tiled(
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
     // The z-slice is uniform across the workgroup, so the early return keeps barriers uniform.
-    let batch = wid.z;
+    let batch = wid.z + params.batch_offset;
     if batch >= params.batch_outer * params.batch_inner {
         return;
     }

@@ -1291,3 +1291,35 @@ fn sdpa_explicit_broadcasts_and_masked_rows() {
     let err = verify_sdpa(&run).unwrap_err();
     assert!(err.contains("naive reference"), "{err}");
 }
+
+#[test]
+fn sdpa_more_matrices_than_workgroups_per_dimension() {
+    // One z-slice per (batch, head) matrix: beyond the device's workgroups per dimension the
+    // executor splits the matmul and flash dispatches, each later one starting at its first
+    // matrix. The limit is lowered here to 16 (as a smaller device would have it; 65,541
+    // matrices took 4.5 minutes on llvmpipe GL), so 37 matrices go in 3 dispatches, the last one
+    // of 5 (and the one-row-per-workgroup softmax folds its 222 rows into 16 × 14). A mask
+    // varying per matrix shows that every slice reads its own matrices.
+    let Some((mut ctx, kernels)) = open() else {
+        return;
+    };
+    ctx.limits.max_compute_workgroups_per_dimension = 16;
+    let case = SdpaCase {
+        lead: vec![37],
+        l: 6,
+        s: 11,
+        e: 5,
+        ev: 67,
+        mask: Some(SdpaMask {
+            kind: MaskKind::Float,
+            drop: 0,
+            ones: vec![false; 3],
+            full_row: false,
+        }),
+        causal: true,
+        scale: None,
+        seed: 46,
+    };
+    let run = run_sdpa(&ctx, &kernels, case.problem()).unwrap_or_else(|e| panic!("{e}"));
+    verify_sdpa(&run).unwrap_or_else(|e| panic!("{e}"));
+}

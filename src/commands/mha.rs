@@ -14,8 +14,8 @@ use super::html;
 use super::inputs::adapter;
 use super::run::verdict;
 use super::tensors::{
-    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, run_row_blocks_and_check,
-    save, weight_rows_per_block,
+    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, query_row_blocks,
+    run_row_blocks_and_check, save,
 };
 use crate::cli::MhaArgs;
 
@@ -136,21 +136,8 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     println!("Adapter: {}", ctx.describe());
     // Weights larger than one storage binding (every head's are on the GPU) are computed in
     // blocks of query rows.
-    let rows_per_block = if out.no_weights {
-        dims.l
-    } else {
-        weight_rows_per_block(&ctx, dims.n * dims.heads, dims.l, dims.s)?
-    };
-    if rows_per_block < dims.l {
-        println!(
-            "The weights exceed {}'s storage binding limit: computing them in {} blocks of up to \
-             {rows_per_block} query rows",
-            ctx.info.name,
-            dims.l.div_ceil(rows_per_block)
-        );
-    }
-    let blocks = (0..dims.l).step_by(rows_per_block).map(|start| {
-        let rows = start..(start + rows_per_block).min(dims.l);
+    let blocks = query_row_blocks(&ctx, out.no_weights, dims.n * dims.heads, dims.l, dims.s)?;
+    let blocks = blocks.into_iter().map(|rows| {
         let plan = MhaPlan::for_rows(&problem, dims, rows.clone());
         let mut ids = vec![if out.no_weights {
             plan.output_no_weights

@@ -1,6 +1,7 @@
 //! What `mha` and `sdpa` share: run a program on the GPU, check the requested tensors against the
 //! CPU reference, save them as .npy with PyTorch's shapes, and draw one batch element's maps.
 
+use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -62,6 +63,35 @@ pub fn weight_rows_per_block(
         });
     }
     Ok(((limit / row_bytes) as usize).clamp(1, rows))
+}
+
+/// The blocks of query rows mha and sdpa compute one at a time: every row at once with
+/// `no_weights` or when the weights fit one storage binding, else blocks of
+/// [`weight_rows_per_block`] rows (said on stdout).
+pub fn query_row_blocks(
+    ctx: &GpuContext,
+    no_weights: bool,
+    matrices: usize,
+    rows: usize,
+    keys: usize,
+) -> Result<Vec<Range<usize>>> {
+    let per_block = if no_weights {
+        rows.max(1)
+    } else {
+        weight_rows_per_block(ctx, matrices, rows, keys)?
+    };
+    if per_block < rows {
+        println!(
+            "The weights exceed {}'s storage binding limit: computing them in {} blocks of up to \
+             {per_block} query rows",
+            ctx.info.name,
+            rows.div_ceil(per_block)
+        );
+    }
+    Ok((0..rows)
+        .step_by(per_block)
+        .map(|start| start..(start + per_block).min(rows))
+        .collect())
 }
 
 /// One tensor to read back: what it is, its PyTorch shape (the buffers holding it are named by

@@ -17,9 +17,9 @@ use super::embed::EmbedKernel;
 use super::flash::{FlashKernel, FlashParams, FlashVariant};
 use super::gelu::GeluKernel;
 use super::head_mean::HeadMeanKernel;
-use super::kernel::check_groups;
+use super::kernel::{check_groups, z_slices};
 use super::layer_norm::LayerNormKernel;
-use super::matmul::{MatmulKernel, MatmulVariant};
+use super::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
 use super::softmax::{SoftmaxKernel, SoftmaxVariant};
 
 /// Every compiled kernel, built once per device.
@@ -286,7 +286,11 @@ fn record_and_run(
             Step::Gelu { params, .. } => params.workgroups(max),
         };
         if *needed {
-            check_groups(&ctx.limits, name, g)?;
+            // Matmul and flash steps run one z-slice per matrix and are split into several
+            // dispatches beyond the device's limit; only their x and y must fit.
+            let splits = matches!(step, Step::Matmul { .. } | Step::Flash { .. });
+            let z = if splits { g[2].min(max) } else { g[2] };
+            check_groups(&ctx.limits, name, [g[0], g[1], z])?;
             check_loops(ctx, kernels, name, step)?;
         }
         groups.push(g);
@@ -312,6 +316,7 @@ fn record_and_run(
     // Bound in place of an absent bias or mask (the params say it is not read).
     let no_bias = upload(ctx, "absent input", &[])?;
 
+    let max_z = ctx.limits.max_compute_workgroups_per_dimension;
     let mut encoder = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -364,12 +369,18 @@ fn record_and_run(
                     bias,
                     out,
                 } => {
-                    let params = uniform(ctx, "matmul params", params);
                     let bias = bias.map(get).unwrap_or(&no_bias);
                     let kernel = &kernels.matmul.0;
-                    let bind =
-                        kernel.bind(&ctx.device, &[&params, get(*a), get(*b), bias, get(*out)]);
-                    kernel.dispatch(&mut pass, &bind, *g);
+                    for (batch_offset, g) in z_slices(*g, max_z) {
+                        let params = MatmulParams {
+                            batch_offset,
+                            ..*params
+                        };
+                        let params = uniform(ctx, "matmul params", &params);
+                        let buffers = [&params, get(*a), get(*b), bias, get(*out)];
+                        let bind = kernel.bind(&ctx.device, &buffers);
+                        kernel.dispatch(&mut pass, &bind, g);
+                    }
                 }
                 Step::Softmax {
                     params,
@@ -401,20 +412,27 @@ fn record_and_run(
                     let padding = padding.map(get).unwrap_or(&no_bias);
                     let state = poisoned_output(ctx, "flash state", params.state_len().max(3))?;
                     let kernel = &kernels.flash.0;
-                    for block in params.key_blocks(flash_keys_per_dispatch(ctx, kernels, params)) {
-                        let params = uniform(ctx, "flash params", &block);
-                        let buffers = [
-                            &params,
-                            get(*q),
-                            get(*k),
-                            get(*v),
-                            mask,
-                            padding,
-                            &state,
-                            get(*out),
-                        ];
-                        let bind = kernel.bind(&ctx.device, &buffers);
-                        kernel.dispatch(&mut pass, &bind, *g);
+                    let blocks = params.key_blocks(flash_keys_per_dispatch(ctx, kernels, params));
+                    for block in blocks {
+                        for (batch_offset, g) in z_slices(*g, max_z) {
+                            let params = FlashParams {
+                                batch_offset,
+                                ..block
+                            };
+                            let params = uniform(ctx, "flash params", &params);
+                            let buffers = [
+                                &params,
+                                get(*q),
+                                get(*k),
+                                get(*v),
+                                mask,
+                                padding,
+                                &state,
+                                get(*out),
+                            ];
+                            let bind = kernel.bind(&ctx.device, &buffers);
+                            kernel.dispatch(&mut pass, &bind, g);
+                        }
                     }
                 }
                 Step::HeadMean {

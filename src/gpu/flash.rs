@@ -148,8 +148,10 @@ pub struct FlashParams {
     pub first: u32,
     /// 1: this dispatch finishes it (else it leaves its state for the next key block).
     pub last: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// First matrix (z-slice) of this dispatch: set by the executor when it splits more
+    /// matrices than the device's workgroups per dimension into several dispatches; 0 in
+    /// programs (the CPU twin runs every matrix).
+    pub batch_offset: u32,
 }
 
 impl FlashParams {

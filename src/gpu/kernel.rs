@@ -125,6 +125,16 @@ impl Kernel {
     }
 }
 
+/// Splits a dispatch of `groups` whose z (one slice per matrix) exceeds `max` into dispatches
+/// of at most `max` slices each: (first slice, groups) per dispatch, in order.
+pub fn z_slices(groups: [u32; 3], max: u32) -> Vec<(u32, [u32; 3])> {
+    let max = max.max(1);
+    (0..groups[2].max(1))
+        .step_by(max as usize)
+        .map(|first| (first, [groups[0], groups[1], (groups[2] - first).min(max)]))
+        .collect()
+}
+
 /// Errors when a dispatch needs more workgroups in one dimension than the adapter allows.
 pub fn check_groups(
     limits: &wgpu::Limits,
@@ -138,4 +148,23 @@ pub fn check_groups(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn z_slices_cover_every_matrix_once_within_the_limit() {
+        assert_eq!(z_slices([3, 2, 5], 65535), [(0, [3, 2, 5])]);
+        assert_eq!(
+            z_slices([1, 1, 70_001], 35_000),
+            [
+                (0, [1, 1, 35_000]),
+                (35_000, [1, 1, 35_000]),
+                (70_000, [1, 1, 1])
+            ]
+        );
+        assert_eq!(z_slices([4, 1, 6], 3), [(0, [4, 1, 3]), (3, [4, 1, 3])]);
+    }
 }

@@ -123,10 +123,12 @@ pub struct MatmulParams {
     pub c_batch_outer: u32,
     /// C offset per inner batch step.
     pub c_batch_inner: u32,
+    /// First matrix (z-slice) of this dispatch: set by the executor when it splits more
+    /// matrices than the device's workgroups per dimension into several dispatches; 0 in
+    /// programs (the CPU twin runs every matrix).
+    pub batch_offset: u32,
     /// Padding to 16 bytes.
     pub _pad0: u32,
-    /// Padding to 16 bytes.
-    pub _pad1: u32,
 }
 
 impl MatmulParams {
