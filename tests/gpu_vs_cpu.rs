@@ -22,6 +22,7 @@ use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
+use selfattn::gpu::flash::FlashParams;
 use selfattn::gpu::kernel::Kernel;
 use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
 use selfattn::gpu::softmax::{MASKED, MASKED_BELOW, SoftmaxKernel, SoftmaxParams, SoftmaxVariant};
@@ -1133,7 +1134,7 @@ fn seed_example_reproduces_tutorial_numbers() {
 #[test]
 fn output_only_kernel_streams_long_key_ranges_in_blocks() {
     let Some((ctx, kernels)) = open() else { return };
-    use selfattn::gpu::flash::FlashParams;
+
     use selfattn::program::Program;
     let (batch, l, d, dv) = (2usize, 5usize, 64usize, 70usize);
     for flash_kernels in &kernels.flash {
@@ -1225,6 +1226,39 @@ fn loops_beyond_llvmpipes_cap_are_refused_not_cut_short() {
         None => {
             let w = &result.expect("runs without a loop cap").0[0];
             assert!((w[0] - 1.0 / cols as f32).abs() < 1e-9, "{}", w[0]);
+        }
+    }
+
+    // The output-only step streams keys in blocks, but one key (per-row kernel) or one tile of
+    // 32 keys (tiled kernel) with q·k 100,000 wide is beyond the cap by itself.
+    let d = 100_000;
+    for flash_kernels in &kernels.flash {
+        let mut p = Program::default();
+        let q = p.input("q", d);
+        let k = p.input("k", 2 * d);
+        let v = p.input("v", 2);
+        let params = FlashParams::single(1, 2, d, 1, 1.0 / (d as f32).sqrt(), false);
+        let out = p.flash("out", params, q, k, v, None, None);
+        // Key 0 matches the query only in its second half (key 1 nowhere): a dot product cut
+        // short scores it 0 and gives 2.0 instead.
+        let qd = vec![0.01f32; d];
+        let mut kd = vec![0.0f32; 2 * d];
+        kd[d / 2..d].fill(0.05);
+        let vd = [1.0f32, 3.0];
+        let inputs: [&[f32]; 3] = [&qd, &kd, &vd];
+        let result = selfattn::gpu::execute::execute(&ctx, flash_kernels, &p, &inputs, &[out]);
+        let variant = flash_kernels.flash_variant().name();
+        match ctx.loop_budget() {
+            Some(_) => {
+                let err = result.expect_err("refused on llvmpipe").to_string();
+                assert!(err.contains("loop iterations"), "{variant}: {err}");
+            }
+            None => {
+                let o = result.expect("runs without a loop cap").0[0][0] as f64;
+                let e0 = ((d / 2) as f64 * 0.01 * 0.05 / (d as f64).sqrt()).exp();
+                let want = (e0 + 3.0) / (e0 + 1.0);
+                assert!((o - want).abs() < 1e-5, "{variant}: {o} vs {want}");
+            }
         }
     }
 }

@@ -181,13 +181,15 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> 
     let Some(budget) = ctx.loop_budget() else {
         return Ok(());
     };
-    // Iterations of one invocation, from the kernels' loops (the flash step is split by keys).
+    // Iterations of one invocation, from the kernels' loops.
     let iterations = match step {
         Step::Matmul { params, .. } => kernels.variant.loop_iterations(params.k),
         Step::Softmax { params, .. } => kernels.softmax_variant.loop_iterations(params.cols),
         Step::LayerNorm { params, .. } => 3 * params.cols as u64,
         Step::HeadMean { params, .. } => params.heads as u64,
-        Step::Flash { .. } | Step::Embed { .. } | Step::Gelu { .. } => 0,
+        // Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
+        Step::Flash { params, .. } => kernels.flash_variant.smallest_dispatch_loops(params),
+        Step::Embed { .. } | Step::Gelu { .. } => 0,
     };
     if iterations > budget {
         return Err(Error::InvalidSize(format!(

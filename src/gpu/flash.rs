@@ -91,6 +91,20 @@ impl FlashVariant {
     }
 }
 
+impl FlashVariant {
+    /// Loop iterations of the smallest dispatch this variant can make for `p` (one key, or one
+    /// tile of keys): when that exceeds the adapter's loop budget, no split into key blocks
+    /// helps and the step must be refused.
+    pub fn smallest_dispatch_loops(self, p: &FlashParams) -> u64 {
+        let (per_key, fixed) = self.loop_cost(p);
+        let keys = match self {
+            FlashVariant::PerRow => 1.0,
+            FlashVariant::Tiled => TILED_KEYS as f64,
+        };
+        fixed + (per_key * keys).ceil() as u64
+    }
+}
+
 /// Parameters of one flash dispatch.
 ///
 /// Keep in sync with `FlashParams` in shaders/flash.wgsl (same field order, 16-byte padded).
