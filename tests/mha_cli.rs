@@ -417,7 +417,8 @@ fn sdpa_weights_beyond_the_binding_limit_run_in_row_blocks() {
 }
 
 /// The same for `mha`: self-attention (each block's key and value stay the whole query), causal,
-/// a per-head float attention mask and a key-padding mask, every head saved and the mean drawn.
+/// a per-head float attention mask and a key-padding mask; every head saved and the mean drawn,
+/// then the mean saved.
 #[test]
 fn mha_weights_beyond_the_binding_limit_run_in_row_blocks() {
     if !have_gpu() {
@@ -433,55 +434,68 @@ fn mha_weights_beyond_the_binding_limit_run_in_row_blocks() {
     kpm[3] = true;
     kpm[l + 7] = true;
     bool_npy(d, "kpm.npy", &[n, l], &kpm);
-    let args = |save: &'static str| {
-        vec![
-            "mha",
-            "--state-dict",
-            "sd.safetensors",
-            "--heads",
-            "2",
-            "--query",
-            "q.npy",
-            "--attn-mask",
-            "mask.npy",
-            "--key-padding-mask",
-            "kpm.npy",
-            "--causal",
-            "--per-head",
-            "--save",
-            save,
-            "--out",
-            "heads.png",
-        ]
-    };
-    let whole = ok(d, &args("whole"));
-    assert!(!whole.contains("blocks of"), "{whole}");
-    // A row of every head's weights is 2 × 2 × 23 × 4 = 368 bytes: 4 rows per block, 6 blocks,
-    // the last of 3; the query, projections and context (1472 bytes) fit too.
-    let limit = (n * heads * l * 4 * 4 + 3).to_string();
-    let r = run_with_env(
-        d,
-        &[("SELFATTN_MAX_STORAGE_BYTES", &limit)],
-        &args("blocks"),
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains("6 blocks of up to 4 query rows"),
-        "{}",
-        r.stdout
-    );
-    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
-    for file in ["output.npy", "weights.npy"] {
-        let a = read(&d.join("whole").join(file));
-        let b = read(&d.join("blocks").join(file));
-        assert_eq!(a.shape, b.shape, "{file}");
-        let diff = max_diff(&a.data, &b.data);
-        assert!(
-            diff <= 1e-6,
-            "{file}: blocks differ from the whole run by {diff}"
+    // Saving every head (the mean is computed for the picture only), then saving the mean.
+    for per_head in [true, false] {
+        let args = |save: &'static str| {
+            let mut a = vec![
+                "mha",
+                "--state-dict",
+                "sd.safetensors",
+                "--heads",
+                "2",
+                "--query",
+                "q.npy",
+                "--attn-mask",
+                "mask.npy",
+                "--key-padding-mask",
+                "kpm.npy",
+                "--causal",
+                "--save",
+                save,
+                "--out",
+                "heads.png",
+            ];
+            if per_head {
+                a.push("--per-head");
+            }
+            a
+        };
+        let whole = ok(d, &args("whole"));
+        assert!(!whole.contains("blocks of"), "{whole}");
+        // A row of every head's weights is 2 × 2 × 23 × 4 = 368 bytes: 4 rows per block, 6
+        // blocks, the last of 3; the query, projections and context (1472 bytes) fit too.
+        let limit = (n * heads * l * 4 * 4 + 3).to_string();
+        let r = run_with_env(
+            d,
+            &[("SELFATTN_MAX_STORAGE_BYTES", &limit)],
+            &args("blocks"),
         );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("6 blocks of up to 4 query rows"),
+            "{}",
+            r.stdout
+        );
+        assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+        for file in ["output.npy", "weights.npy"] {
+            let a = read(&d.join("whole").join(file));
+            let b = read(&d.join("blocks").join(file));
+            let want_shape = match (file, per_head) {
+                ("output.npy", _) => vec![n, l, e],
+                (_, true) => vec![n, heads, l, l],
+                (_, false) => vec![n, l, l],
+            };
+            assert_eq!((&a.shape, &b.shape), (&want_shape, &want_shape), "{file}");
+            let diff = max_diff(&a.data, &b.data);
+            assert!(
+                diff <= 1e-6,
+                "{file} (per head {per_head}): blocks differ from the whole run by {diff}"
+            );
+        }
+        assert!(d.join("heads.png").exists());
+        std::fs::remove_dir_all(d.join("whole")).unwrap();
+        std::fs::remove_dir_all(d.join("blocks")).unwrap();
     }
-    assert!(d.join("heads.png").exists());
 }
 
 // ---------------------------------------------------------------------------------------------
