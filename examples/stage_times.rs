@@ -1,11 +1,13 @@
 //! Where the weights path spends its GPU time: Q·Kᵀ alone, then with the softmax, then with P·V
 //! (the differences are the softmax and P·V), for one head at N (default 2048), d = 64, on the
-//! default adapter with the kernels it would choose. Best of 3 runs after a warm-up.
+//! default adapter with the kernels it would choose, or with the softmax named second
+//! (`per-row` or `subgroup`). Best of 3 runs after a warm-up.
 //!
-//! `cargo run --release --example stage_times -- 2048`
+//! `cargo run --release --example stage_times -- 2048 subgroup`
 
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::gpu::softmax::SoftmaxVariant;
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::Step;
@@ -18,11 +20,19 @@ fn main() -> selfattn::Result<()> {
     };
     let d = 64;
     let ctx = GpuContext::open(&Default::default())?;
-    let kernels = Kernels::new(&ctx)?;
+    let softmax = match std::env::args().nth(2).as_deref() {
+        None => ctx.softmax_variant(),
+        Some("per-row") => SoftmaxVariant::PerRow,
+        Some("subgroup") => SoftmaxVariant::Subgroup,
+        Some(other) => panic!("the softmax is per-row or subgroup, not {other}"),
+    };
+    let kernels =
+        Kernels::with_all_variants(&ctx, ctx.matmul_variant(), ctx.flash_variant(), softmax)?;
     println!(
-        "{}: matmul {}, N = {n}, d = {d}",
+        "{}: matmul {}, softmax {}, N = {n}, d = {d}",
         ctx.describe(),
-        kernels.matmul_variant().name()
+        kernels.matmul_variant().name(),
+        kernels.softmax_variant().name()
     );
     let mut rng = NumpyRng::new(n as u32);
     let mut random = || Array {

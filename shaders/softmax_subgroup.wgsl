@@ -6,16 +6,18 @@
 // so neighbouring invocations read neighbouring keys (coalesced on GPUs, where the one-row-per-
 // invocation kernel has each invocation stride through its own row). The row max and the sum of
 // exponentials are reduced first within each subgroup (subgroupMax, subgroupAdd),
-// then across subgroups through workgroup memory: each subgroup's first active invocation
-// (subgroupBroadcastFirst; naga 30 has no subgroupElect) takes a slot with an atomic counter,
-// so nothing assumes a subgroup size or how invocations are grouped into subgroups (any size
-// from 1 to beyond WG works; a larger subgroup is simply partly filled).
+// then across subgroups through workgroup memory: every invocation has a slot, which holds its
+// subgroup's result if it is the subgroup's first active invocation (subgroupBroadcastFirst;
+// naga 30 has no subgroupElect) and the neutral value otherwise, and every invocation folds all
+// WG slots in index order. So nothing assumes a subgroup size or how invocations are grouped
+// into subgroups (any size from 1 to beyond WG works; a larger subgroup is simply partly
+// filled), and the sum is added in the same order on every run (slots taken first-come would
+// make the last bit of the weights vary with the subgroups' timing).
 //
-// Not chosen on CPU adapters: on lavapipe (subgroups of 8 SIMD lanes) its two barriers per row
-// made it 2× slower than softmax.wgsl (112 vs 52 ms for 2048 rows of 2048 keys,
-// examples/stage_times.rs); the GPU-vs-CPU tests still run it there.
-//
-// CPU twin: src/cpu/softmax.rs (shared with softmax.wgsl).
+// Not chosen on CPU adapters: on lavapipe (subgroups of 8 SIMD lanes) its barriers and slot
+// loops made it 2.4× slower than softmax.wgsl (125 vs 52 ms for 2048 rows of 2048 keys,
+// `cargo run --release --example stage_times -- 2048 subgroup`); the GPU-vs-CPU tests still
+// run it there.
 
 // No `enable subgroups;`: naga 30 does not parse it yet and takes subgroup builtins without it
 // (wgpu checks the device's SUBGROUP feature instead).
@@ -54,9 +56,7 @@ const LOWEST = -3.4028235e38;
 @group(0) @binding(3) var<storage, read> padding: array<f32>;
 @group(0) @binding(4) var<storage, read_write> weights: array<f32>;
 
-// One slot per subgroup (at most WG of them) for each reduction; zeroed at workgroup start.
-var<workgroup> max_slots: atomic<u32>;
-var<workgroup> sum_slots: atomic<u32>;
+// One slot per invocation for each reduction (see above).
 var<workgroup> partial_max: array<f32, WG>;
 var<workgroup> partial_sum: array<f32, WG>;
 
@@ -114,14 +114,11 @@ fn softmax_subgroup(
         }
     }
     let group_max = subgroupMax(local_max);
-    if subgroupBroadcastFirst(t) == t {
-        let slot = atomicAdd(&max_slots, 1u);
-        partial_max[slot] = group_max;
-    }
+    let leader = subgroupBroadcastFirst(t) == t;
+    partial_max[t] = select(LOWEST, group_max, leader);
     workgroupBarrier();
-    let subgroups = atomicLoad(&max_slots);
     var row_max = LOWEST;
-    for (var i = 0u; i < subgroups; i++) {
+    for (var i = 0u; i < WG; i++) {
         row_max = max(row_max, partial_max[i]);
     }
 
@@ -134,12 +131,10 @@ fn softmax_subgroup(
         }
     }
     let group_sum = subgroupAdd(local_sum);
-    if subgroupBroadcastFirst(t) == t {
-        partial_sum[atomicAdd(&sum_slots, 1u)] = group_sum;
-    }
+    partial_sum[t] = select(0.0, group_sum, leader);
     workgroupBarrier();
     var sum = 0.0;
-    for (var i = 0u; i < atomicLoad(&sum_slots); i++) {
+    for (var i = 0u; i < WG; i++) {
         sum += partial_sum[i];
     }
 

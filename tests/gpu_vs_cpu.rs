@@ -237,14 +237,14 @@ fn open() -> Option<(GpuContext, TestKernels)> {
 // 1. Random shapes
 // ---------------------------------------------------------------------------------------------
 
-/// Sizes that trip tiled kernels: tiny, primes, one off multiples of the 4×4 tile and the 32-wide
-/// workgroup footprint.
+/// Sizes that trip tiled kernels: tiny, primes, one off multiples of the 8×8 tile, the 64-wide
+/// workgroup footprints and the 16-deep slices.
 const AWKWARD_DIMS: [usize; 27] = [
     1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 37, 61, 63, 64, 65, 95, 97, 127, 128, 129,
     130, 131,
 ];
 
-/// Token counts, biased to the softmax's 64-row workgroups and the matmul's 32-wide blocks.
+/// Token counts, biased to the softmax's 64-row workgroups and the matmuls' 64-wide blocks.
 const AWKWARD_N: [usize; 23] = [
     1, 2, 3, 4, 7, 31, 32, 33, 37, 63, 64, 65, 97, 127, 128, 129, 191, 193, 255, 256, 257, 299, 300,
 ];
@@ -821,10 +821,11 @@ fn check_softmax(
         }
         for j in 0..cols {
             if !allowed(j) {
+                // +0.0 exactly (a −0.0 would compare equal to 0.0).
                 assert_eq!(
-                    (got[r * cols + j], expected[r * cols + j]),
-                    (0.0, 0.0),
-                    "{name}: masked weight [{r}, {j}] (GPU, CPU)"
+                    (got[r * cols + j].to_bits(), expected[r * cols + j]),
+                    (0.0f32.to_bits(), 0.0),
+                    "{name}: masked weight [{r}, {j}] (GPU bits, CPU)"
                 );
             }
         }

@@ -192,10 +192,14 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> 
         Step::Embed { .. } | Step::Gelu { .. } => 0,
     };
     if iterations > budget {
+        let advice = match step {
+            Step::Flash { .. } => "try a real GPU",
+            _ => "try --no-weights, or a real GPU",
+        };
         return Err(Error::InvalidSize(format!(
             "{name} needs about {iterations} loop iterations in one GPU invocation; {} \
              (Mesa's llvmpipe) silently stops an invocation after about 65,535, so this size \
-             cannot run correctly there (try --no-weights, or a real GPU)",
+             cannot run correctly there ({advice})",
             ctx.info.name
         )));
     }

@@ -14,6 +14,8 @@ use super::kernel::{Binding, Kernel};
 pub const SOURCE: &str = include_str!("../../shaders/flash.wgsl");
 /// WGSL source of the workgroup-tiled kernel.
 pub const TILED_SOURCE: &str = include_str!("../../shaders/flash_tiled.wgsl");
+/// Per-row kernel: q·k widths up to this are cached in registers; keep in sync with `Q_CACHE`.
+pub const Q_CACHE: u32 = 128;
 /// Invocations per workgroup (one per query row); keep in sync with `WG`.
 pub const WG: u32 = 64;
 /// Output columns per invocation (per workgroup in the tiled kernel); keep in sync with `CHUNK`
@@ -76,8 +78,11 @@ impl FlashVariant {
     pub fn loop_cost(self, p: &FlashParams) -> (f64, u64) {
         match self {
             FlashVariant::PerRow => {
+                // Per key: q·k over d, the chunk's update and the key loop; per dispatch: the
+                // q row cached (only when d ≤ Q_CACHE), the chunk initialised and written.
                 let chunk = p.dv.min(CHUNK) as u64;
-                ((p.d as u64 + chunk + 1) as f64, p.d as u64 + 2 * chunk)
+                let cache = if p.d <= Q_CACHE { p.d as u64 } else { 0 };
+                ((p.d as u64 + chunk + 1) as f64, cache + 2 * chunk)
             }
             FlashVariant::Tiled => {
                 // Per tile of keys: per d slice 2 + 1 vec4 loads of 4 lanes each and 8 dot

@@ -63,14 +63,14 @@ impl Kernel {
         });
         // Bounds checks stay on. Loop bounding (a hidden counter wgpu adds to every loop so that a
         // shader can never spin forever) is turned off: every loop in shaders/ counts a u32 up to
-        // a limit taken from the params, so it always ends, and on lavapipe the counter halved
+        // a limit taken from the params or a constant, so it always ends, and on lavapipe the counter halved
         // the speed of the matmul inner loops (2.5 vs 1.4 GFLOP/s for Q·Kᵀ at N = 1024, d = 64).
         let checks = wgpu::ShaderRuntimeChecks {
             force_loop_bounding: false,
             ..wgpu::ShaderRuntimeChecks::checked()
         };
         // SAFETY: the only runtime check dropped is loop bounding, and every loop in our WGSL
-        // is a counted loop with a params-bounded limit (see above).
+        // is a counted loop with a params- or constant-bounded limit (see above).
         let module = unsafe {
             device.create_shader_module_trusted(
                 wgpu::ShaderModuleDescriptor {

@@ -46,7 +46,7 @@ impl SoftmaxVariant {
 
     /// Loop iterations one invocation runs for rows of `cols` keys (llvmpipe caps them, see
     /// `GpuContext::loop_budget`): three sweeps over its keys, and for the subgroup kernel the
-    /// two loops over at most WG subgroup slots.
+    /// two loops over the WG slots.
     pub fn loop_iterations(self, cols: u32) -> u64 {
         match self {
             SoftmaxVariant::PerRow => 3 * cols as u64,
@@ -55,7 +55,7 @@ impl SoftmaxVariant {
     }
 
     /// The variant for a device: the subgroup kernel on GPUs with subgroups; one row per
-    /// invocation on CPU adapters (where the subgroup kernel's barriers made it 2× slower on
+    /// invocation on CPU adapters (where the subgroup kernel's barriers made it 2.4× slower on
     /// lavapipe) and devices without them.
     pub fn for_device(device_type: wgpu::DeviceType, features: wgpu::Features) -> Self {
         if device_type != wgpu::DeviceType::Cpu && SoftmaxVariant::Subgroup.fits(features) {
@@ -145,7 +145,8 @@ impl SoftmaxParams {
 }
 
 /// Spreads `groups` one-dimensional workgroups over x and y so neither exceeds `max_per_dim`
-/// (the kernels recover the flat index as `gid.x + gid.y · num_workgroups.x · WG`).
+/// (the kernels recover the flat index as `gid.x + gid.y · num_workgroups.x · WG`, or, with a
+/// row per workgroup, `wid.x + wid.y · num_workgroups.x`).
 pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
     if groups <= max_per_dim {
         [groups, 1, 1]
