@@ -9,7 +9,8 @@
 //
 // The keys may be split into blocks, one dispatch each (key_begin..key_end): a dispatch that is
 // not the first resumes from the (m, l, found) kept in `state` and the unnormalised acc kept in
-// `out`; one that is not the last leaves them there. Why: llvmpipe (lavapipe and Mesa's GL)
+// `out`; one that is not the last leaves them there (the last leaves its final (m, l, found) in
+// `state` too, the row statistics attention_weights.wgsl turns scores into weights with). Why: llvmpipe (lavapipe and Mesa's GL)
 // stops an invocation's loops after about 65,535 iterations in total, silently, so one
 // invocation may only stream a few hundred keys there (src/gpu/execute.rs sizes the blocks). No workgroup memory
 // and no barriers (DESIGN.md §6: barriers are very expensive on CPU adapters). The masks are
@@ -160,10 +161,10 @@ fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         m = m_new;
     }
+    state[state_base] = m;
+    state[state_base + 1u] = l_sum;
+    state[state_base + 2u] = select(0.0, 1.0, found);
     if params.last == 0u {
-        state[state_base] = m;
-        state[state_base + 1u] = l_sum;
-        state[state_base + 2u] = select(0.0, 1.0, found);
         for (var c = 0u; c < width; c++) {
             out[o_base + c] = acc[c];
         }

@@ -371,13 +371,13 @@ fn flash_tiled(
         workgroupBarrier();
     }
 
-    if params.last == 0u {
-        if owns_row {
-            state[state_base] = m;
-            state[state_base + 1u] = l_sum;
-            state[state_base + 2u] = select(0.0, 1.0, found);
-        }
-    } else if quarter == 0u {
+    // The last dispatch leaves the final statistics too (for attention_weights.wgsl).
+    if owns_row {
+        state[state_base] = m;
+        state[state_base + 1u] = l_sum;
+        state[state_base + 2u] = select(0.0, 1.0, found);
+    }
+    if params.last != 0u && quarter == 0u {
         row_factor[soft_row] = select(0.0, 1.0 / l_sum, found);
     }
     workgroupBarrier();

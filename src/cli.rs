@@ -111,6 +111,10 @@ pub enum BenchKernel {
     /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
     /// memory (the default wherever it fits).
     FlashTiled,
+    /// Only the fused weights path: the output-only kernel (the device's) leaving each row's max
+    /// and sum, then the weights written once from them (Q·Kᵀ computed twice, the N×N weights
+    /// touched once); always with read-back.
+    Fused,
     /// All of them, side by side (the softmax variant the device would not choose too, where
     /// it can run it).
     All,

@@ -72,6 +72,27 @@ pub enum Step {
         padding: Option<BufId>,
         /// The output written.
         out: BufId,
+        /// Where the final row statistics (m, l, found per row and output chunk) are left for
+        /// an [`Step::AttentionWeights`] step, when one reads them.
+        stats: Option<BufId>,
+    },
+    /// The weights from an output-only step's row statistics, written once (the second sweep of
+    /// the fused weights path): `shaders/attention_weights.wgsl`.
+    AttentionWeights {
+        /// The output-only step's own params.
+        params: FlashParams,
+        /// Queries.
+        q: BufId,
+        /// Keys.
+        k: BufId,
+        /// Additive attention mask (`params.has_mask`).
+        mask: Option<BufId>,
+        /// Additive key-padding mask (`params.has_padding`).
+        padding: Option<BufId>,
+        /// The output-only step's row statistics.
+        stats: BufId,
+        /// The weights written, (batch, l, s) contiguous.
+        out: BufId,
     },
     /// Weights averaged over heads: `shaders/head_mean.wgsl`.
     HeadMean {
@@ -132,10 +153,23 @@ impl Step {
             Step::Matmul { out, .. }
             | Step::Softmax { out, .. }
             | Step::Flash { out, .. }
+            | Step::AttentionWeights { out, .. }
             | Step::HeadMean { out, .. }
             | Step::Embed { out, .. }
             | Step::LayerNorm { out, .. }
             | Step::Gelu { out, .. } => *out,
+        }
+    }
+
+    /// Every buffer this step writes: [`Step::out`], and an output-only step's statistics.
+    pub fn outs(&self) -> Vec<BufId> {
+        match self {
+            Step::Flash {
+                out,
+                stats: Some(stats),
+                ..
+            } => vec![*out, *stats],
+            _ => vec![self.out()],
         }
     }
 
@@ -162,6 +196,17 @@ impl Step {
                 padding,
                 ..
             } => [Some(*q), Some(*k), Some(*v), *mask, *padding]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Step::AttentionWeights {
+                q,
+                k,
+                mask,
+                padding,
+                stats,
+                ..
+            } => [Some(*q), Some(*k), *mask, *padding, Some(*stats)]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -280,12 +325,66 @@ impl Program {
         mask: Option<BufId>,
         padding: Option<BufId>,
     ) -> BufId {
+        self.flash_step(name, params, [q, k, v], mask, padding, false)
+            .0
+    }
+
+    /// The fused weights path: an output-only step (writing the output, named `name`) that
+    /// leaves its row statistics, then the weights from them (named `weights_name`), written
+    /// once. Returns (output, weights).
+    #[allow(clippy::too_many_arguments)]
+    pub fn flash_with_weights(
+        &mut self,
+        name: &str,
+        weights_name: &str,
+        params: FlashParams,
+        q: BufId,
+        k: BufId,
+        v: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> (BufId, BufId) {
+        let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding, true);
+        let stats = stats.expect("asked for");
+        let weights = self.buffer(
+            weights_name,
+            crate::gpu::attention_weights::weights_len(&params),
+            false,
+        );
+        self.steps.push(Step::AttentionWeights {
+            params,
+            q,
+            k,
+            mask,
+            padding,
+            stats,
+            out: weights,
+        });
+        (out, weights)
+    }
+
+    fn flash_step(
+        &mut self,
+        name: &str,
+        params: FlashParams,
+        [q, k, v]: [BufId; 3],
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+        with_stats: bool,
+    ) -> (BufId, Option<BufId>, FlashParams) {
         let params = FlashParams {
             has_mask: mask.is_some() as u32,
             has_padding: padding.is_some() as u32,
             ..params.whole()
         };
         let out = self.buffer(name, params.output_len(), false);
+        let stats = with_stats.then(|| {
+            self.buffer(
+                &format!("{name}: row statistics"),
+                params.state_len(),
+                false,
+            )
+        });
         self.steps.push(Step::Flash {
             params,
             q,
@@ -294,8 +393,9 @@ impl Program {
             mask,
             padding,
             out,
+            stats,
         });
-        out
+        (out, stats, params)
     }
 
     /// Adds the mean over heads of `weights` writing a new buffer named `name`.
@@ -384,7 +484,7 @@ impl Program {
         }
         let mut needed = vec![false; self.steps.len()];
         for (i, step) in self.steps.iter().enumerate().rev() {
-            if needed_buffers[step.out().0] {
+            if step.outs().iter().any(|id| needed_buffers[id.0]) {
                 needed[i] = true;
                 for id in step.reads() {
                     needed_buffers[id.0] = true;

@@ -186,6 +186,11 @@ pub struct SdpaPlan {
     pub weights: BufId,
     /// (…, L, Ev) computed without forming the weights (online softmax).
     pub output_no_weights: BufId,
+    /// The fused weights path: (…, L, Ev) from the online softmax, which leaves its row
+    /// statistics for `fused_weights`.
+    pub fused_output: BufId,
+    /// (…, L, S) from those statistics, written once without storing the scores.
+    pub fused_weights: BufId,
 }
 
 impl SdpaPlan {
@@ -302,30 +307,33 @@ impl SdpaPlan {
             v,
             None,
         );
-        let output_no_weights = p.flash(
-            "output (online softmax)",
-            FlashParams {
-                l,
-                s,
-                d: e,
-                dv: ev,
-                scale,
-                causal: problem.causal as u32,
-                causal_offset: row_offset,
-                heads: 1,
-                batch: b,
-                mask_batch,
-                mask_row: s,
-                q_row: e,
-                q_batch_outer: sat(&[l, e]),
-                k_row: e,
-                k_batch_outer: sat(&[s, e]),
-                v_row: ev,
-                v_batch_outer: sat(&[s, ev]),
-                o_row: ev,
-                o_batch_outer: sat(&[l, ev]),
-                ..Default::default()
-            },
+        let flash = FlashParams {
+            l,
+            s,
+            d: e,
+            dv: ev,
+            scale,
+            causal: problem.causal as u32,
+            causal_offset: row_offset,
+            heads: 1,
+            batch: b,
+            mask_batch,
+            mask_row: s,
+            q_row: e,
+            q_batch_outer: sat(&[l, e]),
+            k_row: e,
+            k_batch_outer: sat(&[s, e]),
+            v_row: ev,
+            v_batch_outer: sat(&[s, ev]),
+            o_row: ev,
+            o_batch_outer: sat(&[l, ev]),
+            ..Default::default()
+        };
+        let output_no_weights = p.flash("output (online softmax)", flash, q, k, v, mask, None);
+        let (fused_output, fused_weights) = p.flash_with_weights(
+            "output (fused)",
+            "weights (fused)",
+            flash,
             q,
             k,
             v,
@@ -340,6 +348,8 @@ impl SdpaPlan {
             output,
             weights,
             output_no_weights,
+            fused_output,
+            fused_weights,
         })
     }
 

@@ -36,9 +36,9 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
     let records = json.as_array().unwrap();
-    // naive, blocked and tiled with and without weights, plus both output-only kernels (the
-    // software adapters hold flash-tiled's workgroup memory), for each size.
-    let per_size = if other_softmax { 10 } else { 8 };
+    // naive, blocked and tiled with and without weights, both output-only kernels (the software
+    // adapters hold flash-tiled's workgroup memory) and the fused path, for each size.
+    let per_size = if other_softmax { 11 } else { 9 };
     assert_eq!(records.len(), 2 * per_size, "{json:#}");
     for r in records {
         for key in [
@@ -66,7 +66,7 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     if other_softmax {
         expected.extend(["blocked+subgroup", "blocked+subgroup"]);
     }
-    expected.extend(["flash", "flash-tiled"]);
+    expected.extend(["flash", "flash-tiled", "fused"]);
     assert_eq!(&kernels[..per_size], expected);
 }
 

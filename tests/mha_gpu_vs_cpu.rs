@@ -1103,6 +1103,7 @@ fn run_sdpa(
         &plan.output_shape(),
         &cpu[0],
     )?;
+    check_fused(ctx, kernels, &plan, &cpu)?;
     check_row_blocks(&problem, &dims, &cpu)?;
     Ok(SdpaRun {
         problem,
@@ -1110,6 +1111,40 @@ fn run_sdpa(
         gpu,
         cpu,
     })
+}
+
+/// The fused weights path (an output-only pass leaving its row statistics, then the weights
+/// from them), with each output-only kernel, must give the reference's output and weights; the
+/// CPU executor's own fused path must agree with its separate one to f64 rounding.
+fn check_fused(
+    ctx: &GpuContext,
+    kernels: &TestKernels,
+    plan: &SdpaPlan,
+    [output, weights]: &[Vec<f64>; 2],
+) -> Result<(), String> {
+    let want = [plan.fused_output, plan.fused_weights];
+    let cpu_fused = cpu::execute::execute(&plan.program, &plan.inputs(), &want);
+    close_f64("CPU fused output", &cpu_fused[want[0].0], output, 1e-12)?;
+    close_f64("CPU fused weights", &cpu_fused[want[1].0], weights, 1e-12)?;
+    for flash in &kernels.flash {
+        let variant = flash.flash_variant().name();
+        let (gpu, _) = execute(ctx, flash, &plan.program, &plan.inputs(), &want)
+            .map_err(|e| format!("fused GPU run ({variant}) failed: {e}"))?;
+        let checks = [
+            (Stage::Output, &gpu[0], plan.output_shape(), output),
+            (Stage::Weights, &gpu[1], plan.weights_shape(), weights),
+        ];
+        for (stage, got, shape, reference) in checks {
+            let c = compare_shaped(stage, got, &shape, reference, DEFAULT_TOLERANCE);
+            let rows_ok = c
+                .max_row_sum_error
+                .is_none_or(|e| e.is_finite() && e < 1e-5);
+            if !c.passed || !rows_ok {
+                return Err(format!("fused path ({variant}): {c}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Blocks of about a third of `l` rows (the last one ragged), covering 0..l.

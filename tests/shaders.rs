@@ -150,7 +150,7 @@ fn kernel_variants_declare_the_same_params_struct() {
     for (name, files, rust_size) in [
         (
             "FlashParams",
-            &["flash.wgsl", "flash_tiled.wgsl"][..],
+            &["flash.wgsl", "flash_tiled.wgsl", "attention_weights.wgsl"][..],
             std::mem::size_of::<selfattn::gpu::flash::FlashParams>(),
         ),
         (

@@ -44,6 +44,8 @@ struct Path {
     weights: bool,
     /// Output only, through the flash step.
     flash: bool,
+    /// The fused weights path: the flash step leaving its row statistics, then the weights.
+    fused: bool,
 }
 
 /// The paths `choice` measures on `ctx` ("auto" takes the adapter's own output-only kernel,
@@ -58,6 +60,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
             softmax_variant: ctx.softmax_variant(),
             weights,
             flash: false,
+            fused: false,
         })
     };
     // The device's matmul with a given softmax kernel.
@@ -70,6 +73,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
             softmax_variant,
             weights,
             flash: false,
+            fused: false,
         })
     };
     let flash = |flash_variant: FlashVariant| Path {
@@ -79,6 +83,16 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         softmax_variant: ctx.softmax_variant(),
         weights: false,
         flash: true,
+        fused: false,
+    };
+    let fused = Path {
+        kernel: "fused".into(),
+        variant: ctx.matmul_variant(),
+        flash_variant: chosen,
+        softmax_variant: ctx.softmax_variant(),
+        weights: true,
+        flash: false,
+        fused: true,
     };
     match choice {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
@@ -88,6 +102,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::SoftmaxSubgroup => softmax(SoftmaxVariant::Subgroup).to_vec(),
         BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
         BenchKernel::FlashTiled => vec![flash(FlashVariant::Tiled)],
+        BenchKernel::Fused => vec![fused],
         BenchKernel::Auto => {
             let mut v = matmul(ctx.matmul_variant()).to_vec();
             v.push(flash(chosen));
@@ -108,6 +123,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
             if FlashVariant::Tiled.fits(&ctx.limits) {
                 v.push(flash(FlashVariant::Tiled));
             }
+            v.push(fused);
             v
         }
     }
@@ -219,6 +235,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
             let key = (path.variant, path.flash_variant, path.softmax_variant);
             let kernels = &compiled.iter().find(|(k, _)| *k == key).unwrap().1;
             let want: Vec<BufId> = match (path.flash, path.weights) {
+                _ if path.fused => vec![plan.fused_weights, plan.fused_output],
                 (true, _) => vec![plan.output_no_weights],
                 (false, true) => vec![plan.weights, plan.output],
                 (false, false) => vec![plan.output],

@@ -3,8 +3,8 @@
 use crate::program::{BufId, Program, Step};
 
 use super::{
-    embed::embed, flash::flash, gelu::gelu, head_mean::head_mean, layer_norm::layer_norm,
-    matmul::matmul, softmax::softmax,
+    attention_weights::attention_weights, embed::embed, flash::flash, gelu::gelu,
+    head_mean::head_mean, layer_norm::layer_norm, matmul::matmul, softmax::softmax,
 };
 
 /// Runs the steps of `program` needed for `want`, with `inputs` (one slice per input buffer, in
@@ -65,8 +65,10 @@ pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<
                 mask,
                 padding,
                 out,
+                stats,
             } => {
                 let mut o = vec![0.0; program.spec(*out).len];
+                let mut st = stats.map(|id| vec![0.0; program.spec(id).len]);
                 let mask: &[f64] = mask.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
                 let padding: &[f64] = padding.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
                 flash(
@@ -78,8 +80,35 @@ pub fn execute(program: &Program, inputs: &[&[f32]], want: &[BufId]) -> Vec<Vec<
                     padding,
                     None,
                     &mut o,
+                    st.as_deref_mut(),
                 );
                 buffers[out.0] = o;
+                if let (Some(id), Some(st)) = (stats, st) {
+                    buffers[id.0] = st;
+                }
+            }
+            Step::AttentionWeights {
+                params,
+                q,
+                k,
+                mask,
+                padding,
+                stats,
+                out,
+            } => {
+                let mut w = vec![0.0; program.spec(*out).len];
+                let mask: &[f64] = mask.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                let padding: &[f64] = padding.map(|id| &buffers[id.0][..]).unwrap_or(&[]);
+                attention_weights(
+                    params,
+                    &buffers[q.0],
+                    &buffers[k.0],
+                    mask,
+                    padding,
+                    &buffers[stats.0],
+                    &mut w,
+                );
+                buffers[out.0] = w;
             }
             Step::HeadMean {
                 params,

@@ -5,7 +5,9 @@ use crate::gpu::flash::FlashParams;
 use crate::gpu::softmax::MASKED_BELOW;
 
 /// Computes the output rows `rows` (query indices within every matrix) into `out`, addressed as
-/// the kernel addresses them. `None` computes every row.
+/// the kernel addresses them. `None` computes every row. With `stats`, also leaves every row's
+/// final (m, l, found) there as the kernels leave them in their state buffer (in every output
+/// chunk's slot; m = l = 0 for a row with no allowed key).
 #[allow(clippy::too_many_arguments)]
 pub fn flash(
     p: &FlashParams,
@@ -16,7 +18,9 @@ pub fn flash(
     padding: &[f64],
     rows: Option<&[usize]>,
     out: &mut [f64],
+    mut stats: Option<&mut [f64]>,
 ) {
+    let chunks = p.dv.div_ceil(crate::gpu::flash::CHUNK) as usize;
     let all: Vec<usize>;
     let rows = match rows {
         Some(r) => r,
@@ -72,6 +76,15 @@ pub fn flash(
             }
             for (c, a) in acc.iter().enumerate() {
                 out[o_base + c] = if l_sum > 0.0 { a / l_sum } else { 0.0 };
+            }
+            if let Some(stats) = stats.as_deref_mut() {
+                let found = l_sum > 0.0;
+                for chunk in 0..chunks {
+                    let at = ((z * u(p.l) + i) * chunks + chunk) * 3;
+                    stats[at] = if found { m } else { 0.0 };
+                    stats[at + 1] = l_sum;
+                    stats[at + 2] = found as u8 as f64;
+                }
             }
         }
     }

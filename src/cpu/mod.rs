@@ -4,6 +4,7 @@
 //! blocking, no SIMD) so that they can be read side by side with `shaders/`.
 
 pub mod attention;
+pub mod attention_weights;
 pub mod embed;
 pub mod execute;
 pub mod flash;

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::program::{BufId, Program, Step};
 
 use super::GpuContext;
+use super::attention_weights::{self, AttentionWeightsKernel};
 use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
 use super::embed::EmbedKernel;
 use super::flash::{FlashKernel, FlashParams, FlashVariant};
@@ -31,6 +32,7 @@ pub struct Kernels {
     softmax: SoftmaxKernel,
     head_mean: HeadMeanKernel,
     flash: FlashKernel,
+    attention_weights: AttentionWeightsKernel,
     embed: EmbedKernel,
     layer_norm: LayerNormKernel,
     gelu: GeluKernel,
@@ -109,6 +111,7 @@ impl Kernels {
             softmax: SoftmaxKernel::new(&ctx.device, softmax_variant),
             head_mean: HeadMeanKernel::new(&ctx.device),
             flash: FlashKernel::new(&ctx.device, flash_variant),
+            attention_weights: AttentionWeightsKernel::new(&ctx.device),
             embed: EmbedKernel::new(&ctx.device),
             layer_norm: LayerNormKernel::new(&ctx.device),
             gelu: GeluKernel::new(&ctx.device),
@@ -189,6 +192,7 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> 
         Step::HeadMean { params, .. } => params.heads as u64,
         // Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
         Step::Flash { params, .. } => kernels.flash_variant.smallest_dispatch_loops(params),
+        Step::AttentionWeights { params, .. } => attention_weights::loop_iterations(params),
         Step::Embed { .. } | Step::Gelu { .. } => 0,
     };
     if iterations > budget {
@@ -253,7 +257,9 @@ fn record_and_run(
     let mut produced = vec![false; program.buffers.len()];
     for (step, needed) in program.steps.iter().zip(&needed) {
         if *needed {
-            produced[step.out().0] = true;
+            for id in step.outs() {
+                produced[id.0] = true;
+            }
         }
     }
     // Check every input and size before allocating anything.
@@ -287,6 +293,7 @@ fn record_and_run(
             Step::Softmax { params, .. } => params.workgroups_for(kernels.softmax_variant, max),
             Step::HeadMean { params, .. } => params.workgroups(max),
             Step::Flash { params, .. } => params.workgroups_for(kernels.flash_variant),
+            Step::AttentionWeights { params, .. } => attention_weights::workgroups(params),
             Step::Embed { params, .. } => params.workgroups(max),
             Step::LayerNorm { params, .. } => params.workgroups(max),
             Step::Gelu { params, .. } => params.workgroups(max),
@@ -294,7 +301,10 @@ fn record_and_run(
         if *needed {
             // Matmul and flash steps run one z-slice per matrix and are split into several
             // dispatches beyond the device's limit; only their x and y must fit.
-            let splits = matches!(step, Step::Matmul { .. } | Step::Flash { .. });
+            let splits = matches!(
+                step,
+                Step::Matmul { .. } | Step::Flash { .. } | Step::AttentionWeights { .. }
+            );
             let z = if splits { g[2].min(max) } else { g[2] };
             check_groups(&ctx.limits, name, [g[0], g[1], z])?;
             check_loops(ctx, kernels, name, step)?;
@@ -413,10 +423,20 @@ fn record_and_run(
                     mask,
                     padding,
                     out,
+                    stats,
                 } => {
                     let mask = mask.map(get).unwrap_or(&no_bias);
                     let padding = padding.map(get).unwrap_or(&no_bias);
-                    let state = poisoned_output(ctx, "flash state", params.state_len().max(3))?;
+                    // The state between key blocks, left for the program when it reads it.
+                    let internal;
+                    let state = match stats {
+                        Some(id) => get(*id),
+                        None => {
+                            internal =
+                                poisoned_output(ctx, "flash state", params.state_len().max(3))?;
+                            &internal
+                        }
+                    };
                     let kernel = &kernels.flash.0;
                     let blocks = params.key_blocks(flash_keys_per_dispatch(ctx, kernels, params));
                     for block in blocks {
@@ -433,12 +453,43 @@ fn record_and_run(
                                 get(*v),
                                 mask,
                                 padding,
-                                &state,
+                                state,
                                 get(*out),
                             ];
                             let bind = kernel.bind(&ctx.device, &buffers);
                             kernel.dispatch(&mut pass, &bind, g);
                         }
+                    }
+                }
+                Step::AttentionWeights {
+                    params,
+                    q,
+                    k,
+                    mask,
+                    padding,
+                    stats,
+                    out,
+                } => {
+                    let mask = mask.map(get).unwrap_or(&no_bias);
+                    let padding = padding.map(get).unwrap_or(&no_bias);
+                    let kernel = &kernels.attention_weights.0;
+                    for (batch_offset, g) in z_slices(*g, max_z) {
+                        let params = FlashParams {
+                            batch_offset,
+                            ..*params
+                        };
+                        let params = uniform(ctx, "attention weights params", &params);
+                        let buffers = [
+                            &params,
+                            get(*q),
+                            get(*k),
+                            mask,
+                            padding,
+                            get(*stats),
+                            get(*out),
+                        ];
+                        let bind = kernel.bind(&ctx.device, &buffers);
+                        kernel.dispatch(&mut pass, &bind, g);
                     }
                 }
                 Step::HeadMean {

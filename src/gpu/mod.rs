@@ -3,6 +3,7 @@
 //! buffer.
 
 pub mod attention;
+pub mod attention_weights;
 pub mod buffers;
 pub mod context;
 pub mod embed;

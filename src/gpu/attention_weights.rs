@@ -1,0 +1,66 @@
+//! The weights kernel of the fused weights path (`shaders/attention_weights.wgsl`): the
+//! normalised attention weights, written once, from the row statistics an output-only pass
+//! leaves behind (its max and sum per query row). It reads the output-only pass's own
+//! [`FlashParams`], so the two sweeps cannot disagree on sizes, strides or masks.
+
+use super::flash::FlashParams;
+use super::kernel::{Binding, Kernel};
+
+/// WGSL source, compiled into the binary.
+pub const SOURCE: &str = include_str!("../../shaders/attention_weights.wgsl");
+/// Invocations per workgroup along x (keys) and y (queries); keep in sync with `WG_X`/`WG_Y`.
+pub const WG: u32 = 8;
+/// Queries and keys per invocation; keep in sync with `TILE`.
+pub const TILE: u32 = 8;
+
+/// Elements of the weights `p` describes: (batch, l, s), contiguous.
+pub fn weights_len(p: &FlashParams) -> usize {
+    p.batch as usize * p.l as usize * p.s as usize
+}
+
+/// Workgroups to dispatch: keys along x, queries along y, one z-slice per matrix.
+pub fn workgroups(p: &FlashParams) -> [u32; 3] {
+    [p.s.div_ceil(WG * TILE), p.l.div_ceil(WG * TILE), p.batch]
+}
+
+/// Loop iterations one invocation runs (llvmpipe caps them, see `GpuContext::loop_budget`):
+/// the dot products over d, and the store of its 8 × 8 block.
+pub fn loop_iterations(p: &FlashParams) -> u64 {
+    p.d as u64 + (TILE * TILE + TILE) as u64 + 4
+}
+
+/// The compiled weights pipeline.
+pub struct AttentionWeightsKernel(pub Kernel);
+
+impl AttentionWeightsKernel {
+    /// Compiles the kernel on `device`.
+    pub fn new(device: &wgpu::Device) -> Self {
+        AttentionWeightsKernel(Kernel::new(
+            device,
+            "attention_weights",
+            SOURCE,
+            "attention_weights",
+            &[
+                Binding::Uniform,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadWrite,
+            ],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_invocation_per_eight_by_eight_block() {
+        let p = FlashParams::single(65, 64, 3, 5, 0.5, false);
+        assert_eq!(workgroups(&p), [1, 2, 1]);
+        assert_eq!(weights_len(&p), 65 * 64);
+    }
+}
