@@ -181,19 +181,21 @@ fn store_row(z: u32, i: u32, key0: u32, low: vec4<f32>, high: vec4<f32>) {
         if key >= params.s {
             break;
         }
-        var x = params.scale * select(high[j % 4u], low[j % 4u], j < 4u);
         var allowed = found
             && !(params.causal != 0u && i32(key) > i32(i) + params.causal_offset);
+        // The masks summed first, then added to the score, as the output-only kernels do.
+        var bias = 0.0;
         if params.has_mask != 0u {
             let b = mask[mask_base + key];
             allowed = allowed && b > MASKED_BELOW;
-            x += select(0.0, b, b > MASKED_BELOW);
+            bias += select(0.0, b, b > MASKED_BELOW);
         }
         if params.has_padding != 0u {
             let b = padding[padding_base + key];
             allowed = allowed && b > MASKED_BELOW;
-            x += select(0.0, b, b > MASKED_BELOW);
+            bias += select(0.0, b, b > MASKED_BELOW);
         }
+        let x = params.scale * select(high[j % 4u], low[j % 4u], j < 4u) + bias;
         weights[w_base + key] = select(0.0, exp(x - m) * inv_l, allowed);
     }
 }

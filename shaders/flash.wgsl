@@ -10,12 +10,13 @@
 // The keys may be split into blocks, one dispatch each (key_begin..key_end): a dispatch that is
 // not the first resumes from the (m, l, found) kept in `state` and the unnormalised acc kept in
 // `out`; one that is not the last leaves them there (the last leaves its final (m, l, found) in
-// `state` too, the row statistics attention_weights.wgsl turns scores into weights with). Why: llvmpipe (lavapipe and Mesa's GL)
-// stops an invocation's loops after about 65,535 iterations in total, silently, so one
-// invocation may only stream a few hundred keys there (src/gpu/execute.rs sizes the blocks). No workgroup memory
-// and no barriers (DESIGN.md §6: barriers are very expensive on CPU adapters). The masks are
-// those of softmax.wgsl: causal, an additive attention mask and an additive key-padding mask,
-// values at or below MASKED_BELOW excluding the key; a fully masked row is written as zeros.
+// `state` too, the row statistics attention_weights.wgsl turns scores into weights with). Why:
+// llvmpipe (lavapipe and Mesa's GL) stops an invocation's loops after about 65,535 iterations in
+// total, silently, so one invocation may only stream a few hundred keys there (src/gpu/execute.rs
+// sizes the blocks). No workgroup memory and no barriers (DESIGN.md §6: barriers are very
+// expensive on CPU adapters). The masks are those of softmax.wgsl: causal, an additive attention
+// mask and an additive key-padding mask, values at or below MASKED_BELOW excluding the key; a
+// fully masked row is written as zeros.
 //
 // CPU twin: src/cpu/flash.rs.
 
@@ -75,7 +76,8 @@ const MASKED_BELOW = -1e30;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 @group(0) @binding(5) var<storage, read> padding: array<f32>;
-// (m, l, found) per query row, matrix and output chunk, between key blocks
+// (m, l, found) per query row, matrix and output chunk: between key blocks, and final after
+// the last (the row statistics attention_weights.wgsl reads)
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 

@@ -1180,6 +1180,11 @@ fn check_row_blocks(
         let plan = SdpaPlan::for_rows(problem, dims.clone(), rows.clone())
             .map_err(|e| format!("row block {rows:?}: {e}"))?;
         let block = cpu_values(&plan.program, &plan.inputs(), [plan.output, plan.weights]);
+        // The fused path under the block's causal offset.
+        let fused = [plan.fused_output, plan.fused_weights];
+        let fused = cpu_values(&plan.program, &plan.inputs(), fused);
+        close_f64("block's fused output", &fused[0], &block[0], 1e-12)?;
+        close_f64("block's fused weights", &fused[1], &block[1], 1e-12)?;
         for ((name, width), (part, all)) in [("output", dims.ev), ("weights", dims.s)]
             .iter()
             .zip(block.iter().zip(whole))

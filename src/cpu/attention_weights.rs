@@ -29,6 +29,7 @@ pub fn attention_weights(
             for j in 0..u(p.s) {
                 let mut allowed =
                     found && !(p.causal != 0 && j as i64 > i as i64 + p.causal_offset as i64);
+                // The masks summed first, then added to the score, as the kernels do.
                 let mut bias = 0.0;
                 if p.has_mask != 0 {
                     let b = mask[mask_base + j];

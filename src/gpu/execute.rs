@@ -299,7 +299,7 @@ fn record_and_run(
             Step::Gelu { params, .. } => params.workgroups(max),
         };
         if *needed {
-            // Matmul and flash steps run one z-slice per matrix and are split into several
+            // Matmul, flash and weights steps run one z-slice per matrix and are split into several
             // dispatches beyond the device's limit; only their x and y must fit.
             let splits = matches!(
                 step,

@@ -165,7 +165,8 @@ pub struct FlashParams {
     pub key_end: u32,
     /// 1: this dispatch starts the recurrence (else it resumes from `state` and `out`).
     pub first: u32,
-    /// 1: this dispatch finishes it (else it leaves its state for the next key block).
+    /// 1: this dispatch finishes it: writes the normalised output (else it leaves its
+    /// unnormalised sum there for the next key block). Every dispatch leaves (m, l, found).
     pub last: u32,
     /// First matrix (z-slice) of this dispatch: set by the executor when it splits more
     /// matrices than the device's workgroups per dimension into several dispatches; 0 in
@@ -226,7 +227,8 @@ impl FlashParams {
         }
     }
 
-    /// Floats of the state buffer the key blocks share: (m, l, found) per row, matrix and chunk.
+    /// Floats of the state buffer: (m, l, found) per row, matrix and chunk, shared by the key
+    /// blocks and left final by the last (the fused path's row statistics).
     pub fn state_len(&self) -> usize {
         self.batch as usize * self.l as usize * self.dv.div_ceil(CHUNK) as usize * 3
     }
