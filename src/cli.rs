@@ -99,6 +99,9 @@ pub enum BenchKernel {
     Blocked,
     /// Only the workgroup-memory tiled matmul path.
     Tiled,
+    /// Only the register-blocked matmul path with A's loads shared through subgroup shuffles
+    /// (the choice on CPU adapters with subgroups, such as lavapipe).
+    BlockedShuffle,
     /// The device's matmul with the one-row-per-invocation softmax (the choice on CPU adapters
     /// and devices without subgroups).
     SoftmaxPerRow,

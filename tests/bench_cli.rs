@@ -18,10 +18,10 @@ fn assert_plain(text: &str) {
 #[test]
 fn kernel_bench_writes_one_record_per_size_and_path() {
     let Some(ctx) = common::gpu() else { return };
-    // Where the device has subgroups but picks the per-row softmax (lavapipe), "all" also times
-    // the subgroup softmax.
-    let other_softmax = ctx.device.features().contains(wgpu::Features::SUBGROUP)
-        && ctx.softmax_variant() == SoftmaxVariant::PerRow;
+    // Where the device has subgroups (lavapipe), "all" also times the shuffle matmul, and where
+    // it then picks the per-row softmax, the subgroup softmax too (with the device's matmul).
+    let subgroups = ctx.device.features().contains(wgpu::Features::SUBGROUP);
+    let other_softmax = subgroups && ctx.softmax_variant() == SoftmaxVariant::PerRow;
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
@@ -38,7 +38,7 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let records = json.as_array().unwrap();
     // naive, blocked and tiled with and without weights, both output-only kernels (the software
     // adapters hold flash-tiled's workgroup memory) and the fused path, for each size.
-    let per_size = if other_softmax { 11 } else { 9 };
+    let per_size = 9 + 2 * subgroups as usize + 2 * other_softmax as usize;
     assert_eq!(records.len(), 2 * per_size, "{json:#}");
     for r in records {
         for key in [
@@ -63,8 +63,12 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
         .map(|r| r["kernel"].as_str().unwrap())
         .collect();
     let mut expected = vec!["naive", "naive", "blocked", "blocked", "tiled", "tiled"];
+    if subgroups {
+        expected.extend(["blocked-shuffle", "blocked-shuffle"]);
+    }
+    let with_softmax = format!("{}+subgroup", ctx.matmul_variant().name());
     if other_softmax {
-        expected.extend(["blocked+subgroup", "blocked+subgroup"]);
+        expected.extend([with_softmax.as_str(), with_softmax.as_str()]);
     }
     expected.extend(["flash", "flash-tiled", "fused"]);
     assert_eq!(&kernels[..per_size], expected);

@@ -24,7 +24,14 @@ fn compile(path: &PathBuf) -> Result<(), String> {
         .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
     // Kernels that use subgroup operations are only compiled on devices with the SUBGROUP
     // feature; they are validated with it (and nothing else beyond the baseline).
-    let uses_subgroups = source.contains("subgroupAdd") || source.contains("subgroupMax");
+    let uses_subgroups = [
+        "subgroupAdd",
+        "subgroupMax",
+        "subgroupAll",
+        "subgroupShuffle",
+    ]
+    .iter()
+    .any(|op| source.contains(&format!("{op}(")));
     let mut validator = if uses_subgroups {
         let mut v = Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP);
         v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
@@ -155,7 +162,12 @@ fn kernel_variants_declare_the_same_params_struct() {
         ),
         (
             "MatmulParams",
-            &["matmul.wgsl", "matmul_naive.wgsl", "matmul_tiled.wgsl"][..],
+            &[
+                "matmul.wgsl",
+                "matmul_naive.wgsl",
+                "matmul_tiled.wgsl",
+                "matmul_shuffle.wgsl",
+            ][..],
             std::mem::size_of::<selfattn::gpu::matmul::MatmulParams>(),
         ),
         (

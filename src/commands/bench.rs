@@ -98,6 +98,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
         BenchKernel::Blocked => matmul(MatmulVariant::Blocked).to_vec(),
         BenchKernel::Tiled => matmul(MatmulVariant::Tiled).to_vec(),
+        BenchKernel::BlockedShuffle => matmul(MatmulVariant::Shuffle).to_vec(),
         BenchKernel::SoftmaxPerRow => softmax(SoftmaxVariant::PerRow).to_vec(),
         BenchKernel::SoftmaxSubgroup => softmax(SoftmaxVariant::Subgroup).to_vec(),
         BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
@@ -111,8 +112,10 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::All => {
             let mut v = matmul(MatmulVariant::Naive).to_vec();
             v.extend(matmul(MatmulVariant::Blocked));
-            if MatmulVariant::Tiled.fits(&ctx.limits) {
-                v.extend(matmul(MatmulVariant::Tiled));
+            for fast in [MatmulVariant::Tiled, MatmulVariant::Shuffle] {
+                if fast.fits(&ctx.limits, ctx.device.features()) {
+                    v.extend(matmul(fast));
+                }
             }
             for other in [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup] {
                 if other != ctx.softmax_variant() && other.fits(ctx.device.features()) {

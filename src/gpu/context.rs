@@ -219,7 +219,11 @@ impl GpuContext {
     ///
     /// [`MatmulVariant::for_device`]: super::matmul::MatmulVariant::for_device
     pub fn matmul_variant(&self) -> super::matmul::MatmulVariant {
-        super::matmul::MatmulVariant::for_device(self.info.device_type, &self.limits)
+        super::matmul::MatmulVariant::for_device(
+            self.info.device_type,
+            &self.limits,
+            self.device.features(),
+        )
     }
 
     /// The output-only kernel for this device ([`FlashVariant::for_limits`]).

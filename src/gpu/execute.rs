@@ -81,12 +81,15 @@ impl Kernels {
                 ),
             });
         }
-        if !variant.fits(&ctx.limits) {
+        if !variant.fits(&ctx.limits, ctx.device.features()) {
+            let needs = match variant {
+                MatmulVariant::Shuffle => "the device's SUBGROUP feature",
+                _ => "a 16 × 16 workgroup and 8 KiB of workgroup memory",
+            };
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),
                 message: format!(
-                    "{} cannot run the {} matmul kernel: it needs a 16 × 16 workgroup and 8 KiB \
-                     of workgroup memory",
+                    "{} cannot run the {} matmul kernel: it needs {needs}",
                     ctx.info.name,
                     variant.name()
                 ),

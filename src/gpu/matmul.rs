@@ -8,6 +8,9 @@ use super::kernel::{Binding, Kernel};
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 /// The one-output-per-invocation baseline, same params and bindings.
 pub const NAIVE_SOURCE: &str = include_str!("../../shaders/matmul_naive.wgsl");
+/// The register-blocked kernel sharing A's loads through subgroup shuffles, same params and
+/// bindings.
+pub const SHUFFLE_SOURCE: &str = include_str!("../../shaders/matmul_shuffle.wgsl");
 /// The workgroup-memory kernel, same params and bindings.
 pub const TILED_SOURCE: &str = include_str!("../../shaders/matmul_tiled.wgsl");
 /// Tiled kernel: invocations per workgroup side; keep in sync with `WG_SIDE`.
@@ -28,6 +31,9 @@ pub enum MatmulVariant {
     /// `matmul_tiled.wgsl`: 64 × 64 blocks of C per workgroup, A and B slices shared through
     /// 8 KiB of workgroup memory.
     Tiled,
+    /// `matmul_shuffle.wgsl`: the blocked kernel with A's loads shared through subgroup
+    /// shuffles (needs the SUBGROUP feature).
+    Shuffle,
 }
 
 impl MatmulVariant {
@@ -37,26 +43,39 @@ impl MatmulVariant {
             MatmulVariant::Blocked => "blocked",
             MatmulVariant::Naive => "naive",
             MatmulVariant::Tiled => "tiled",
+            MatmulVariant::Shuffle => "blocked-shuffle",
         }
     }
 
     /// The variant for a device: tiled on GPUs, where sharing A and B slices through workgroup
     /// memory pays; register-blocked on CPU adapters (lavapipe, llvmpipe), where it measured the
-    /// same or faster (`selfattn bench --kernel all`) and needs no barriers.
+    /// same or faster (`selfattn bench --kernel all`) and needs no barriers — with A's loads
+    /// shared through subgroup shuffles where the adapter has subgroups (lavapipe).
     /// Devices whose limits cannot hold the tiled kernel's workgroup keep the blocked one.
-    pub fn for_device(device_type: wgpu::DeviceType, limits: &wgpu::Limits) -> Self {
-        if device_type == wgpu::DeviceType::Cpu || !MatmulVariant::Tiled.fits(limits) {
-            MatmulVariant::Blocked
-        } else {
+    pub fn for_device(
+        device_type: wgpu::DeviceType,
+        limits: &wgpu::Limits,
+        features: wgpu::Features,
+    ) -> Self {
+        if device_type == wgpu::DeviceType::Cpu {
+            if MatmulVariant::Shuffle.fits(limits, features) {
+                MatmulVariant::Shuffle
+            } else {
+                MatmulVariant::Blocked
+            }
+        } else if MatmulVariant::Tiled.fits(limits, features) {
             MatmulVariant::Tiled
+        } else {
+            MatmulVariant::Blocked
         }
     }
 
-    /// Whether a device with `limits` can run this variant (the tiled kernel needs a 16 × 16
-    /// workgroup and 8 KiB of workgroup memory).
-    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+    /// Whether a device with `limits` and `features` can run this variant (the tiled kernel
+    /// needs a 16 × 16 workgroup and 8 KiB of workgroup memory, the shuffle kernel subgroups).
+    pub fn fits(self, limits: &wgpu::Limits, features: wgpu::Features) -> bool {
         match self {
             MatmulVariant::Blocked | MatmulVariant::Naive => true,
+            MatmulVariant::Shuffle => features.contains(wgpu::Features::SUBGROUP),
             MatmulVariant::Tiled => {
                 limits.max_compute_invocations_per_workgroup >= TILED_WG_SIDE * TILED_WG_SIDE
                     && limits.max_compute_workgroup_size_x >= TILED_WG_SIDE
@@ -71,7 +90,7 @@ impl MatmulVariant {
     pub fn loop_iterations(self, k: u32) -> u64 {
         match self {
             MatmulVariant::Naive => k as u64 + 20,
-            MatmulVariant::Blocked => k as u64 + (TILE * TILE) as u64 + 20,
+            MatmulVariant::Blocked | MatmulVariant::Shuffle => k as u64 + (TILE * TILE) as u64 + 20,
             MatmulVariant::Tiled => k.div_ceil(TILED_KT) as u64 * (TILED_KT as u64 + 1) + 20,
         }
     }
@@ -179,7 +198,7 @@ impl MatmulParams {
     /// Workgroups for `variant` (the naive kernel has one invocation per element).
     pub fn workgroups_for(&self, variant: MatmulVariant) -> [u32; 3] {
         let per_group = match variant {
-            MatmulVariant::Blocked => WG * TILE,
+            MatmulVariant::Blocked | MatmulVariant::Shuffle => WG * TILE,
             MatmulVariant::Naive => WG,
             MatmulVariant::Tiled => TILED_BLOCK,
         };
@@ -206,6 +225,7 @@ impl MatmulKernel {
             MatmulVariant::Blocked => ("matmul", SOURCE),
             MatmulVariant::Naive => ("matmul_naive", NAIVE_SOURCE),
             MatmulVariant::Tiled => ("matmul_tiled", TILED_SOURCE),
+            MatmulVariant::Shuffle => ("matmul_shuffle", SHUFFLE_SOURCE),
         };
         MatmulKernel(Kernel::new(
             device,

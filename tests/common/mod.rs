@@ -49,7 +49,7 @@ pub struct TestKernels {
     pub chosen: Kernels,
     /// One set per runnable [`FlashVariant`], with the blocked matmul.
     pub flash: Vec<Kernels>,
-    /// One set per fast matmul variant (blocked, tiled) other than `chosen`'s.
+    /// One set per fast matmul variant (blocked, tiled, blocked-shuffle) other than `chosen`'s.
     pub matmul: Vec<Kernels>,
     /// One set per softmax variant the device can run other than `chosen`'s.
     pub softmax: Vec<Kernels>,
@@ -63,11 +63,15 @@ impl TestKernels {
             .filter(|v| v.fits(&ctx.limits))
             .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
             .collect();
-        let others = [MatmulVariant::Blocked, MatmulVariant::Tiled]
-            .into_iter()
-            .filter(|&v| v != matmul && v.fits(&ctx.limits))
-            .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
-            .collect();
+        let others = [
+            MatmulVariant::Blocked,
+            MatmulVariant::Tiled,
+            MatmulVariant::Shuffle,
+        ]
+        .into_iter()
+        .filter(|&v| v != matmul && v.fits(&ctx.limits, ctx.device.features()))
+        .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
+        .collect();
         let chosen = Kernels::with_matmul(ctx, matmul).expect("kernels compile");
         let softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
             .into_iter()
