@@ -214,7 +214,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         }
     }
     println!(
-        "\n{:>6}  {:<16} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
+        "\n{:>6}  {:<24} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
         "N", "kernel", "weights", "GPU ms", "end-to-end", "GFLOP/s", "CPU ref ms"
     );
     let mut records = Vec::new();
@@ -279,7 +279,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     };
                     progress.suspend(|| {
                         print!(
-                            "{:>6}  {:<16} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
+                            "{:>6}  {:<24} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
                             n,
                             r.kernel,
                             if r.weights { "read" } else { "-" },
@@ -292,7 +292,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                     });
                     n_records.push(r);
                 }
-                Err(e) => progress.suspend(|| println!("{n:>6}  {:<16} skipped: {e}", path.kernel)),
+                Err(e) => progress.suspend(|| println!("{n:>6}  {:<24} skipped: {e}", path.kernel)),
             }
         }
         if !args.no_cpu && !n_records.is_empty() {
