@@ -2,8 +2,8 @@
 // same params, bindings, clamping and stores), with the loads of A shared through subgroup
 // shuffles. The eight invocations of a row of the workgroup need the same eight values of A at
 // every step of k; on a CPU adapter each of those loads is a gather across the SIMD lanes. Here,
-// where a subgroup holds exactly such a row (checked at run time: all of it on the same rows and
-// at least 8 wide), lane i loads row i's value once and the others take it with
+// where a subgroup holds exactly such a row (checked at run time: all of it on the same rows,
+// its active lanes exactly 0 … 7), lane i loads row i's value once and the others take it with
 // subgroupShuffle: 9 loads per step instead of 16. Anywhere else (other subgroup sizes or
 // layouts) it loads A as matmul.wgsl does, so no subgroup size or layout is assumed for the
 // result to be right.
@@ -65,7 +65,6 @@ fn matmul_shuffle(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_invocation_id) lane: u32,
-    @builtin(subgroup_size) subgroup_size: u32,
 ) {
     let gid = vec3<u32>(wid.x * WG_X + lid % WG_X, wid.y * WG_Y + lid / WG_X, wid.z);
     let batch = gid.z + params.batch_offset;
@@ -116,10 +115,15 @@ fn matmul_shuffle(
     var acc6h = vec4<f32>(0.0);
     var acc7l = vec4<f32>(0.0);
     var acc7h = vec4<f32>(0.0);
-    // Whether this subgroup can share A: every lane on the same 8 rows, lanes 0 … 7 present.
-    // The same for the whole subgroup, so both loops below run in uniform control flow.
-    let share = subgroupAll(subgroupBroadcastFirst(row0) == row0) && subgroup_size >= TILE;
-    // The row of A this lane loads for the others (lanes past 7 load row 7 again, unused).
+    // Whether this subgroup can share A: every active lane on the same 8 rows, and the active
+    // lanes exactly 0 … 7 (eight of them, all numbered below 8: a shuffle from lane i reads row
+    // i's value, so each of them must be present). The same for the whole subgroup, so both
+    // loops below run in uniform control flow.
+    let same_rows = subgroupAll(subgroupBroadcastFirst(row0) == row0);
+    let lanes_0_to_7 = subgroupAdd(1u) == TILE && subgroupAll(lane < TILE);
+    let share = same_rows && lanes_0_to_7;
+    // The row of A this lane loads for the others (in the shared loop every lane is below 8; the
+    // min only keeps the address in bounds).
     let a_mine = a_base + min(row0 + min(lane, TILE - 1u), params.m - 1u) * params.a_row;
     if share {
         for (var k = 0u; k < params.k; k++) {

@@ -37,7 +37,8 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
     let records = json.as_array().unwrap();
     // naive, blocked and tiled with and without weights, both output-only kernels (the software
-    // adapters hold flash-tiled's workgroup memory) and the fused path, for each size.
+    // adapters hold flash-tiled's workgroup memory) and the fused path, for each size, plus the
+    // subgroup kernels above.
     let per_size = 9 + 2 * subgroups as usize + 2 * other_softmax as usize;
     assert_eq!(records.len(), 2 * per_size, "{json:#}");
     for r in records {
@@ -75,30 +76,28 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
 }
 
 #[test]
-fn a_softmax_the_device_cannot_run_is_refused_before_the_table() {
+fn a_subgroup_kernel_the_device_cannot_run_is_refused_before_the_table() {
     let Some(ctx) = common::gpu() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "bench",
-        "--sizes",
-        "9",
-        "--runs",
-        "1",
-        "--kernel",
-        "softmax-subgroup",
-    ];
-    let r = run(dir.path(), &args);
-    if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(r.stdout.contains("+subgroup"), "{}", r.stdout);
-    } else {
-        assert_eq!(r.code, 1, "{}", r.stderr);
-        assert!(
-            r.stderr.contains("needs the device's SUBGROUP feature"),
-            "{}",
-            r.stderr
-        );
-        assert!(!r.stdout.contains("GPU ms"), "{}", r.stdout);
+    // (kernel, what its row in the table is called)
+    for (kernel, row_name) in [
+        ("softmax-subgroup", "+subgroup"),
+        ("blocked-shuffle", "blocked-shuffle"),
+    ] {
+        let args = ["bench", "--sizes", "9", "--runs", "1", "--kernel", kernel];
+        let r = run(dir.path(), &args);
+        if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
+            assert_eq!(r.code, 0, "{kernel}: {}", r.stderr);
+            assert!(r.stdout.contains(row_name), "{kernel}: {}", r.stdout);
+        } else {
+            assert_eq!(r.code, 1, "{kernel}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("needs the device's SUBGROUP feature"),
+                "{kernel}: {}",
+                r.stderr
+            );
+            assert!(!r.stdout.contains("GPU ms"), "{kernel}: {}", r.stdout);
+        }
     }
 }
 

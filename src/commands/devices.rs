@@ -34,9 +34,16 @@ pub fn devices(args: &GpuArgs) -> Result<Outcome> {
             limits.max_compute_invocations_per_workgroup,
             limits.max_compute_workgroups_per_dimension
         );
+        let subgroups = if features.contains(wgpu::Features::SUBGROUP) {
+            format!(
+                "yes ({}–{} wide)",
+                info.subgroup_min_size, info.subgroup_max_size
+            )
+        } else {
+            "no".to_string()
+        };
         println!(
-            "    features:       subgroups {}, timestamps {}, f16 {}",
-            has(wgpu::Features::SUBGROUP),
+            "    features:       subgroups {subgroups}, timestamps {}, f16 {}",
             has(wgpu::Features::TIMESTAMP_QUERY),
             has(wgpu::Features::SHADER_F16)
         );

@@ -84,7 +84,8 @@ impl Kernels {
         if !variant.fits(&ctx.limits, ctx.device.features()) {
             let needs = match variant {
                 MatmulVariant::Shuffle => "the device's SUBGROUP feature",
-                _ => "a 16 × 16 workgroup and 8 KiB of workgroup memory",
+                MatmulVariant::Tiled => "a 16 × 16 workgroup and 8 KiB of workgroup memory",
+                MatmulVariant::Blocked | MatmulVariant::Naive => "nothing a device lacks",
             };
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),

@@ -1,4 +1,5 @@
-//! The matmul kernel (`shaders/matmul.wgsl`): projections, scores and the weighted sum.
+//! The matmul kernels (`shaders/matmul.wgsl` and its variants `matmul_naive.wgsl`,
+//! `matmul_shuffle.wgsl`, `matmul_tiled.wgsl`): projections, scores and the weighted sum.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -50,15 +51,20 @@ impl MatmulVariant {
     /// The variant for a device: tiled on GPUs, where sharing A and B slices through workgroup
     /// memory pays; register-blocked on CPU adapters (lavapipe, llvmpipe), where it measured the
     /// same or faster (`selfattn bench --kernel all`) and needs no barriers — with A's loads
-    /// shared through subgroup shuffles where the adapter has subgroups (lavapipe).
+    /// shared through subgroup shuffles where the adapter has subgroups that can be 8 wide
+    /// (lavapipe; `subgroup_sizes` is the adapter's smallest and largest subgroup size — with
+    /// any other size the shuffle kernel falls back to the blocked loads and only costs more).
     /// Devices whose limits cannot hold the tiled kernel's workgroup keep the blocked one.
     pub fn for_device(
         device_type: wgpu::DeviceType,
         limits: &wgpu::Limits,
         features: wgpu::Features,
+        subgroup_sizes: (u32, u32),
     ) -> Self {
         if device_type == wgpu::DeviceType::Cpu {
-            if MatmulVariant::Shuffle.fits(limits, features) {
+            let (smallest, largest) = subgroup_sizes;
+            let can_be_8_wide = smallest <= TILE && TILE <= largest;
+            if MatmulVariant::Shuffle.fits(limits, features) && can_be_8_wide {
                 MatmulVariant::Shuffle
             } else {
                 MatmulVariant::Blocked
@@ -260,5 +266,44 @@ mod tests {
         let p = MatmulParams::plain(65, 1, 7);
         assert_eq!(p.workgroups(), [1, 2, 1]);
         assert_eq!(p.output_len(), 65);
+    }
+
+    #[test]
+    fn the_device_choice_follows_type_features_and_subgroup_width() {
+        use wgpu::{DeviceType, Features};
+        let limits = wgpu::Limits::default();
+        let small = wgpu::Limits::downlevel_webgl2_defaults();
+        let cpu = DeviceType::Cpu;
+        let gpu = DeviceType::DiscreteGpu;
+        let choose = MatmulVariant::for_device;
+        assert_eq!(
+            choose(cpu, &limits, Features::SUBGROUP, (8, 8)),
+            MatmulVariant::Shuffle
+        );
+        assert_eq!(
+            choose(cpu, &limits, Features::SUBGROUP, (4, 16)),
+            MatmulVariant::Shuffle
+        );
+        // Subgroups that can never be 8 wide would always take the fallback loop.
+        assert_eq!(
+            choose(cpu, &limits, Features::SUBGROUP, (16, 16)),
+            MatmulVariant::Blocked
+        );
+        assert_eq!(
+            choose(cpu, &limits, Features::SUBGROUP, (4, 4)),
+            MatmulVariant::Blocked
+        );
+        assert_eq!(
+            choose(cpu, &limits, Features::empty(), (8, 8)),
+            MatmulVariant::Blocked
+        );
+        assert_eq!(
+            choose(gpu, &limits, Features::SUBGROUP, (32, 32)),
+            MatmulVariant::Tiled
+        );
+        assert_eq!(
+            choose(gpu, &small, Features::empty(), (32, 32)),
+            MatmulVariant::Blocked
+        );
     }
 }
