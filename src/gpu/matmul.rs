@@ -32,8 +32,8 @@ pub enum MatmulVariant {
     /// `matmul_tiled.wgsl`: 64 × 64 blocks of C per workgroup, A and B slices shared through
     /// 8 KiB of workgroup memory.
     Tiled,
-    /// `matmul_shuffle.wgsl`: the blocked kernel with A's loads shared through subgroup
-    /// shuffles (needs the SUBGROUP feature).
+    /// `matmul_shuffle.wgsl`: 32 × 8 outputs per invocation in registers, A's loads shared
+    /// through subgroup shuffles (needs the SUBGROUP feature).
     Shuffle,
 }
 
@@ -96,7 +96,8 @@ impl MatmulVariant {
     pub fn loop_iterations(self, k: u32) -> u64 {
         match self {
             MatmulVariant::Naive => k as u64 + 20,
-            MatmulVariant::Blocked | MatmulVariant::Shuffle => k as u64 + (TILE * TILE) as u64 + 20,
+            MatmulVariant::Blocked => k as u64 + (TILE * TILE) as u64 + 20,
+            MatmulVariant::Shuffle => k as u64 + (SHUFFLE_ROWS * TILE) as u64 + 20,
             MatmulVariant::Tiled => k.div_ceil(TILED_KT) as u64 * (TILED_KT as u64 + 1) + 20,
         }
     }
@@ -105,6 +106,8 @@ impl MatmulVariant {
 pub const WG: u32 = 8;
 /// Outputs per invocation along each axis; keep in sync with `TILE`.
 pub const TILE: u32 = 8;
+/// Shuffle kernel: rows of C per invocation; keep in sync with `ROWS` in matmul_shuffle.wgsl.
+pub const SHUFFLE_ROWS: u32 = 32;
 
 /// Parameters of one matmul dispatch: C = alpha · A · B (+ bias), strided and batched.
 ///
@@ -203,14 +206,15 @@ impl MatmulParams {
 
     /// Workgroups for `variant` (the naive kernel has one invocation per element).
     pub fn workgroups_for(&self, variant: MatmulVariant) -> [u32; 3] {
-        let per_group = match variant {
-            MatmulVariant::Blocked | MatmulVariant::Shuffle => WG * TILE,
-            MatmulVariant::Naive => WG,
-            MatmulVariant::Tiled => TILED_BLOCK,
+        let (cols, rows) = match variant {
+            MatmulVariant::Blocked => (WG * TILE, WG * TILE),
+            MatmulVariant::Shuffle => (WG * TILE, WG * SHUFFLE_ROWS),
+            MatmulVariant::Naive => (WG, WG),
+            MatmulVariant::Tiled => (TILED_BLOCK, TILED_BLOCK),
         };
         [
-            self.n.div_ceil(per_group),
-            self.m.div_ceil(per_group),
+            self.n.div_ceil(cols),
+            self.m.div_ceil(rows),
             self.batch_outer * self.batch_inner,
         ]
     }
@@ -266,6 +270,10 @@ mod tests {
         let p = MatmulParams::plain(65, 1, 7);
         assert_eq!(p.workgroups(), [1, 2, 1]);
         assert_eq!(p.output_len(), 65);
+        // The shuffle kernel: 8 × 32 rows per workgroup, 8 × 8 columns.
+        assert_eq!(p.workgroups_for(MatmulVariant::Shuffle), [1, 1, 1]);
+        let wide = MatmulParams::plain(257, 65, 7);
+        assert_eq!(wide.workgroups_for(MatmulVariant::Shuffle), [2, 2, 1]);
     }
 
     #[test]
