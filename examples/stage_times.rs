@@ -1,5 +1,6 @@
 //! Where the weights path spends its GPU time: Q·Kᵀ alone, then with the softmax, then with P·V
-//! (the differences are the softmax and P·V), for one head at N (default 2048), d = 64, on the
+//! (the differences are the softmax and P·V), and the softmax alone on uploaded scores (steadier
+//! than a difference on a noisy machine), for one head at N (default 2048), d = 64, on the
 //! default adapter with the kernels it would choose, or with the softmax named second
 //! (`per-row` or `subgroup`). Best of 3 runs after a warm-up.
 //!
@@ -7,10 +8,10 @@
 
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
-use selfattn::gpu::softmax::SoftmaxVariant;
+use selfattn::gpu::softmax::{SoftmaxParams, SoftmaxVariant};
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
-use selfattn::program::Step;
+use selfattn::program::{Program, Step};
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
 
 fn main() -> selfattn::Result<()> {
@@ -57,14 +58,29 @@ fn main() -> selfattn::Result<()> {
         ("Q·Kᵀ + softmax", vec![plan.weights]),
         ("Q·Kᵀ + softmax + P·V", vec![plan.output]),
     ];
-    for (name, want) in stages {
-        execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+    let best_of_3 = |program: &Program, inputs: &[&[f32]], want: &[_]| {
+        execute(&ctx, &kernels, program, inputs, want)?;
         let mut best = f64::MAX;
         for _ in 0..3 {
-            let (_, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+            let (_, t) = execute(&ctx, &kernels, program, inputs, want)?;
             best = best.min(t.kernels.unwrap_or(t.gpu).as_secs_f64() * 1e3);
         }
+        selfattn::Result::Ok(best)
+    };
+    for (name, want) in stages {
+        let best = best_of_3(&plan.program, &inputs, &want)?;
         println!("{name:>22}: {best:8.1} ms");
     }
+    let mut softmax_alone = Program::default();
+    let scores = softmax_alone.input("scores", n * n);
+    let params = SoftmaxParams {
+        rows: n as u32,
+        cols: n as u32,
+        ..Default::default()
+    };
+    let weights = softmax_alone.softmax("weights", params, scores, None, None);
+    let data: Vec<f32> = rng.randn(n * n).into_iter().map(|v| v as f32).collect();
+    let best = best_of_3(&softmax_alone, &[&data], &[weights])?;
+    println!("{:>22}: {best:8.1} ms", "softmax alone");
     Ok(())
 }
