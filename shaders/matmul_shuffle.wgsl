@@ -4,7 +4,7 @@
 //
 // Why: on llvmpipe every invocation is one SIMD lane, so every storage load or store is an
 // 8-lane gather or scatter, and those — not the arithmetic — set the speed (its pure
-// multiply-add ceiling is ~8× what this kernel reaches, `examples/fma_ceiling.rs`). So the kernel
+// multiply-add ceiling is ~4× what this kernel reaches, `examples/fma_ceiling.rs`). So the kernel
 // does as many multiply-adds per access as it can: the eight invocations of a row of the
 // workgroup need the same 32 values of A at every step of k; where a subgroup holds exactly such
 // a row (checked at run time: all of it on the same rows, its active lanes exactly 0 … 7), lane i

@@ -89,8 +89,8 @@ fetches it).";
 /// Which kernels `bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchKernel {
-    /// The device's own matmul path (tiled on GPUs; on CPU adapters blocked-shuffle where they
-    /// have subgroups, else blocked; with and without weight read-back) and its own output-only kernel (flash-tiled where its workgroup tiles
+    /// The device's own matmul path (tiled on GPUs; on CPU adapters blocked-shuffle where
+    /// their subgroups can be 8 wide, else blocked; with and without weight read-back) and its own output-only kernel (flash-tiled where its workgroup tiles
     /// fit, else flash).
     Auto,
     /// Only the one-output-per-invocation baseline matmul path.
