@@ -17,7 +17,7 @@ use selfattn::gpu::kernel::{Binding, Kernel};
 
 /// Steps per invocation: well under llvmpipe's cap of ~65,535 loop iterations.
 const ITERATIONS: u32 = 8192;
-/// Invocations per workgroup; keep in sync with `@workgroup_size` in the shader.
+/// Invocations per workgroup; keep in sync with `WG` in shaders/fma_ceiling.wgsl.
 const WORKGROUP: u32 = 64;
 /// FLOP per step: 16 vec4 fma.
 const FLOP_PER_STEP: f64 = 16.0 * 4.0 * 2.0;

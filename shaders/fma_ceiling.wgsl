@@ -19,9 +19,12 @@ struct ProbeParams {
 @group(0) @binding(0) var<uniform> params: ProbeParams;
 @group(0) @binding(1) var<storage, read_write> sums: array<f32>;
 
-@compute @workgroup_size(64)
+// Invocations per workgroup; keep in sync with `WORKGROUP` in examples/fma_ceiling.rs.
+const WG = 64u;
+
+@compute @workgroup_size(WG)
 fn fma_ceiling(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = gid.x + gid.y * groups.x * 64u;
+    let index = gid.x + gid.y * groups.x * WG;
     let s = params.start + f32(index) * 1e-6;
     let f = vec4<f32>(params.factor);
     let c = vec4<f32>(params.addend);

@@ -171,14 +171,14 @@ fn matmul_shuffle(
     // lane i's value, so each of them must be present). The same for the whole subgroup, so
     // both loops below run in uniform control flow.
     let same_rows = subgroupAll(subgroupBroadcastFirst(row0) == row0);
-    let lanes_0_to_7 = subgroupAdd(1u) == TILE && subgroupAll(lane < TILE);
+    let lanes_0_to_7 = subgroupAdd(1u) == WG_X && subgroupAll(lane < WG_X);
     let share = same_rows && lanes_0_to_7;
     // The rows of A this lane loads for the others: rows lane, lane + 8, … of the block (in the
     // shared loop every lane is below 8; the min only keeps the address in bounds).
-    let a_mine0 = a_base + min(row0 + 0u + min(lane, TILE - 1u), params.m - 1u) * params.a_row;
-    let a_mine1 = a_base + min(row0 + 8u + min(lane, TILE - 1u), params.m - 1u) * params.a_row;
-    let a_mine2 = a_base + min(row0 + 16u + min(lane, TILE - 1u), params.m - 1u) * params.a_row;
-    let a_mine3 = a_base + min(row0 + 24u + min(lane, TILE - 1u), params.m - 1u) * params.a_row;
+    let a_mine0 = a_base + min(row0 + 0u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
+    let a_mine1 = a_base + min(row0 + 8u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
+    let a_mine2 = a_base + min(row0 + 16u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
+    let a_mine3 = a_base + min(row0 + 24u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
     if share {
         for (var k = 0u; k < params.k; k++) {
             let ka = k * a_step;

@@ -24,7 +24,7 @@ use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
 use selfattn::gpu::flash::FlashParams;
 use selfattn::gpu::kernel::Kernel;
-use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
+use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant, SHUFFLE_SOURCE};
 use selfattn::gpu::softmax::{MASKED, MASKED_BELOW, SoftmaxKernel, SoftmaxParams, SoftmaxVariant};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::tensor::Matrix;
@@ -737,6 +737,27 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
             run_matmul_case(&ctx, &kernel, variant, case, seed as u32 + 100);
         }
     }
+    // The shuffle kernel's other loop (each invocation loading its own rows of A), which runs
+    // wherever a subgroup is not exactly one row of invocations: lavapipe never takes it, so
+    // it is forced here by compiling the kernel with sharing switched off.
+    if MatmulVariant::Shuffle.fits(&ctx.limits, ctx.device.features()) {
+        let shared = "let share = same_rows && lanes_0_to_7;";
+        assert!(
+            SHUFFLE_SOURCE.contains(shared),
+            "matmul_shuffle.wgsl no longer declares {shared}"
+        );
+        let unshared = SHUFFLE_SOURCE.replace(shared, "let share = false;");
+        let kernel = MatmulKernel::with_source(&ctx.device, MatmulVariant::Shuffle, &unshared);
+        for (seed, case) in cases.iter().enumerate() {
+            run_matmul_case(
+                &ctx,
+                &kernel,
+                MatmulVariant::Shuffle,
+                case,
+                seed as u32 + 200,
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -924,6 +945,27 @@ fn softmax_cases(ctx: &GpuContext, kernel: &SoftmaxUnderTest) {
         Masks::default(),
         max_groups,
     );
+
+    // More rows than keys, and an offset past the last key: the causal limit must stop at the
+    // row's end (rows 9 … 22 of the first, every row of the second, keep all their keys).
+    for (rows, cols, offset) in [(23u32, 10u32, 0i32), (6, 7, 9)] {
+        let p = SoftmaxParams {
+            rows,
+            cols,
+            batch: 2,
+            causal: 1,
+            causal_offset: offset,
+            ..Default::default()
+        };
+        let scores = normals(&mut rng, (2 * rows * cols) as usize, 2.0);
+        let name = format!("causal, {rows} rows × {cols} keys, offset {offset}");
+        let w = check_softmax(ctx, kernel, &name, p, &scores, Masks::default(), max_groups);
+        let last_row = &w[(rows as usize - 1) * cols as usize..rows as usize * cols as usize];
+        assert!(
+            last_row.iter().all(|&x| x > 0.0),
+            "{name}: the last row keeps every key: {last_row:?}"
+        );
+    }
 
     // A batch of 3 causal 67×67 matrices: the mask restarts with each batch element, and
     // 201 rows leave the last 64-row workgroup ragged. Run it plain and with the dispatch folded

@@ -188,3 +188,110 @@ fn kernel_variants_declare_the_same_params_struct() {
         }
     }
 }
+
+/// The value of the u32 (or f32) constant `name` declared in shaders/`file`.
+fn shader_constant(file: &str, name: &str) -> f64 {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("shaders")
+        .join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    let module = naga::front::wgsl::parse_str(&source).unwrap();
+    let Some((_, constant)) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+    else {
+        // naga keeps no abstract-typed constants (`const X = -1e30;`): read the literal.
+        let declaration = format!("const {name} = ");
+        let line = source
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&declaration))
+            .unwrap_or_else(|| panic!("{file} declares no constant {name}"));
+        let literal = line.split(';').next().unwrap().trim();
+        return literal
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} in {file}: {literal:?} is not a number: {e}"));
+    };
+    match module.global_expressions[constant.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => v as f64,
+        naga::Expression::Literal(naga::Literal::F32(v)) => v as f64,
+        ref other => panic!("{name} in {file} is not a u32 or f32 literal: {other:?}"),
+    }
+}
+
+/// Every WGSL constant that a Rust constant mirrors ("keep in sync") has the same value: the
+/// host sizes dispatches, loop budgets and buffers from the Rust side.
+#[test]
+fn shader_constants_match_their_rust_mirrors() {
+    use selfattn::gpu::softmax;
+    use selfattn::gpu::{attention_weights, embed, flash, gelu, head_mean, layer_norm, matmul};
+    let pairs: &[(&str, &str, f64)] = &[
+        ("matmul.wgsl", "WG_X", matmul::WG as f64),
+        ("matmul.wgsl", "WG_Y", matmul::WG as f64),
+        ("matmul.wgsl", "TILE", matmul::TILE as f64),
+        ("matmul_naive.wgsl", "WG_X", matmul::WG as f64),
+        ("matmul_naive.wgsl", "WG_Y", matmul::WG as f64),
+        ("matmul_shuffle.wgsl", "WG_X", matmul::WG as f64),
+        ("matmul_shuffle.wgsl", "WG_Y", matmul::WG as f64),
+        ("matmul_shuffle.wgsl", "TILE", matmul::TILE as f64),
+        ("matmul_shuffle.wgsl", "ROWS", matmul::SHUFFLE_ROWS as f64),
+        ("matmul_tiled.wgsl", "WG_SIDE", matmul::TILED_WG_SIDE as f64),
+        ("matmul_tiled.wgsl", "BLOCK", matmul::TILED_BLOCK as f64),
+        ("matmul_tiled.wgsl", "KT", matmul::TILED_KT as f64),
+        ("softmax.wgsl", "WG", softmax::WG as f64),
+        ("softmax.wgsl", "MASKED_BELOW", softmax::MASKED_BELOW as f64),
+        ("softmax_subgroup.wgsl", "WG", softmax::WG as f64),
+        (
+            "softmax_subgroup.wgsl",
+            "MASKED_BELOW",
+            softmax::MASKED_BELOW as f64,
+        ),
+        ("flash.wgsl", "WG", flash::WG as f64),
+        ("flash.wgsl", "CHUNK", flash::CHUNK as f64),
+        ("flash.wgsl", "Q_CACHE", flash::Q_CACHE as f64),
+        ("flash.wgsl", "MASKED_BELOW", softmax::MASKED_BELOW as f64),
+        ("flash_tiled.wgsl", "WG", flash::TILED_WG as f64),
+        ("flash_tiled.wgsl", "BR", flash::TILED_ROWS as f64),
+        ("flash_tiled.wgsl", "BC", flash::TILED_KEYS as f64),
+        ("flash_tiled.wgsl", "COLS", flash::CHUNK as f64),
+        ("flash_tiled.wgsl", "DC", flash::TILED_SLICE as f64),
+        (
+            "flash_tiled.wgsl",
+            "MASKED_BELOW",
+            softmax::MASKED_BELOW as f64,
+        ),
+        (
+            "attention_weights.wgsl",
+            "WG_X",
+            attention_weights::WG as f64,
+        ),
+        (
+            "attention_weights.wgsl",
+            "WG_Y",
+            attention_weights::WG as f64,
+        ),
+        (
+            "attention_weights.wgsl",
+            "TILE",
+            attention_weights::TILE as f64,
+        ),
+        ("attention_weights.wgsl", "CHUNK", flash::CHUNK as f64),
+        (
+            "attention_weights.wgsl",
+            "MASKED_BELOW",
+            softmax::MASKED_BELOW as f64,
+        ),
+        ("embed.wgsl", "WG", embed::WG as f64),
+        ("gelu.wgsl", "WG", gelu::WG as f64),
+        ("head_mean.wgsl", "WG", head_mean::WG as f64),
+        ("layer_norm.wgsl", "WG", layer_norm::WG as f64),
+    ];
+    for &(file, name, rust) in pairs {
+        let wgsl = shader_constant(file, name);
+        // Both sides as the f32 the shader computes with (exact for the u32 sizes here).
+        assert_eq!(
+            wgsl as f32, rust as f32,
+            "{file}: {name} = {wgsl}, but the Rust mirror says {rust}"
+        );
+    }
+}

@@ -63,7 +63,8 @@ impl MatmulVariant {
     ) -> Self {
         if device_type == wgpu::DeviceType::Cpu {
             let (smallest, largest) = subgroup_sizes;
-            let can_be_8_wide = smallest <= TILE && TILE <= largest;
+            // Shared loads need a subgroup of exactly one row of invocations (WG of them).
+            let can_be_8_wide = smallest <= WG && WG <= largest;
             if MatmulVariant::Shuffle.fits(limits, features) && can_be_8_wide {
                 MatmulVariant::Shuffle
             } else {
@@ -104,7 +105,8 @@ impl MatmulVariant {
 }
 /// Invocations per workgroup along x (columns) and y (rows); keep in sync with `WG_X`/`WG_Y`.
 pub const WG: u32 = 8;
-/// Outputs per invocation along each axis; keep in sync with `TILE`.
+/// Outputs per invocation along each axis in matmul.wgsl, and columns per invocation in
+/// matmul_shuffle.wgsl (which computes SHUFFLE_ROWS rows); keep in sync with `TILE`.
 pub const TILE: u32 = 8;
 /// Shuffle kernel: rows of C per invocation; keep in sync with `ROWS` in matmul_shuffle.wgsl.
 pub const SHUFFLE_ROWS: u32 = 32;
@@ -231,11 +233,23 @@ impl MatmulKernel {
 
     /// Compiles `variant` on `device`.
     pub fn with_variant(device: &wgpu::Device, variant: MatmulVariant) -> Self {
-        let (label, source) = match variant {
-            MatmulVariant::Blocked => ("matmul", SOURCE),
-            MatmulVariant::Naive => ("matmul_naive", NAIVE_SOURCE),
-            MatmulVariant::Tiled => ("matmul_tiled", TILED_SOURCE),
-            MatmulVariant::Shuffle => ("matmul_shuffle", SHUFFLE_SOURCE),
+        let source = match variant {
+            MatmulVariant::Blocked => SOURCE,
+            MatmulVariant::Naive => NAIVE_SOURCE,
+            MatmulVariant::Tiled => TILED_SOURCE,
+            MatmulVariant::Shuffle => SHUFFLE_SOURCE,
+        };
+        Self::with_source(device, variant, source)
+    }
+
+    /// Compiles `source` as `variant`'s kernel (same entry point and bindings): for tests that
+    /// run a variant with a path forced, e.g. the shuffle kernel without its shared loads.
+    pub fn with_source(device: &wgpu::Device, variant: MatmulVariant, source: &str) -> Self {
+        let label = match variant {
+            MatmulVariant::Blocked => "matmul",
+            MatmulVariant::Naive => "matmul_naive",
+            MatmulVariant::Tiled => "matmul_tiled",
+            MatmulVariant::Shuffle => "matmul_shuffle",
         };
         MatmulKernel(Kernel::new(
             device,
