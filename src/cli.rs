@@ -90,8 +90,9 @@ fetches it).";
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchKernel {
     /// The device's own matmul path (tiled on GPUs; on CPU adapters blocked-shuffle where
-    /// their subgroups can be 8 wide, else blocked; with and without weight read-back) and its own output-only kernel (flash-tiled where its workgroup tiles
-    /// fit, else flash).
+    /// their subgroups can be 8 wide, else blocked; with and without weight read-back) and its
+    /// own output-only kernel (flash-shuffle on CPU adapters with subgroups at least 8 wide,
+    /// else flash-tiled where its workgroup tiles fit, else flash).
     Auto,
     /// Only the one-output-per-invocation baseline matmul path.
     Naive,
@@ -112,8 +113,12 @@ pub enum BenchKernel {
     /// memory: the fallback for devices with less than 24 KiB of it).
     Flash,
     /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
-    /// memory (the default wherever it fits).
+    /// memory (the choice on GPUs).
     FlashTiled,
+    /// Only the output-only online-softmax path for CPU adapters: 32 rows per subgroup of 8
+    /// invocations sharing scores and weights through subgroup operations, no workgroup memory
+    /// (the choice on lavapipe).
+    FlashShuffle,
     /// Only the fused weights path: the output-only kernel (the device's) leaving each row's max
     /// and sum, then the weights written once from them (Q·Kᵀ computed twice, the N×N weights
     /// touched once); always with read-back.

@@ -22,7 +22,9 @@ use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
-use selfattn::gpu::flash::FlashParams;
+use selfattn::gpu::flash::{
+    FlashKernel, FlashParams, FlashVariant, SHUFFLE_SOURCE as FLASH_SHUFFLE,
+};
 use selfattn::gpu::kernel::Kernel;
 use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant, SHUFFLE_SOURCE};
 use selfattn::gpu::softmax::{MASKED, MASKED_BELOW, SoftmaxKernel, SoftmaxParams, SoftmaxVariant};
@@ -1323,4 +1325,58 @@ fn loops_beyond_llvmpipes_cap_are_refused_not_cut_short() {
             }
         }
     }
+}
+
+/// The shuffle output-only kernel needs its 8 invocations to be one subgroup with lanes 0 … 7;
+/// where they are not (forced here by compiling its check inverted) it writes NaN to every
+/// output element rather than a wrong number. lavapipe also chooses the kernel.
+#[test]
+fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
+    let Some(ctx) = common::gpu() else { return };
+    if ctx.info.backend == wgpu::Backend::Vulkan && ctx.info.device_type == wgpu::DeviceType::Cpu {
+        assert_eq!(ctx.flash_variant(), FlashVariant::Shuffle);
+    }
+    if !FlashVariant::Shuffle.fits(&ctx.limits, ctx.device.features()) {
+        return; // no subgroups (llvmpipe GL): the kernel cannot be compiled there
+    }
+    let check = "if !(subgroupAdd(1u) == WG && subgroupAll(lane < WG)) {";
+    assert!(
+        FLASH_SHUFFLE.contains(check),
+        "flash_shuffle.wgsl no longer checks {check}"
+    );
+    let inverted = FLASH_SHUFFLE.replace(
+        check,
+        "if subgroupAdd(1u) == WG && subgroupAll(lane < WG) {",
+    );
+    let kernel = FlashKernel::with_source(&ctx.device, FlashVariant::Shuffle, &inverted);
+
+    // 37 rows (a ragged second block of 32) and 70 output columns (a ragged second chunk).
+    let (l, s, d, dv) = (37, 11, 5, 70);
+    let p = FlashParams::single(l, s, d, dv, 0.4, false).whole();
+    let mut rng = NumpyRng::new(31);
+    let q = upload(&ctx, "q", &normals(&mut rng, l * d, 1.0)).unwrap();
+    let k = upload(&ctx, "k", &normals(&mut rng, s * d, 1.0)).unwrap();
+    let v = upload(&ctx, "v", &normals(&mut rng, s * dv, 1.0)).unwrap();
+    let unused = upload(&ctx, "unused mask", &[MASKED]).unwrap();
+    let state = poisoned_output(&ctx, "state", p.state_len()).unwrap();
+    let tail = 7;
+    let out = poisoned_output(&ctx, "out", p.output_len() + tail).unwrap();
+    let params = uniform(&ctx, "flash params", &p);
+    let bindings = [&params, &q, &k, &v, &unused, &unused, &state, &out];
+    let groups = p.workgroups_for(FlashVariant::Shuffle);
+    let got = dispatch(&ctx, &kernel.0, &bindings, groups, p.output_len() + tail);
+    let nan = 0x7fc0_0000u32;
+    for (i, x) in got[..p.output_len()].iter().enumerate() {
+        assert_eq!(
+            x.to_bits(),
+            nan,
+            "element {i} (row {}, column {}): {x}",
+            i / dv,
+            i % dv
+        );
+    }
+    assert!(
+        got[p.output_len()..].iter().all(|x| x.to_bits() == POISON),
+        "tail written"
+    );
 }

@@ -28,7 +28,7 @@ use selfattn::compare::{Comparison, DEFAULT_TOLERANCE, compare_shaped};
 use selfattn::cpu;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::execute;
-use selfattn::gpu::softmax::MASKED;
+use selfattn::gpu::softmax::{MASKED, MASKED_BELOW};
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{Array, Mask};
 use selfattn::numpy_rng::NumpyRng;
@@ -79,8 +79,9 @@ enum MaskKind {
     Float,
 }
 
-/// `count` mask values: bool → 0 or MASKED (a quarter masked); float → N(0, 1.5²) with a fifth
-/// MASKED (−inf as `read_mask` stores it).
+/// `count` mask values: bool → 0 or MASKED (a quarter masked); float → N(0, 1.5²) with a tenth
+/// MASKED (−inf as `read_mask` stores it) and a tenth exactly MASKED_BELOW (a finite value that
+/// still excludes the key: a kernel that only adds it would give a fully masked row weights).
 fn mask_values(rng: &mut NumpyRng, count: usize, kind: MaskKind) -> Vec<f32> {
     (0..count)
         .map(|_| match kind {
@@ -92,8 +93,11 @@ fn mask_values(rng: &mut NumpyRng, count: usize, kind: MaskKind) -> Vec<f32> {
                 }
             }
             MaskKind::Float => {
-                if rng.random_sample() < 0.2 {
+                let r = rng.random_sample();
+                if r < 0.1 {
                     MASKED
+                } else if r < 0.2 {
+                    MASKED_BELOW
                 } else {
                     (rng.gauss() * 1.5) as f32
                 }
@@ -483,12 +487,12 @@ fn mha_excluded(p: &MhaProblem, b: usize, h: usize, i: usize, j: usize) -> bool 
         } else {
             i * s + j
         };
-        if m.array.data[at] == MASKED {
+        if m.array.data[at] <= MASKED_BELOW {
             return true;
         }
     }
     if let Some(m) = &p.key_padding_mask
-        && m.array.data[b * s + j] == MASKED
+        && m.array.data[b * s + j] <= MASKED_BELOW
     {
         return true;
     }
@@ -743,7 +747,7 @@ fn mha_row_fully_masked_by_key_padding_is_zero_with_bias_output() {
         for (j, v) in kpm.array.data.iter_mut().enumerate() {
             if j >= 5 || j == 2 {
                 *v = MASKED;
-            } else if *v == MASKED {
+            } else if *v <= MASKED_BELOW {
                 *v = 0.0;
             }
         }
@@ -1020,7 +1024,7 @@ fn sdpa_mask_at(p: &SdpaProblem, lead: &[usize], b: usize, i: usize, j: usize) -
             let mut index = lead_index(lead, b);
             index.extend([i, j]);
             let v = m.array.data[broadcast_index(&m.array.shape, &index)];
-            (v != MASKED).then_some(v as f64)
+            (v > MASKED_BELOW).then_some(v as f64)
         }
     }
 }

@@ -103,6 +103,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::SoftmaxSubgroup => softmax(SoftmaxVariant::Subgroup).to_vec(),
         BenchKernel::Flash => vec![flash(FlashVariant::PerRow)],
         BenchKernel::FlashTiled => vec![flash(FlashVariant::Tiled)],
+        BenchKernel::FlashShuffle => vec![flash(FlashVariant::Shuffle)],
         BenchKernel::Fused => vec![fused],
         BenchKernel::Auto => {
             let mut v = matmul(ctx.matmul_variant()).to_vec();
@@ -122,9 +123,14 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
                     v.extend(softmax(other));
                 }
             }
-            v.push(flash(FlashVariant::PerRow));
-            if FlashVariant::Tiled.fits(&ctx.limits) {
-                v.push(flash(FlashVariant::Tiled));
+            for variant in [
+                FlashVariant::PerRow,
+                FlashVariant::Tiled,
+                FlashVariant::Shuffle,
+            ] {
+                if variant.fits(&ctx.limits, ctx.device.features()) {
+                    v.push(flash(variant));
+                }
             }
             v.push(fused);
             v

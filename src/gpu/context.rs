@@ -227,9 +227,16 @@ impl GpuContext {
         )
     }
 
-    /// The output-only kernel for this device ([`FlashVariant::for_limits`]).
+    /// The output-only kernel for this device ([`FlashVariant::for_device`]).
+    ///
+    /// [`FlashVariant::for_device`]: super::flash::FlashVariant::for_device
     pub fn flash_variant(&self) -> super::flash::FlashVariant {
-        super::flash::FlashVariant::for_limits(&self.limits)
+        super::flash::FlashVariant::for_device(
+            self.info.device_type,
+            &self.limits,
+            self.device.features(),
+            (self.info.subgroup_min_size, self.info.subgroup_max_size),
+        )
     }
 
     /// The softmax kernel for this device ([`SoftmaxVariant::for_device`]).

@@ -68,16 +68,14 @@ impl Kernels {
         flash_variant: FlashVariant,
         softmax_variant: SoftmaxVariant,
     ) -> Result<Self> {
-        if !flash_variant.fits(&ctx.limits) {
+        if !flash_variant.fits(&ctx.limits, ctx.device.features()) {
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),
                 message: format!(
-                    "{} cannot run the {} kernel: it needs {} bytes of workgroup memory and {} \
-                     invocations per workgroup",
+                    "{} cannot run the {} kernel: it needs {}",
                     ctx.info.name,
                     flash_variant.name(),
-                    super::flash::TILED_WORKGROUP_BYTES,
-                    super::flash::TILED_WG
+                    flash_variant.needs()
                 ),
             });
         }

@@ -1,10 +1,12 @@
 //! The output-only kernels: attention with an online softmax that never stores the N×N weights.
 //! Two kernels share the parameters, bindings and state layout: `shaders/flash.wgsl` (one query
 //! row per invocation, no workgroup memory) and `shaders/flash_tiled.wgsl` (64 × 64 output tiles
-//! per workgroup through 24 KiB of workgroup memory). [`FlashVariant::for_limits`] chooses: the
+//! per workgroup through 24 KiB of workgroup memory). [`FlashVariant::for_device`] chooses: the
 //! tiled one wherever it fits (1.6× the per-row kernel even on lavapipe, where barriers are
 //! expensive: `selfattn bench --kernel all`), the per-row one on devices with less workgroup
-//! memory than it needs (WebGPU's minimum is 16 KiB).
+//! memory than it needs (WebGPU's minimum is 16 KiB). On CPU adapters with subgroups at least
+//! 8 wide (lavapipe) `shaders/flash_shuffle.wgsl` runs instead: barrier-free, 32 query rows per
+//! subgroup of 8 invocations sharing scores, weights and loads through subgroup operations.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -14,6 +16,8 @@ use super::kernel::{Binding, Kernel};
 pub const SOURCE: &str = include_str!("../../shaders/flash.wgsl");
 /// WGSL source of the workgroup-tiled kernel.
 pub const TILED_SOURCE: &str = include_str!("../../shaders/flash_tiled.wgsl");
+/// WGSL source of the subgroup kernel for CPU adapters.
+pub const SHUFFLE_SOURCE: &str = include_str!("../../shaders/flash_shuffle.wgsl");
 /// Per-row kernel: q·k widths up to this are cached in registers; keep in sync with `Q_CACHE`.
 pub const Q_CACHE: u32 = 128;
 /// Invocations per workgroup (one per query row); keep in sync with `WG`.
@@ -29,6 +33,12 @@ pub const TILED_ROWS: u32 = 64;
 pub const TILED_KEYS: u32 = 32;
 /// Tiled kernel: slice of d per pass; keep in sync with `DC`.
 pub const TILED_SLICE: u32 = 32;
+/// Shuffle kernel: invocations per workgroup (one subgroup); keep in sync with `WG`.
+pub const SHUFFLE_WG: u32 = 8;
+/// Shuffle kernel: query rows per workgroup; keep in sync with `ROWS`.
+pub const SHUFFLE_ROWS: u32 = 32;
+/// Shuffle kernel: keys per tile; keep in sync with `TILE_KEYS`.
+pub const SHUFFLE_KEYS: u32 = 32;
 /// Tiled kernel: bytes of workgroup memory it declares (`tile`, `scores`, `row_factor`,
 /// `partial_max`, `partial_sum`).
 pub const TILED_WORKGROUP_BYTES: u32 = 864 * 16 + (2048 + 64 + 2 * 256) * 4;
@@ -41,6 +51,9 @@ pub enum FlashVariant {
     PerRow,
     /// `flash_tiled.wgsl`: 64 rows × 64 columns per workgroup, Q/K/V tiles in workgroup memory.
     Tiled,
+    /// `flash_shuffle.wgsl`: 32 rows × 64 columns per subgroup of 8, no workgroup memory, for
+    /// CPU adapters with subgroups.
+    Shuffle,
 }
 
 impl FlashVariant {
@@ -49,13 +62,15 @@ impl FlashVariant {
         match self {
             FlashVariant::PerRow => "flash",
             FlashVariant::Tiled => "flash-tiled",
+            FlashVariant::Shuffle => "flash-shuffle",
         }
     }
 
-    /// Whether a device with `limits` can run this variant.
-    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+    /// Whether a device with `limits` and `features` can run this variant.
+    pub fn fits(self, limits: &wgpu::Limits, features: wgpu::Features) -> bool {
         match self {
             FlashVariant::PerRow => true,
+            FlashVariant::Shuffle => features.contains(wgpu::Features::SUBGROUP),
             FlashVariant::Tiled => {
                 limits.max_compute_workgroup_storage_size >= TILED_WORKGROUP_BYTES
                     && limits.max_compute_invocations_per_workgroup >= TILED_WG
@@ -64,9 +79,33 @@ impl FlashVariant {
         }
     }
 
-    /// The variant for a device with `limits`: tiled wherever its tiles fit, else per-row.
-    pub fn for_limits(limits: &wgpu::Limits) -> Self {
-        if FlashVariant::Tiled.fits(limits) {
+    /// What the kernel needs, for the error when a device lacks it.
+    pub fn needs(self) -> String {
+        match self {
+            FlashVariant::PerRow => "nothing a device lacks".into(),
+            FlashVariant::Tiled => format!(
+                "{TILED_WORKGROUP_BYTES} bytes of workgroup memory and {TILED_WG} invocations \
+                 per workgroup"
+            ),
+            FlashVariant::Shuffle => "the device's SUBGROUP feature".into(),
+        }
+    }
+
+    /// The variant for a device: the shuffle kernel on CPU adapters whose subgroups are at
+    /// least 8 wide (`subgroup_sizes` is the smallest and largest; its 8 invocations must form
+    /// one subgroup), else tiled wherever its tiles fit, else per-row.
+    pub fn for_device(
+        device_type: wgpu::DeviceType,
+        limits: &wgpu::Limits,
+        features: wgpu::Features,
+        subgroup_sizes: (u32, u32),
+    ) -> Self {
+        if device_type == wgpu::DeviceType::Cpu
+            && subgroup_sizes.0 >= SHUFFLE_WG
+            && FlashVariant::Shuffle.fits(limits, features)
+        {
+            FlashVariant::Shuffle
+        } else if FlashVariant::Tiled.fits(limits, features) {
             FlashVariant::Tiled
         } else {
             FlashVariant::PerRow
@@ -83,6 +122,15 @@ impl FlashVariant {
                 let chunk = p.dv.min(CHUNK) as u64;
                 let cache = if p.d <= Q_CACHE { p.d as u64 } else { 0 };
                 ((p.d as u64 + chunk + 1) as f64, cache + 2 * chunk)
+            }
+            FlashVariant::Shuffle => {
+                // Per tile of keys: the step over d, the loop over the lanes' keys and the tile
+                // loop; per dispatch: each row's store loop (and the failure path's row loop).
+                let per_tile = p.d as u64 + SHUFFLE_WG as u64 + 1;
+                (
+                    per_tile as f64 / SHUFFLE_KEYS as f64,
+                    (SHUFFLE_ROWS * (CHUNK / SHUFFLE_WG + 1)) as u64,
+                )
             }
             FlashVariant::Tiled => {
                 // Per tile of keys: per d slice 2 + 1 vec4 loads of 4 lanes each and 8 dot
@@ -105,6 +153,7 @@ impl FlashVariant {
         let keys = match self {
             FlashVariant::PerRow => 1.0,
             FlashVariant::Tiled => TILED_KEYS as f64,
+            FlashVariant::Shuffle => SHUFFLE_KEYS as f64,
         };
         fixed + (per_key * keys).ceil() as u64
     }
@@ -247,18 +296,20 @@ impl FlashParams {
         let rows = match variant {
             FlashVariant::PerRow => WG,
             FlashVariant::Tiled => TILED_ROWS,
+            FlashVariant::Shuffle => SHUFFLE_ROWS,
         };
         [self.l.div_ceil(rows), self.dv.div_ceil(CHUNK), self.batch]
     }
 
     /// Keys one dispatch of `variant` may stream when an invocation may loop at most `budget`
-    /// times (a whole number of tiles for the tiled kernel).
+    /// times (a whole number of tiles for the tiled and shuffle kernels).
     pub fn keys_per_dispatch(&self, variant: FlashVariant, budget: u64) -> u32 {
         let (per_key, fixed) = variant.loop_cost(self);
         let keys = (budget.saturating_sub(fixed) as f64 / per_key) as u64;
         let keys = match variant {
             FlashVariant::PerRow => keys,
             FlashVariant::Tiled => keys / TILED_KEYS as u64 * TILED_KEYS as u64,
+            FlashVariant::Shuffle => keys / SHUFFLE_KEYS as u64 * SHUFFLE_KEYS as u64,
         };
         keys.clamp(1, u32::MAX as u64) as u32
     }
@@ -270,9 +321,21 @@ pub struct FlashKernel(pub Kernel);
 impl FlashKernel {
     /// Compiles `variant` on `device`.
     pub fn new(device: &wgpu::Device, variant: FlashVariant) -> Self {
-        let (source, entry) = match variant {
-            FlashVariant::PerRow => (SOURCE, "flash"),
-            FlashVariant::Tiled => (TILED_SOURCE, "flash_tiled"),
+        let source = match variant {
+            FlashVariant::PerRow => SOURCE,
+            FlashVariant::Tiled => TILED_SOURCE,
+            FlashVariant::Shuffle => SHUFFLE_SOURCE,
+        };
+        Self::with_source(device, variant, source)
+    }
+
+    /// Compiles `source` as `variant`'s kernel (same entry point and bindings): for tests that
+    /// force a path, e.g. the shuffle kernel's answer to a subgroup it cannot use.
+    pub fn with_source(device: &wgpu::Device, variant: FlashVariant, source: &str) -> Self {
+        let entry = match variant {
+            FlashVariant::PerRow => "flash",
+            FlashVariant::Tiled => "flash_tiled",
+            FlashVariant::Shuffle => "flash_shuffle",
         };
         FlashKernel(Kernel::new(
             device,
@@ -326,6 +389,51 @@ mod tests {
         assert_eq!(p.workgroups_for(FlashVariant::PerRow), [1, 3, 1]);
         let p = FlashParams::single(65, 7, 3, 64, 0.5, false);
         assert_eq!(p.workgroups_for(FlashVariant::Tiled), [2, 1, 1]);
+    }
+
+    #[test]
+    fn the_device_choice_follows_type_features_and_subgroup_width() {
+        use wgpu::{DeviceType, Features};
+        // WebGPU's defaults, with room for the tiled kernel's workgroup memory.
+        let limits = wgpu::Limits {
+            max_compute_workgroup_storage_size: 32_768,
+            ..Default::default()
+        };
+        let sub = Features::SUBGROUP;
+        let choose = |t, f, sizes| FlashVariant::for_device(t, &limits, f, sizes);
+        assert_eq!(choose(DeviceType::Cpu, sub, (8, 8)), FlashVariant::Shuffle);
+        assert_eq!(
+            choose(DeviceType::Cpu, sub, (16, 16)),
+            FlashVariant::Shuffle
+        );
+        // Subgroups that may be narrower than the kernel's 8 invocations, or none at all.
+        assert_eq!(choose(DeviceType::Cpu, sub, (4, 8)), FlashVariant::Tiled);
+        assert_eq!(
+            choose(DeviceType::Cpu, Features::empty(), (0, 0)),
+            FlashVariant::Tiled
+        );
+        assert_eq!(
+            choose(DeviceType::DiscreteGpu, sub, (32, 32)),
+            FlashVariant::Tiled
+        );
+        let small = wgpu::Limits {
+            max_compute_workgroup_storage_size: 16_384,
+            ..limits.clone()
+        };
+        let on_small = FlashVariant::for_device(DeviceType::IntegratedGpu, &small, sub, (32, 32));
+        assert_eq!(on_small, FlashVariant::PerRow);
+        assert!(!FlashVariant::Shuffle.fits(&limits, Features::empty()));
+    }
+
+    #[test]
+    fn shuffle_key_blocks_are_whole_tiles_within_the_budget() {
+        let p = FlashParams::single(100, 100_000, 64, 64, 0.5, false);
+        let keys = p.keys_per_dispatch(FlashVariant::Shuffle, 60_000);
+        assert_eq!(keys % SHUFFLE_KEYS, 0);
+        let (per_key, fixed) = FlashVariant::Shuffle.loop_cost(&p);
+        assert!(keys as f64 * per_key + fixed as f64 <= 60_000.0);
+        assert!(keys > 20_000, "{keys}");
+        assert_eq!(p.workgroups_for(FlashVariant::Shuffle), [4, 1, 1]);
     }
 
     #[test]

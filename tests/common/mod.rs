@@ -58,11 +58,15 @@ pub struct TestKernels {
 impl TestKernels {
     /// Compiles them; panics when a kernel does not compile.
     pub fn new(ctx: &GpuContext, matmul: MatmulVariant) -> Self {
-        let flash = [FlashVariant::PerRow, FlashVariant::Tiled]
-            .into_iter()
-            .filter(|v| v.fits(&ctx.limits))
-            .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
-            .collect();
+        let flash = [
+            FlashVariant::PerRow,
+            FlashVariant::Tiled,
+            FlashVariant::Shuffle,
+        ]
+        .into_iter()
+        .filter(|v| v.fits(&ctx.limits, ctx.device.features()))
+        .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
+        .collect();
         let others = [
             MatmulVariant::Blocked,
             MatmulVariant::Tiled,
