@@ -157,7 +157,12 @@ fn kernel_variants_declare_the_same_params_struct() {
     for (name, files, rust_size) in [
         (
             "FlashParams",
-            &["flash.wgsl", "flash_tiled.wgsl", "attention_weights.wgsl"][..],
+            &[
+                "flash.wgsl",
+                "flash_tiled.wgsl",
+                "flash_shuffle.wgsl",
+                "attention_weights.wgsl",
+            ][..],
             std::mem::size_of::<selfattn::gpu::flash::FlashParams>(),
         ),
         (
@@ -276,6 +281,19 @@ fn shader_constants_match_their_rust_mirrors() {
             attention_weights::TILE as f64,
         ),
         ("attention_weights.wgsl", "CHUNK", flash::CHUNK as f64),
+        ("flash_shuffle.wgsl", "WG", flash::SHUFFLE_WG as f64),
+        ("flash_shuffle.wgsl", "ROWS", flash::SHUFFLE_ROWS as f64),
+        (
+            "flash_shuffle.wgsl",
+            "TILE_KEYS",
+            flash::SHUFFLE_KEYS as f64,
+        ),
+        ("flash_shuffle.wgsl", "CHUNK", flash::CHUNK as f64),
+        (
+            "flash_shuffle.wgsl",
+            "MASKED_BELOW",
+            softmax::MASKED_BELOW as f64,
+        ),
         (
             "attention_weights.wgsl",
             "MASKED_BELOW",
