@@ -434,6 +434,35 @@ fn beyond_the_adapter_limits_exits_1_naming_the_limit() {
     );
 }
 
+/// `--no-weights`: the output only, checked; the weights said never to be stored, and no
+/// heatmap or weights file written.
+#[test]
+fn output_only_run_stores_no_weights() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["--no-weights", "--save", "out"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("weights 3×3 never stored (--no-weights)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("output") && r.stdout.contains("ok"),
+        "{}",
+        r.stdout
+    );
+    let saved = files_in(&dir.path().join("out"));
+    assert!(!saved.is_empty(), "nothing saved");
+    assert!(
+        saved.iter().all(|f| !f.contains("weights")),
+        "weights saved: {saved:?}"
+    );
+    assert!(!dir.path().join("attention_heatmap.png").exists());
+}
+
 #[test]
 fn command_line_mistakes_exit_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -78,6 +78,16 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             ""
         }
     );
+    // Said outright, since N×N can be far more than memory holds.
+    let shapes = if args.no_weights {
+        shapes.replacen(
+            &format!("weights {}×{}", dims.n, dims.n),
+            &format!("weights {}×{} never stored (--no-weights)", dims.n, dims.n),
+            1,
+        )
+    } else {
+        shapes
+    };
     println!("Shapes: {shapes}");
 
     let causal = example.problem.causal;
