@@ -29,7 +29,10 @@
 //
 // Rows past l, keys past key_end and columns past d_v are clamped on load, masked, and never
 // stored; tiles past the causal diagonal of the last row are skipped. Excluded keys score
-// LOWEST, and a row with no allowed key yet keeps m = LOWEST, so its weights are zero.
+// LOWEST, and a row with no allowed key yet keeps m = LOWEST, so its weights are zero (the state
+// it leaves has found = 0 and m = LOWEST, where flash.wgsl leaves m = 0: readers look at found).
+// An excluded key's V row is still multiplied by its zero weight, as in the weights path's P·V:
+// inputs are checked finite on the way in, so that is the same as skipping it.
 //
 // CPU twin: src/cpu/flash.rs (the same step as flash.wgsl).
 

@@ -128,7 +128,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
                 FlashVariant::Tiled,
                 FlashVariant::Shuffle,
             ] {
-                if variant.fits(&ctx.limits, ctx.device.features()) {
+                if ctx.can_run_flash(variant) {
                     v.push(flash(variant));
                 }
             }

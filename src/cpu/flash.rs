@@ -7,7 +7,8 @@ use crate::gpu::softmax::MASKED_BELOW;
 /// Computes the output rows `rows` (query indices within every matrix) into `out`, addressed as
 /// the kernel addresses them. `None` computes every row. With `stats`, also leaves every row's
 /// final (m, l, found) there as the kernels leave them in their state buffer (in every output
-/// chunk's slot; m = l = 0 for a row with no allowed key).
+/// chunk's slot; m = l = 0 for a row with no allowed key — flash_shuffle.wgsl leaves m at its
+/// sentinel there instead; every reader looks at `found` first).
 #[allow(clippy::too_many_arguments)]
 pub fn flash(
     p: &FlashParams,

@@ -227,6 +227,16 @@ impl GpuContext {
         )
     }
 
+    /// The adapter's smallest and largest subgroup size (0 where it has no subgroups).
+    pub fn subgroup_sizes(&self) -> (u32, u32) {
+        (self.info.subgroup_min_size, self.info.subgroup_max_size)
+    }
+
+    /// Whether this device can run the output-only kernel `variant`.
+    pub fn can_run_flash(&self, variant: super::flash::FlashVariant) -> bool {
+        variant.fits(&self.limits, self.device.features(), self.subgroup_sizes())
+    }
+
     /// The output-only kernel for this device ([`FlashVariant::for_device`]).
     ///
     /// [`FlashVariant::for_device`]: super::flash::FlashVariant::for_device
@@ -235,7 +245,7 @@ impl GpuContext {
             self.info.device_type,
             &self.limits,
             self.device.features(),
-            (self.info.subgroup_min_size, self.info.subgroup_max_size),
+            self.subgroup_sizes(),
         )
     }
 

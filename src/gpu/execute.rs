@@ -68,7 +68,7 @@ impl Kernels {
         flash_variant: FlashVariant,
         softmax_variant: SoftmaxVariant,
     ) -> Result<Self> {
-        if !flash_variant.fits(&ctx.limits, ctx.device.features()) {
+        if !ctx.can_run_flash(flash_variant) {
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),
                 message: format!(

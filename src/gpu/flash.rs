@@ -1,12 +1,12 @@
 //! The output-only kernels: attention with an online softmax that never stores the N×N weights.
-//! Two kernels share the parameters, bindings and state layout: `shaders/flash.wgsl` (one query
-//! row per invocation, no workgroup memory) and `shaders/flash_tiled.wgsl` (64 × 64 output tiles
-//! per workgroup through 24 KiB of workgroup memory). [`FlashVariant::for_device`] chooses: the
-//! tiled one wherever it fits (1.6× the per-row kernel even on lavapipe, where barriers are
-//! expensive: `selfattn bench --kernel all`), the per-row one on devices with less workgroup
-//! memory than it needs (WebGPU's minimum is 16 KiB). On CPU adapters with subgroups at least
-//! 8 wide (lavapipe) `shaders/flash_shuffle.wgsl` runs instead: barrier-free, 32 query rows per
-//! subgroup of 8 invocations sharing scores, weights and loads through subgroup operations.
+//! Three kernels share the parameters, bindings and state layout: `shaders/flash.wgsl` (one
+//! query row per invocation, no workgroup memory), `shaders/flash_tiled.wgsl` (64 × 64 output
+//! tiles per workgroup through 24 KiB of workgroup memory) and `shaders/flash_shuffle.wgsl`
+//! (barrier-free, 32 query rows per subgroup of 8 invocations sharing loads, scores and weights
+//! through subgroup operations). [`FlashVariant::for_device`] chooses: the shuffle kernel on CPU
+//! adapters whose subgroups are at least 8 wide (lavapipe: 4–7× flash-tiled there, `selfattn
+//! bench --kernel all`), else the tiled one wherever it fits, else the per-row one (devices with
+//! less workgroup memory than it needs; WebGPU's minimum is 16 KiB).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -66,11 +66,20 @@ impl FlashVariant {
         }
     }
 
-    /// Whether a device with `limits` and `features` can run this variant.
-    pub fn fits(self, limits: &wgpu::Limits, features: wgpu::Features) -> bool {
+    /// Whether a device with `limits`, `features` and subgroups of `subgroup_sizes` (smallest,
+    /// largest) can run this variant: the shuffle kernel needs its 8 invocations to form one
+    /// subgroup, so subgroups at least 8 wide.
+    pub fn fits(
+        self,
+        limits: &wgpu::Limits,
+        features: wgpu::Features,
+        subgroup_sizes: (u32, u32),
+    ) -> bool {
         match self {
             FlashVariant::PerRow => true,
-            FlashVariant::Shuffle => features.contains(wgpu::Features::SUBGROUP),
+            FlashVariant::Shuffle => {
+                features.contains(wgpu::Features::SUBGROUP) && subgroup_sizes.0 >= SHUFFLE_WG
+            }
             FlashVariant::Tiled => {
                 limits.max_compute_workgroup_storage_size >= TILED_WORKGROUP_BYTES
                     && limits.max_compute_invocations_per_workgroup >= TILED_WG
@@ -87,7 +96,9 @@ impl FlashVariant {
                 "{TILED_WORKGROUP_BYTES} bytes of workgroup memory and {TILED_WG} invocations \
                  per workgroup"
             ),
-            FlashVariant::Shuffle => "the device's SUBGROUP feature".into(),
+            FlashVariant::Shuffle => {
+                format!("the device's SUBGROUP feature with subgroups at least {SHUFFLE_WG} wide")
+            }
         }
     }
 
@@ -101,11 +112,10 @@ impl FlashVariant {
         subgroup_sizes: (u32, u32),
     ) -> Self {
         if device_type == wgpu::DeviceType::Cpu
-            && subgroup_sizes.0 >= SHUFFLE_WG
-            && FlashVariant::Shuffle.fits(limits, features)
+            && FlashVariant::Shuffle.fits(limits, features, subgroup_sizes)
         {
             FlashVariant::Shuffle
-        } else if FlashVariant::Tiled.fits(limits, features) {
+        } else if FlashVariant::Tiled.fits(limits, features, subgroup_sizes) {
             FlashVariant::Tiled
         } else {
             FlashVariant::PerRow
@@ -116,20 +126,28 @@ impl FlashVariant {
     /// caps their sum, see `GpuContext::loop_budget`).
     pub fn loop_cost(self, p: &FlashParams) -> (f64, u64) {
         match self {
+            // llvmpipe counts every pass through a loop's condition, the last one that leaves
+            // it too: a loop of n steps costs n + 1 (measured on lavapipe: the shuffle kernel's
+            // largest single dispatch that comes out right is 65,535 / (d + 11) tiles).
             FlashVariant::PerRow => {
                 // Per key: q·k over d, the chunk's update and the key loop; per dispatch: the
-                // q row cached (only when d ≤ Q_CACHE), the chunk initialised and written.
+                // q row cached (only when d ≤ Q_CACHE), the chunk initialised and written, the
+                // key loop left.
                 let chunk = p.dv.min(CHUNK) as u64;
-                let cache = if p.d <= Q_CACHE { p.d as u64 } else { 0 };
-                ((p.d as u64 + chunk + 1) as f64, cache + 2 * chunk)
+                let cache = if p.d <= Q_CACHE { p.d as u64 + 1 } else { 0 };
+                (
+                    (p.d as u64 + 1 + chunk + 1 + 1) as f64,
+                    cache + 2 * (chunk + 1) + 1,
+                )
             }
             FlashVariant::Shuffle => {
                 // Per tile of keys: the step over d, the loop over the lanes' keys and the tile
-                // loop; per dispatch: each row's store loop (and the failure path's row loop).
-                let per_tile = p.d as u64 + SHUFFLE_WG as u64 + 1;
+                // loop; per dispatch: the tile loop left, each row's store loop (unrolled on
+                // lavapipe, counted anyway) and the failure path's row loop.
+                let per_tile = (p.d as u64 + 1) + (SHUFFLE_WG as u64 + 1) + 1;
                 (
                     per_tile as f64 / SHUFFLE_KEYS as f64,
-                    (SHUFFLE_ROWS * (CHUNK / SHUFFLE_WG + 1)) as u64,
+                    1 + (SHUFFLE_ROWS * (CHUNK / SHUFFLE_WG + 2)) as u64,
                 )
             }
             FlashVariant::Tiled => {
@@ -422,7 +440,8 @@ mod tests {
         };
         let on_small = FlashVariant::for_device(DeviceType::IntegratedGpu, &small, sub, (32, 32));
         assert_eq!(on_small, FlashVariant::PerRow);
-        assert!(!FlashVariant::Shuffle.fits(&limits, Features::empty()));
+        assert!(!FlashVariant::Shuffle.fits(&limits, Features::empty(), (8, 8)));
+        assert!(!FlashVariant::Shuffle.fits(&limits, sub, (4, 8)));
     }
 
     #[test]

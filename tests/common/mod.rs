@@ -64,7 +64,7 @@ impl TestKernels {
             FlashVariant::Shuffle,
         ]
         .into_iter()
-        .filter(|v| v.fits(&ctx.limits, ctx.device.features()))
+        .filter(|&v| ctx.can_run_flash(v))
         .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
         .collect();
         let others = [
