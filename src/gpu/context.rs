@@ -223,7 +223,7 @@ impl GpuContext {
             self.info.device_type,
             &self.limits,
             self.device.features(),
-            (self.info.subgroup_min_size, self.info.subgroup_max_size),
+            self.subgroup_sizes(),
         )
     }
 
