@@ -19,8 +19,10 @@
 //      each key it loads 8 values of V and takes the rows' weights from the lane that computed
 //      them (subgroupShuffle) — 8 loads per 8·ROWS multiply-adds.
 //
-// The rows and keys are written out by hand (generated): WGSL has no macros, a loop over rows
-// would count against llvmpipe's loop cap, and the accumulators must stay registers.
+// The 32 rows and each lane's 4 keys are written out one by one (by a generator script, as
+// matmul_shuffle.wgsl's rows): WGSL has no macros, a loop over rows would count against
+// llvmpipe's loop cap, and the accumulators must stay registers. So ROWS, WG and KEYS cannot
+// change without writing the body out again.
 //
 // The kernel needs its 8 invocations to form one subgroup with lanes 0 … 7 (a subgroup of 8
 // or more, as on lavapipe; src/gpu/flash.rs chooses it only where subgroups are at least 8

@@ -101,7 +101,7 @@ pub enum BenchKernel {
     /// Only the workgroup-memory tiled matmul path.
     Tiled,
     /// Only the register-blocked matmul path with A's loads shared through subgroup shuffles
-    /// (the choice on CPU adapters with subgroups, such as lavapipe).
+    /// (the choice on CPU adapters whose subgroups can be 8 wide, such as lavapipe).
     BlockedShuffle,
     /// The device's matmul with the one-row-per-invocation softmax (the choice on CPU adapters
     /// and devices without subgroups).
@@ -113,11 +113,11 @@ pub enum BenchKernel {
     /// memory: the fallback for devices with less than 24 KiB of it).
     Flash,
     /// Only the output-only online-softmax path, 64 × 64 tiles per workgroup through workgroup
-    /// memory (the choice on GPUs).
+    /// memory (the choice on GPUs, and on CPU adapters without subgroups at least 8 wide).
     FlashTiled,
     /// Only the output-only online-softmax path for CPU adapters: 32 rows per subgroup of 8
     /// invocations sharing scores and weights through subgroup operations, no workgroup memory
-    /// (the choice on lavapipe).
+    /// (the choice on CPU adapters with subgroups at least 8 wide, such as lavapipe).
     FlashShuffle,
     /// Only the fused weights path: the output-only kernel (the device's) leaving each row's max
     /// and sum, then the weights written once from them (Q·Kᵀ computed twice, the N×N weights

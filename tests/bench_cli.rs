@@ -5,6 +5,8 @@ mod common;
 
 use common::cli::{have_gpu, ok, run};
 use common::tiny_bert::{TinySizes, write_tiny_bert};
+use selfattn::gpu::flash::FlashVariant;
+use selfattn::gpu::matmul::MatmulVariant;
 use selfattn::gpu::softmax::SoftmaxVariant;
 
 /// No terminal control characters: the progress bar draws only on a terminal.
@@ -18,10 +20,22 @@ fn assert_plain(text: &str) {
 #[test]
 fn kernel_bench_writes_one_record_per_size_and_path() {
     let Some(ctx) = common::gpu() else { return };
-    // Where the device has subgroups (lavapipe), "all" also times the shuffle matmul, and where
-    // it then picks the per-row softmax, the subgroup softmax too (with the device's matmul).
+    // Where the device has subgroups (lavapipe), "all" also times the shuffle matmul and the
+    // softmax variant the device does not choose (with the device's matmul); every output-only
+    // kernel the device can run.
     let subgroups = ctx.device.features().contains(wgpu::Features::SUBGROUP);
-    let other_softmax = subgroups && ctx.softmax_variant() == SoftmaxVariant::PerRow;
+    let other_softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
+        .into_iter()
+        .find(|&v| v != ctx.softmax_variant() && v.fits(ctx.device.features()));
+    let flash: Vec<&str> = [
+        FlashVariant::PerRow,
+        FlashVariant::Tiled,
+        FlashVariant::Shuffle,
+    ]
+    .into_iter()
+    .filter(|&v| ctx.can_run_flash(v))
+    .map(|v| v.name())
+    .collect();
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
@@ -36,10 +50,9 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
     let records = json.as_array().unwrap();
-    // naive, blocked and tiled with and without weights, both output-only kernels (the software
-    // adapters hold flash-tiled's workgroup memory) and the fused path, for each size, plus the
-    // subgroup kernels above.
-    let per_size = 9 + 2 * subgroups as usize + 2 * other_softmax as usize;
+    // naive, blocked and tiled with and without weights, the output-only kernels and the fused
+    // path, for each size, plus the subgroup kernels above.
+    let per_size = 7 + flash.len() + 2 * subgroups as usize + 2 * other_softmax.is_some() as usize;
     assert_eq!(records.len(), 2 * per_size, "{json:#}");
     for r in records {
         for key in [
@@ -67,11 +80,14 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     if subgroups {
         expected.extend(["blocked-shuffle", "blocked-shuffle"]);
     }
-    let with_softmax = format!("{}+subgroup", ctx.matmul_variant().name());
-    if other_softmax {
+    let with_softmax = other_softmax
+        .map(|v| format!("{}+{}", ctx.matmul_variant().name(), v.name()))
+        .unwrap_or_default();
+    if other_softmax.is_some() {
         expected.extend([with_softmax.as_str(), with_softmax.as_str()]);
     }
-    expected.extend(["flash", "flash-tiled", "fused"]);
+    expected.extend(flash);
+    expected.push("fused");
     assert_eq!(&kernels[..per_size], expected);
 }
 
@@ -80,13 +96,24 @@ fn a_subgroup_kernel_the_device_cannot_run_is_refused_before_the_table() {
     let Some(ctx) = common::gpu() else { return };
     let dir = tempfile::tempdir().unwrap();
     // (kernel, what its row in the table is called)
-    for (kernel, row_name) in [
-        ("softmax-subgroup", "+subgroup"),
-        ("blocked-shuffle", "blocked-shuffle"),
+    let subgroups = ctx.device.features().contains(wgpu::Features::SUBGROUP);
+    // (kernel, what its row in the table is called, whether the device can run it)
+    for (kernel, row_name, runs) in [
+        ("softmax-subgroup", "+subgroup", subgroups),
+        (
+            "blocked-shuffle",
+            "blocked-shuffle",
+            MatmulVariant::Shuffle.fits(&ctx.limits, ctx.device.features()),
+        ),
+        (
+            "flash-shuffle",
+            "flash-shuffle",
+            ctx.can_run_flash(FlashVariant::Shuffle),
+        ),
     ] {
         let args = ["bench", "--sizes", "9", "--runs", "1", "--kernel", kernel];
         let r = run(dir.path(), &args);
-        if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
+        if runs {
             assert_eq!(r.code, 0, "{kernel}: {}", r.stderr);
             assert!(r.stdout.contains(row_name), "{kernel}: {}", r.stdout);
         } else {

@@ -730,7 +730,8 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
         // ... and chooses it where its subgroups can be 8 wide (with AVX), so every pipeline
         // test runs it.
         let (smallest, largest) = ctx.subgroup_sizes();
-        if smallest <= 8 && 8 <= largest {
+        let wg = selfattn::gpu::matmul::WG;
+        if smallest <= wg && wg <= largest {
             assert_eq!(ctx.matmul_variant(), MatmulVariant::Shuffle);
         }
     }
@@ -1309,7 +1310,7 @@ fn loops_beyond_llvmpipes_cap_are_refused_not_cut_short() {
     }
 
     // The output-only step streams keys in blocks, but one key (per-row kernel) or one tile of
-    // 32 keys (tiled kernel) with q·k 100,000 wide is beyond the cap by itself.
+    // 32 keys (tiled and shuffle kernels) with q·k 100,000 wide is beyond the cap by itself.
     let d = 100_000;
     for flash_kernels in &kernels.flash {
         let mut p = Program::default();
@@ -1383,14 +1384,15 @@ fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
     let bindings = [&params, &q, &k, &v, &unused, &unused, &state, &out];
     let groups = p.workgroups_for(FlashVariant::Shuffle);
     let got = dispatch(&ctx, &kernel.0, &bindings, groups, p.output_len() + tail);
-    let nan = 0x7fc0_0000u32;
-    for (i, x) in got[..p.output_len()].iter().enumerate() {
-        assert_eq!(
-            x.to_bits(),
-            nan,
-            "element {i} (row {}, column {}): {x}",
+    // Any NaN but the poison (a driver may canonicalise the shader's NaN).
+    let written_nan = |x: f32| x.is_nan() && x.to_bits() != POISON;
+    for (i, &x) in got[..p.output_len()].iter().enumerate() {
+        assert!(
+            written_nan(x),
+            "element {i} (row {}, column {}): {x} ({:#x})",
             i / dv,
-            i % dv
+            i % dv,
+            x.to_bits()
         );
     }
     assert!(
@@ -1404,7 +1406,7 @@ fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
             label: Some("state"),
         });
     let stats = finish_and_read(&ctx, encoder, &state, p.state_len());
-    for (i, x) in stats.iter().enumerate() {
-        assert_eq!(x.to_bits(), nan, "state {i}: {x}");
+    for (i, &x) in stats.iter().enumerate() {
+        assert!(written_nan(x), "state {i}: {x} ({:#x})", x.to_bits());
     }
 }

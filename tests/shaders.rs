@@ -304,6 +304,17 @@ fn shader_constants_match_their_rust_mirrors() {
         ("head_mean.wgsl", "WG", head_mean::WG as f64),
         ("layer_norm.wgsl", "WG", layer_norm::WG as f64),
     ];
+    // flash_shuffle.wgsl's per-lane constants, which have no Rust mirror: its lanes together
+    // cover a tile of keys and a chunk of output columns.
+    let lanes = shader_constant("flash_shuffle.wgsl", "WG");
+    assert_eq!(
+        shader_constant("flash_shuffle.wgsl", "KEYS") * lanes,
+        shader_constant("flash_shuffle.wgsl", "TILE_KEYS")
+    );
+    assert_eq!(
+        shader_constant("flash_shuffle.wgsl", "COLS") * lanes,
+        shader_constant("flash_shuffle.wgsl", "CHUNK")
+    );
     for &(file, name, rust) in pairs {
         let wgsl = shader_constant(file, name);
         // Both sides as the f32 the shader computes with (exact for the u32 sizes here).

@@ -50,8 +50,14 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             format!("{} …", example.tokens[..32].join(" | "))
         }
     );
+    // Said outright when they are not computed, since N×N can be far more than memory holds.
+    let never_stored = if args.no_weights {
+        " never stored (--no-weights)"
+    } else {
+        ""
+    };
     let shapes = format!(
-        "X {}×{}, W_Q/W_K {}×{}, W_V {}×{}{} → Q/K {}×{}, V {}×{}, weights {}×{}, output {}×{}{}",
+        "X {}×{}, W_Q/W_K {}×{}, W_V {}×{}{} → Q/K {}×{}, V {}×{}, weights {}×{}{}, output {}×{}{}",
         dims.n,
         dims.d_model,
         dims.d_model,
@@ -70,6 +76,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         dims.d_v,
         dims.n,
         dims.n,
+        never_stored,
         dims.n,
         dims.d_out,
         if example.problem.causal {
@@ -78,16 +85,6 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             ""
         }
     );
-    // Said outright, since N×N can be far more than memory holds.
-    let shapes = if args.no_weights {
-        shapes.replacen(
-            &format!("weights {}×{}", dims.n, dims.n),
-            &format!("weights {}×{} never stored (--no-weights)", dims.n, dims.n),
-            1,
-        )
-    } else {
-        shapes
-    };
     println!("Shapes: {shapes}");
 
     let causal = example.problem.causal;

@@ -52,7 +52,7 @@ impl Kernels {
     }
 
     /// Compiles all kernels with the given matmul and output-only variants (and the device's
-    /// softmax). Errors when the device cannot hold `flash_variant`'s workgroup tiles.
+    /// softmax). Errors when the device cannot run `flash_variant` (see `FlashVariant::needs`).
     pub fn with_variants(
         ctx: &GpuContext,
         variant: MatmulVariant,
@@ -72,10 +72,18 @@ impl Kernels {
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),
                 message: format!(
-                    "{} cannot run the {} kernel: it needs {}",
+                    "{} cannot run the {} kernel: it needs {} (this device: {}, subgroups {}–{} \
+                     wide)",
                     ctx.info.name,
                     flash_variant.name(),
-                    flash_variant.needs()
+                    flash_variant.needs(),
+                    if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
+                        "SUBGROUP"
+                    } else {
+                        "no SUBGROUP"
+                    },
+                    ctx.subgroup_sizes().0,
+                    ctx.subgroup_sizes().1
                 ),
             });
         }
