@@ -27,15 +27,11 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let other_softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
         .into_iter()
         .find(|&v| v != ctx.softmax_variant() && v.fits(ctx.device.features()));
-    let flash: Vec<&str> = [
-        FlashVariant::PerRow,
-        FlashVariant::Tiled,
-        FlashVariant::Shuffle,
-    ]
-    .into_iter()
-    .filter(|&v| ctx.can_run_flash(v))
-    .map(|v| v.name())
-    .collect();
+    let flash: Vec<&str> = FlashVariant::ALL
+        .into_iter()
+        .filter(|&v| ctx.can_run_flash(v))
+        .map(|v| v.name())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),

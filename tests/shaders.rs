@@ -126,13 +126,19 @@ fn a_broken_shader_is_caught() {
     assert!(compile(&path).is_err());
 }
 
-/// The (name, byte offset) of each member of struct `name` in shaders/`file`, and its size.
-fn struct_layout(file: &str, name: &str) -> (Vec<(String, u32)>, u32) {
+/// The text of shaders/`file` and its naga module.
+fn parse_shader(file: &str) -> (String, naga::Module) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("shaders")
         .join(file);
     let source = std::fs::read_to_string(&path).unwrap();
     let module = naga::front::wgsl::parse_str(&source).unwrap();
+    (source, module)
+}
+
+/// The (name, byte offset) of each member of struct `name` in shaders/`file`, and its size.
+fn struct_layout(file: &str, name: &str) -> (Vec<(String, u32)>, u32) {
+    let (_, module) = parse_shader(file);
     let (_, ty) = module
         .types
         .iter()
@@ -196,11 +202,7 @@ fn kernel_variants_declare_the_same_params_struct() {
 
 /// The value of the u32 (or f32) constant `name` declared in shaders/`file`.
 fn shader_constant(file: &str, name: &str) -> f64 {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("shaders")
-        .join(file);
-    let source = std::fs::read_to_string(&path).unwrap();
-    let module = naga::front::wgsl::parse_str(&source).unwrap();
+    let (source, module) = parse_shader(file);
     let Some((_, constant)) = module
         .constants
         .iter()

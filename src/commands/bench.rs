@@ -123,11 +123,7 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
                     v.extend(softmax(other));
                 }
             }
-            for variant in [
-                FlashVariant::PerRow,
-                FlashVariant::Tiled,
-                FlashVariant::Shuffle,
-            ] {
+            for variant in FlashVariant::ALL {
                 if ctx.can_run_flash(variant) {
                     v.push(flash(variant));
                 }

@@ -57,6 +57,13 @@ pub enum FlashVariant {
 }
 
 impl FlashVariant {
+    /// Every variant, in the order reports list them.
+    pub const ALL: [FlashVariant; 3] = [
+        FlashVariant::PerRow,
+        FlashVariant::Tiled,
+        FlashVariant::Shuffle,
+    ];
+
     /// The name used in reports and on the command line.
     pub fn name(self) -> &'static str {
         match self {

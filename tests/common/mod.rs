@@ -58,15 +58,11 @@ pub struct TestKernels {
 impl TestKernels {
     /// Compiles them; panics when a kernel does not compile.
     pub fn new(ctx: &GpuContext, matmul: MatmulVariant) -> Self {
-        let flash = [
-            FlashVariant::PerRow,
-            FlashVariant::Tiled,
-            FlashVariant::Shuffle,
-        ]
-        .into_iter()
-        .filter(|&v| ctx.can_run_flash(v))
-        .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
-        .collect();
+        let flash = FlashVariant::ALL
+            .into_iter()
+            .filter(|&v| ctx.can_run_flash(v))
+            .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
+            .collect();
         let others = [
             MatmulVariant::Blocked,
             MatmulVariant::Tiled,
