@@ -13,9 +13,17 @@ Exit codes:
   2  bad command line
   3  the GPU result disagrees with the CPU reference beyond --tolerance
   4  no GPU adapter found (on Linux without a GPU: apt install mesa-vulkan-drivers, or --backend gl)
+  130, 143  interrupted by Ctrl-C / SIGTERM (temporary files removed, no output half-written)
+
+Outputs (--out, --html, --save's files, --json): a regular file is replaced only once complete
+(its permissions kept); a symlink is followed and its target replaced, the link kept; a device,
+FIFO or socket (/dev/null, /dev/stdout, a named pipe) is written through, never replaced, and a
+write error there (a full device, a reader gone) is exit 1; '-' is standard output, and the
+report then goes to standard error.
 
 Environment: WGPU_BACKEND and WGPU_ADAPTER_NAME choose the adapter when the flags are absent;
-RUST_LOG=info logs the adapter and its driver.";
+SELFATTN_HOST_MEMORY (e.g. 2G) caps the host memory a run may plan for (default: what the
+machine has available now); RUST_LOG=info logs the adapter and its driver.";
 
 /// Self-attention, softmax(Q·Kᵀ/√d_k)·V, computed in WGSL compute shaders on any GPU wgpu reaches,
 /// checked against an f64 CPU reference and drawn as a heatmap.
@@ -163,7 +171,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_cpu: bool,
 
-    /// Also write the measurements as JSON (an array of records) to FILE.
+    /// Also write the measurements as JSON (an array of records) to FILE (`-`: standard output,
+    /// the table then goes to standard error).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -201,7 +210,8 @@ weights, --no-weights is the way.";
 /// Where pictures and arrays go, shared by `mha` and `sdpa`.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Heatmap PNG to write (one panel per head, plus the average, when there are several).
+    /// Heatmap PNG to write (one panel per head, plus the average, when there are several);
+    /// `-` writes it to standard output.
     #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
     pub out: PathBuf,
 
@@ -211,6 +221,7 @@ pub struct OutputArgs {
 
     /// Also write an interactive viewer: one self-contained HTML page (every head and batch
     /// element, hover for values, lines view; opens from disk, no network). Needs the weights.
+    /// `-` writes it to standard output.
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
 
@@ -434,7 +445,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub gpu: GpuArgs,
 
-    /// Heatmap PNG to write.
+    /// Heatmap PNG to write; `-` writes it to standard output.
     #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
     pub out: PathBuf,
 
@@ -443,7 +454,7 @@ pub struct RunArgs {
     pub no_heatmap: bool,
 
     /// Also write an interactive viewer: one self-contained HTML page (hover for values, lines
-    /// view; opens from disk, no network). Needs the weights.
+    /// view; opens from disk, no network). Needs the weights. `-` writes it to standard output.
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
 
@@ -521,7 +532,8 @@ pub struct ModelArgs {
     #[arg(long, value_name = "H", requires = "layer")]
     pub head: Option<usize>,
 
-    /// Heatmap PNG to write; with several sentences FILE_0.png, FILE_1.png …
+    /// Heatmap PNG to write; with several sentences FILE_0.png, FILE_1.png …; `-` (one
+    /// sentence) writes it to standard output.
     #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
     pub out: PathBuf,
 
@@ -540,7 +552,7 @@ pub struct ModelArgs {
     pub save: Option<PathBuf>,
 
     /// Also write an interactive, self-contained HTML viewer (every layer, head and sentence;
-    /// opens from disk, no network).
+    /// opens from disk, no network). `-` writes it to standard output.
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
 

@@ -16,6 +16,8 @@ pub mod fsutil;
 pub mod gpu;
 pub mod heads;
 pub mod heatmap;
+pub mod input_file;
+pub mod limits;
 pub mod mha;
 pub mod npy;
 pub mod numpy_rng;

@@ -32,7 +32,8 @@ fn quiet_vulkan_loader() {
 /// Rust ignores SIGPIPE, so `selfattn … | head` made every later `println!` panic ("failed
 /// printing to stdout: Broken pipe"). Restoring the default makes a closed pipe end the process
 /// quietly, as it ends `cat` or `grep`. Files are only ever renamed into place once complete, so
-/// this leaves nothing half-written.
+/// this leaves nothing half-written; outputs written through to a pipe ignore SIGPIPE while they
+/// write, so a reader gone away is an error there (see `selfattn::fsutil`).
 fn die_quietly_on_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
@@ -45,6 +46,10 @@ fn die_quietly_on_closed_pipe() {
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
     quiet_vulkan_loader();
+    // Ctrl-C / SIGTERM / SIGHUP: remove this run's temporary files, then exit 128 + signal.
+    if let Err(e) = selfattn::fsutil::interrupt::install_cleanup_on_signals() {
+        eprintln!("warning: could not install the cleanup on Ctrl-C ({e})");
+    }
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("warn,wgpu_hal::gles::egl=off"),
     )

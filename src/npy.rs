@@ -9,7 +9,7 @@ use std::path::Path;
 use npyz::WriterBuilder;
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_output;
 use crate::tensor::Matrix;
 
 /// An n-dimensional f32 array read from a .npy file, in C (row-major) order.
@@ -36,7 +36,8 @@ enum Elements {
 
 /// Reads `path` as float32, float64 or (when `allow_bool`) bool, in C order.
 fn read_elements(path: &Path, tensor: &str, allow_bool: bool) -> Result<(Vec<usize>, Elements)> {
-    let bytes = std::fs::read(path).map_err(|e| input_error(path, tensor, e))?;
+    let bytes = crate::input_file::read_bytes(path, tensor)?;
+    check_header(&bytes).map_err(|m| input_error(path, tensor, m))?;
     let file = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| input_error(path, tensor, format!("not a valid .npy file ({e})")))?;
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
@@ -97,6 +98,106 @@ fn read_elements(path: &Path, tensor: &str, allow_bool: bool) -> Result<(Vec<usi
         (npyz::Order::Fortran, Elements::Bool(v)) => Elements::Bool(fortran_to_c(&shape, &v)),
     };
     Ok((shape, elements))
+}
+
+/// The deepest bracket nesting a .npy header may have.
+const MAX_HEADER_NESTING: usize = 16;
+
+/// Refuses, before npyz reads the file, a header that claims more than the file holds or nests too deep: npyz
+/// allocates the header text at its stated length and multiplies the shape's dimensions without
+/// an overflow check, so a 2^40-element shape or a 4 GiB header length in a small file must stop
+/// here. Anything else malformed is left to npyz, whose errors name the problem.
+fn check_header(bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        return Ok(());
+    }
+    let (length_field, header_len) = match bytes[6] {
+        1 => (2, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        2 | 3 if bytes.len() >= 12 => (
+            4,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        _ => return Ok(()),
+    };
+    let after_preamble = bytes.len() - (8 + length_field);
+    if header_len > after_preamble {
+        return Err(format!(
+            "the header claims {header_len} bytes but only {after_preamble} follow its preamble \
+             (truncated?)"
+        ));
+    }
+    let header = &bytes[8 + length_field..][..header_len];
+    // npyz's Python-literal parser takes exponential time on deep nesting; NumPy's headers
+    // nest a few levels at most (a structured dtype's fields).
+    let mut depth = 0usize;
+    for &b in header {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_HEADER_NESTING {
+            return Err(format!(
+                "the header nests brackets more than {MAX_HEADER_NESTING} deep; \
+                 NumPy's headers nest a few levels at most"
+            ));
+        }
+    }
+    let data_bytes = (after_preamble - header_len) as u64;
+    for dims in claimed_shapes(&String::from_utf8_lossy(header)) {
+        let dims = dims?;
+        // Each element takes at least one byte, and no partial product may overflow.
+        let nonzero = dims
+            .iter()
+            .filter(|&&d| d > 0)
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let elements = if dims.contains(&0) { Some(0) } else { nonzero };
+        match elements {
+            Some(n) if nonzero.is_some() && n <= data_bytes => {}
+            _ => {
+                return Err(format!(
+                    "its shape {dims:?} claims more elements than the {data_bytes} data bytes \
+                     in the file can hold"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every `'shape': (…)` tuple in a .npy header's text, as dimensions (or why not).
+fn claimed_shapes(header: &str) -> Vec<std::result::Result<Vec<u64>, String>> {
+    let mut found = Vec::new();
+    for (at, _) in header.match_indices("shape") {
+        let rest = header[at + 5..]
+            .trim_start_matches(['\'', '"'])
+            .trim_start();
+        let Some(rest) = rest.strip_prefix(':') else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix('(') else {
+            continue;
+        };
+        let Some(end) = rest.find(')') else {
+            continue;
+        };
+        let dims = rest[..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| t.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        format!("its shape holds {t:?}, which is not a dimension (0 to 2^64 - 1)")
+                    })
+            })
+            .collect();
+        found.push(dims);
+    }
+    found
 }
 
 /// Reads a float array (f32 or f64) from `path`; `tensor` names it in errors.
@@ -201,7 +302,7 @@ pub fn read_matrix(path: &Path, tensor: &str) -> Result<Matrix> {
 /// Writes `data` with `shape` as a little-endian f32 .npy file, atomically.
 pub fn write_array(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    write_atomic(path, |w: &mut dyn Write| {
+    write_output(path, |w: &mut dyn Write| {
         let mut writer = npyz::WriteOptions::<f32>::new()
             .default_dtype()
             .shape(&shape)
@@ -282,6 +383,45 @@ mod tests {
             err.contains("key_padding_mask") && err.contains("1 (flat)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn headers_claiming_more_than_the_file_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.npy");
+        write_array(&path, &[2, 2], &[0.5, 1.5, 2.5, 3.5]).unwrap();
+        let valid = std::fs::read(&path).unwrap();
+        let header_len = u16::from_le_bytes([valid[8], valid[9]]) as usize;
+        let header = std::str::from_utf8(&valid[10..10 + header_len]).unwrap();
+        let data = &valid[10 + header_len..];
+        // A shape whose product overflows u64 (npyz would panic multiplying it) and ones that
+        // only claim more elements than the 16 data bytes hold.
+        for shape in ["(4294967296, 4294967296, 2)", "(1099511627776, 2)", "(17,)"] {
+            let open = header.find('(').unwrap();
+            let close = header.find(')').unwrap();
+            let edited = format!(
+                "{}{shape}{}\n",
+                &header[..open],
+                header[close + 1..].trim_end()
+            );
+            let mut bytes = valid[..8].to_vec();
+            bytes.extend((edited.len() as u16).to_le_bytes());
+            bytes.extend(edited.as_bytes());
+            bytes.extend(data);
+            std::fs::write(&path, &bytes).unwrap();
+            let err = read_matrix(&path, "X").unwrap_err().to_string();
+            assert!(
+                err.contains("h.npy") && err.contains("claims more elements"),
+                "{shape}: {err}"
+            );
+        }
+        // A version-2 header length of 4 GiB in a small file.
+        let mut bytes = valid.clone();
+        bytes[6] = 2;
+        bytes.splice(8..10, [0xff, 0xff, 0xff, 0xff]);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_matrix(&path, "X").unwrap_err().to_string();
+        assert!(err.contains("header claims 4294967295 bytes"), "{err}");
     }
 
     #[test]

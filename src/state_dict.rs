@@ -40,7 +40,7 @@ impl StateDict {
     /// Loads `path`, converting f16 and bf16 to f32; tensors of other dtypes are set aside
     /// (asking for one is an error naming its dtype).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| fail(path, e.to_string()))?;
+        let bytes = crate::input_file::read_bytes(path, "weights")?;
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| fail(path, format!("not a valid safetensors file ({e})")))?;
         let mut tensors = BTreeMap::new();
@@ -149,7 +149,7 @@ pub fn save_f32(path: &Path, tensors: &[(&str, &[usize], &[f32])]) -> Result<()>
         owned.push((name.to_string(), view));
     }
     let serialized = safetensors::serialize(owned, None).map_err(|e| fail(path, e.to_string()))?;
-    crate::fsutil::write_atomic(path, |w| w.write_all(&serialized))
+    crate::fsutil::write_output(path, |w| w.write_all(&serialized))
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub struct BertConfig {
 impl BertConfig {
     /// Reads and checks `path` (a `config.json`).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| fail(path, e.to_string()))?;
+        let text = crate::input_file::read_text(path, "model config")?;
         Self::parse(path, &text)
     }
 

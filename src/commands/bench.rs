@@ -6,6 +6,7 @@
 //! uploading the buffers and reading the results back. One warm-up run, then the median of
 //! `--runs`.
 
+use super::{say, say_part};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use selfattn::Result;
 use selfattn::bench::{Record, attention_flops, median};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::write_atomic;
+use selfattn::fsutil::{check_file_target, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
 use selfattn::gpu::flash::FlashVariant;
@@ -142,18 +143,14 @@ fn random(shape: &[usize], rng: &mut NumpyRng) -> Array {
     }
 }
 
-/// Fails early when `--json`'s folder does not exist.
+/// Fails early when `--json` can't be written (see [`check_file_target`]); `-` sends the
+/// records to standard output and the table to standard error.
 pub fn check_json_target(args: &BenchArgs) -> Result<()> {
-    if let Some(path) = &args.json {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if dir.is_some_and(|d| !d.is_dir()) {
-            return Err(Error::OutputFile {
-                path: path.clone(),
-                message: "its folder does not exist".into(),
-            });
-        }
+    super::claim_stdout(&[("--json", args.json.as_deref())])?;
+    match &args.json {
+        Some(path) => check_file_target(path),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Milliseconds as f64.
@@ -175,10 +172,21 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         return Err(Error::Usage(format!("--sizes must be at least 1, got {n}")));
     }
     check_json_target(args)?;
+    // The largest size's weights are read back (and, with the CPU reference, computed in f64).
+    if let Some(&n) = args.sizes.iter().max() {
+        let matrices = (args.batch * args.heads) as u64;
+        let weights = matrices.saturating_mul((n as u64).saturating_pow(2));
+        let per_weight = if args.no_cpu { 8 } else { 16 };
+        selfattn::limits::check_host_bytes(
+            &format!("the {n}×{n} attention weights of {matrices} matrices (--sizes {n})"),
+            weights.saturating_mul(per_weight),
+            "give smaller --sizes",
+        )?;
+    }
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
     let adapter_name = ctx.info.name.clone();
     let backend = format!("{:?}", ctx.info.backend);
-    println!("Adapter: {}", ctx.describe());
+    say!("Adapter: {}", ctx.describe());
     let timer = if ctx
         .device
         .features()
@@ -188,7 +196,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     } else {
         FENCED
     };
-    println!(
+    say!(
         "d = {}, heads = {}, batch = {}{}; GPU time: {timer} around the attention kernels; medians of {} runs after a warm-up",
         args.d,
         args.heads,
@@ -197,7 +205,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         args.runs
     );
     if ctx.info.device_type == wgpu::DeviceType::Cpu {
-        println!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
+        say!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
     }
     let paths = paths(args.kernel, &ctx);
     // Every path's kernels compiled before the table starts, so a variant the device cannot run
@@ -215,9 +223,15 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
             compiled.push((key, kernels));
         }
     }
-    println!(
+    say!(
         "\n{:>6}  {:<24} {:>8}  {:>10}  {:>12}  {:>9}  {:>11}",
-        "N", "kernel", "weights", "GPU ms", "end-to-end", "GFLOP/s", "CPU ref ms"
+        "N",
+        "kernel",
+        "weights",
+        "GPU ms",
+        "end-to-end",
+        "GFLOP/s",
+        "CPU ref ms"
     );
     let mut records = Vec::new();
     let progress = super::progress::bar(args.sizes.len() * paths.len(), "measuring");
@@ -280,7 +294,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                         backend: backend.clone(),
                     };
                     progress.suspend(|| {
-                        print!(
+                        say_part!(
                             "{:>6}  {:<24} {:>8}  {:>10.3}  {:>12.3}  {:>9.2}",
                             n,
                             r.kernel,
@@ -289,12 +303,12 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                             r.end_to_end_ms,
                             r.gflops
                         );
-                        println!();
+                        say!();
                         let _ = std::io::stdout().flush();
                     });
                     n_records.push(r);
                 }
-                Err(e) => progress.suspend(|| println!("{n:>6}  {:<24} skipped: {e}", path.kernel)),
+                Err(e) => progress.suspend(|| say!("{n:>6}  {:<24} skipped: {e}", path.kernel)),
             }
         }
         if !args.no_cpu && !n_records.is_empty() {
@@ -311,7 +325,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
                 })
             });
             let cpu_ms = ms(start.elapsed());
-            progress.suspend(|| println!("{n:>6}  CPU reference (f64, {what}): {cpu_ms:.1} ms"));
+            progress.suspend(|| say!("{n:>6}  CPU reference (f64, {what}): {cpu_ms:.1} ms"));
             for r in &mut n_records {
                 r.cpu_ms = Some(cpu_ms);
             }
@@ -322,8 +336,12 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     if let Some(path) = &args.json {
         let json = serde_json::Value::Array(records.iter().map(Record::to_json).collect());
         let text = serde_json::to_string_pretty(&json).expect("records serialise");
-        write_atomic(path, |w| w.write_all(text.as_bytes()))?;
-        println!("\nWrote {} records to {}", records.len(), path.display());
+        write_output(path, |w| w.write_all(text.as_bytes()))?;
+        say!(
+            "\nWrote {} records to {}",
+            records.len(),
+            selfattn::fsutil::shown(path)
+        );
     }
     Ok(Outcome::Ok)
 }

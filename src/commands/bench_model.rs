@@ -2,6 +2,7 @@
 //! (tokenize, upload, GPU, read-back of the hidden state and every layer's attentions, and the
 //! f64 CPU reference), one warm-up then medians, like the kernel benchmark.
 
+use super::say;
 use std::time::{Duration, Instant};
 
 use selfattn::Result;
@@ -9,7 +10,7 @@ use selfattn::bench::median;
 use selfattn::bert::{BertConfig, BertModel, BertPlan};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::write_atomic;
+use selfattn::fsutil::write_output;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
 
@@ -74,11 +75,11 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
     }
     let plan = BertPlan::new(&c, model.weights, &[tokenized.sequence])?;
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
-    println!("Adapter: {}", ctx.describe());
+    say!("Adapter: {}", ctx.describe());
     if ctx.info.device_type == wgpu::DeviceType::Cpu {
-        println!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
+        say!("(a CPU adapter: these are CPU-emulation figures, not GPU speed)");
     }
-    println!(
+    say!(
         "Model: {} ({} layers × {} heads, hidden {}), {n} tokens, weights and every layer's \
          attentions read back; medians of {} runs after a warm-up (loading took {:.0} ms)",
         dir.display(),
@@ -137,8 +138,8 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
     });
     let cpu_ms = check.map(|(t, _)| t);
     let gflops = forward_flops(&c, n) / gpu.as_secs_f64() / 1e9;
-    println!("GPU time: {timer}");
-    println!(
+    say!("GPU time: {timer}");
+    say!(
         "\n{:>12} {:>10} {:>10} {:>12} {:>12} {:>10} {:>14}",
         "tokenize ms",
         "upload ms",
@@ -148,7 +149,7 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
         "GFLOP/s",
         "CPU check ms"
     );
-    println!(
+    say!(
         "{:>12.3} {:>10.3} {:>10.3} {:>12.3} {:>12.3} {:>10.2} {:>14}",
         ms(tokenize),
         ms(upload),
@@ -159,7 +160,7 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
         cpu_ms.map_or("skipped".into(), |v| format!("{v:.1}"))
     );
     if let Some((_, worst)) = check {
-        println!(
+        say!(
             "CPU check: largest |GPU − CPU| over the hidden state and every attention {worst:.2e}"
         );
     }
@@ -182,8 +183,8 @@ pub fn bench_model(args: &BenchArgs) -> Result<Outcome> {
             "adapter": ctx.info.name,
         }]);
         let text = serde_json::to_string_pretty(&record).expect("record serialises");
-        write_atomic(path, |w| w.write_all(text.as_bytes()))?;
-        println!("\nWrote the record to {}", path.display());
+        write_output(path, |w| w.write_all(text.as_bytes()))?;
+        say!("\nWrote the record to {}", selfattn::fsutil::shown(path));
     }
     Ok(Outcome::Ok)
 }

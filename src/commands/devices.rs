@@ -1,5 +1,6 @@
 //! `selfattn devices`: what wgpu can see on this machine.
 
+use super::say;
 use selfattn::Result;
 use selfattn::error::Error;
 use selfattn::gpu::context::list_adapters;
@@ -19,16 +20,16 @@ pub fn devices(args: &GpuArgs) -> Result<Outcome> {
         let features = adapter.features();
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         let has = |f: wgpu::Features| if features.contains(f) { "yes" } else { "no" };
-        println!("[{i}] {}", info.name);
-        println!("    backend:        {:?}", info.backend);
-        println!("    device type:    {:?}", info.device_type);
-        println!("    driver:         {} {}", info.driver, info.driver_info);
-        println!(
+        say!("[{i}] {}", info.name);
+        say!("    backend:        {:?}", info.backend);
+        say!("    device type:    {:?}", info.device_type);
+        say!("    driver:         {} {}", info.driver, info.driver_info);
+        say!(
             "    storage binding: {}  (max buffer {})",
             mib(limits.max_storage_buffer_binding_size),
             mib(limits.max_buffer_size)
         );
-        println!(
+        say!(
             "    workgroup storage: {} bytes, invocations per workgroup: {}, workgroups per dimension: {}",
             limits.max_compute_workgroup_storage_size,
             limits.max_compute_invocations_per_workgroup,
@@ -42,7 +43,7 @@ pub fn devices(args: &GpuArgs) -> Result<Outcome> {
         } else {
             "no".to_string()
         };
-        println!(
+        say!(
             "    features:       subgroups {subgroups}, timestamps {}, f16 {}",
             has(wgpu::Features::TIMESTAMP_QUERY),
             has(wgpu::Features::SHADER_F16)

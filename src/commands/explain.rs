@@ -1,6 +1,7 @@
 //! `selfattn explain`: the seed's `00_scratch.py` as a guided tour. Every stage is computed on
 //! the GPU (all in one submission, each intermediate read back) and checked against the CPU.
 
+use super::{say, say_part};
 use selfattn::Result;
 use selfattn::attention::{Plan, Stage};
 use selfattn::compare::compare;
@@ -53,44 +54,45 @@ pub fn explain(args: &ExplainArgs) -> Result<Outcome> {
     let gpu = attention(&ctx, &kernels, &plan, &example.problem, &stages)?;
     let reference = cpu::attention::attention(&plan, &example.problem);
 
-    println!("Self-attention, step by step, on {}", ctx.describe());
-    println!(
+    say!("Self-attention, step by step, on {}", ctx.describe());
+    say!(
         "Sentence: {}  ({} tokens)",
         example.tokens.join(" "),
         dims.n
     );
-    println!(
+    say!(
         "\n0. Input embeddings X, one row per token ({}×{}):",
-        dims.n, dims.d_model
+        dims.n,
+        dims.d_model
     );
     let x = &example.problem.x;
-    print!(
+    say_part!(
         "{}",
         report::matrix(&x.data, x.rows, x.cols, Some(&example.tokens), SHOW)
     );
     if example.problem.causal {
-        println!("   (causal: query i may only look at keys j ≤ i)");
+        say!("   (causal: query i may only look at keys j ≤ i)");
     }
 
     let mut checks = Vec::new();
     for (i, stage) in stages.iter().enumerate() {
         let m = &gpu.results[stage];
-        println!(
+        say!(
             "\n{}. {} ({}×{}):",
             i + 1,
             describe(*stage, dims.d_k),
             m.rows,
             m.cols
         );
-        print!(
+        say_part!(
             "{}",
             report::matrix(&m.data, m.rows, m.cols, Some(&example.tokens), SHOW)
         );
         let c = compare(*stage, m, &reference[stage], args.tolerance);
-        println!("   check: {c}");
+        say!("   check: {c}");
         checks.push(c);
     }
-    println!(
+    say!(
         "\nAll {} stages ran in one GPU submission: upload {}, GPU {}, read-back {}.",
         stages.len(),
         report::ms(gpu.timings.upload),

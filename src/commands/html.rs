@@ -1,6 +1,7 @@
 //! `--html FILE`, shared by `run`, `mha` and `sdpa`: check the target up front, collect the run's
 //! facts, write the viewer page (see [`selfattn::viewer`]).
 
+use super::say;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,6 @@ pub fn facts(
 pub fn write(path: &Path, doc: &ViewerDoc) -> Result<Duration> {
     let start = Instant::now();
     write_html(path, doc)?;
-    println!("Viewer written to {}", path.display());
+    say!("Viewer written to {}", selfattn::fsutil::shown(path));
     Ok(start.elapsed())
 }

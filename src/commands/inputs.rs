@@ -21,17 +21,7 @@ pub fn example(args: &InputArgs) -> Result<Example> {
     if let Some(embeddings) = &args.embeddings {
         let labels = match (&args.tokens, &args.tokens_file) {
             (Some(t), _) => Some(t.split_whitespace().map(String::from).collect()),
-            (None, Some(path)) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::InputFile {
-                        path: path.clone(),
-                        message: format!("token labels: {e}"),
-                    })?
-                    .lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect(),
-            ),
+            (None, Some(path)) => Some(selfattn::input_file::read_lines(path, "token labels")?),
             (None, None) => None,
         };
         let inputs = NpyInputs {

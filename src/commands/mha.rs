@@ -1,5 +1,6 @@
 //! `selfattn mha`: torch.nn.MultiheadAttention(batch_first=True), eval mode.
 
+use super::say;
 use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
@@ -14,8 +15,8 @@ use super::html;
 use super::inputs::adapter;
 use super::run::verdict;
 use super::tensors::{
-    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, query_row_blocks,
-    run_row_blocks_and_check, save,
+    Maps, RowBlock, Wanted, check_host_weights, check_outputs, draw, labels, print_times,
+    query_row_blocks, run_row_blocks_and_check, save,
 };
 use crate::cli::MhaArgs;
 
@@ -110,7 +111,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             ),
         }
     );
-    println!("MultiheadAttention: {summary}");
+    say!("MultiheadAttention: {summary}");
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
         file: "output.npy",
@@ -132,8 +133,14 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
     } else {
         Vec::new()
     };
+    if !out.no_weights {
+        // The page holds every head of every batch element and, with several heads, their mean.
+        let maps_per_item = if dims.heads > 1 { dims.heads + 1 } else { 1 };
+        let viewer_maps = out.html.as_ref().map(|_| dims.n * maps_per_item);
+        check_host_weights(dims.n * dims.heads, dims.l, dims.s, viewer_maps)?;
+    }
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
-    println!("Adapter: {}", ctx.describe());
+    say!("Adapter: {}", ctx.describe());
     // Weights larger than one storage binding (every head's are on the GPU) are computed in
     // blocks of query rows.
     let blocks = query_row_blocks(&ctx, out.no_weights, dims.n * dims.heads, dims.l, dims.s)?;
@@ -255,7 +262,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             col_labels,
         };
         let time = draw(&out.out, &maps, &title, cmap, hide_masked)?;
-        println!("Heatmap written to {}", out.out.display());
+        say!("Heatmap written to {}", selfattn::fsutil::shown(&out.out));
         Some(time)
     } else {
         None

@@ -1,6 +1,7 @@
 //! `selfattn model`: a pretrained BERT-family encoder on the GPU, checked against the CPU, its
 //! attentions saved and drawn (one head, one layer's heads, or every layer × head).
 
+use super::say;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -11,7 +12,9 @@ use selfattn::bert::{BertModel, BertPlan, Tokenized};
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::{check_dir_target, check_file_target, create_dir, write_atomic};
+use selfattn::fsutil::{
+    check_dir_target, check_file_target, create_dir, refuse_stdout, write_output,
+};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
@@ -62,6 +65,19 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let cmap = Colormap::from_str(&args.cmap)?;
     let texts = texts(args)?;
     let pictures = picture_paths(&args.out, texts.len());
+    super::claim_stdout(&[
+        (
+            "--out",
+            Some(args.out.as_path()).filter(|_| !args.no_heatmap),
+        ),
+        ("--html", args.html.as_deref()),
+    ])?;
+    if !args.no_heatmap && pictures.len() > 1 {
+        refuse_stdout(
+            &args.out,
+            &format!("for --out with {} texts (one picture each)", pictures.len()),
+        )?;
+    }
     if !args.no_heatmap {
         for p in &pictures {
             check_file_target(p)?;
@@ -121,12 +137,34 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             )));
         }
     }
+    // Every layer's and head's N×N attentions are read back (and saved, drawn), twice over at
+    // the peak; the activations are a few N × hidden matrices per layer.
+    let attention_bytes: u64 = tokenized
+        .iter()
+        .map(|t| (c.layers * c.heads) as u64 * (t.tokens.len() as u64).pow(2) * 4)
+        .sum();
+    let activation_bytes: u64 = tokenized
+        .iter()
+        .map(|t| (t.tokens.len() * (4 * c.hidden + c.intermediate)) as u64 * 4)
+        .sum();
+    selfattn::limits::check_host_bytes(
+        &format!(
+            "the attentions of {} layers × {} heads for {} sentence(s) and their activations",
+            c.layers,
+            c.heads,
+            tokenized.len()
+        ),
+        attention_bytes
+            .saturating_mul(2)
+            .saturating_add(activation_bytes),
+        "run fewer or shorter sentences (one --text at a time)",
+    )?;
     let sequences: Vec<_> = tokenized.iter().map(|t| t.sequence.clone()).collect();
     let plan = BertPlan::new(&c, model.weights, &sequences)?;
 
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
-    println!("Adapter: {}", ctx.describe());
-    println!(
+    say!("Adapter: {}", ctx.describe());
+    say!(
         "Model: {} (bert: {} layers × {} heads, hidden {}, feed-forward {})",
         args.model.display(),
         c.layers,
@@ -135,7 +173,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         c.intermediate
     );
     for (i, t) in tokenized.iter().enumerate() {
-        println!(
+        say!(
             "Sentence {i}: {} tokens: {}",
             t.tokens.len(),
             t.tokens.join(" ")
@@ -147,7 +185,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let (values, timings) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
 
     let (checks, cpu_time) = if args.no_check {
-        println!("\nGPU vs CPU: not checked (--no-check)");
+        say!("\nGPU vs CPU: not checked (--no-check)");
         (Vec::new(), None)
     } else {
         let start = Instant::now();
@@ -175,7 +213,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             let start = Instant::now();
             draw_sentence(path, r, &name, c.layers, c.heads, selection, cmap)?;
             draw_time += start.elapsed();
-            println!("Wrote {}", path.display());
+            say!("Wrote {}", selfattn::fsutil::shown(path));
         }
     }
     if let Some(path) = &args.html {
@@ -249,16 +287,7 @@ fn viewer_doc(
 /// The sentences from --text or --text-file.
 fn texts(args: &ModelArgs) -> Result<Vec<String>> {
     let texts: Vec<String> = match &args.text_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Error::InputFile {
-                path: path.clone(),
-                message: e.to_string(),
-            })?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect(),
+        Some(path) => selfattn::input_file::read_lines(path, "sentences")?,
         None => args.text.clone(),
     };
     if texts.is_empty() {
@@ -327,9 +356,9 @@ fn check(
             compare_shaped(stage, v, &shape, &reference[id.0], tolerance),
         ));
     }
-    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e} (padded batch shapes):");
+    say!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e} (padded batch shapes):");
     for (name, c) in &checks {
-        println!("  {name:<18} {c}");
+        say!("  {name:<18} {c}");
     }
     checks
 }
@@ -392,14 +421,14 @@ fn save(
             &r.attentions,
         )?;
         write_array(&d.join("last_hidden_state.npy"), &[n, hidden], &r.hidden)?;
-        write_atomic(&d.join("tokens.txt"), |w| {
+        write_output(&d.join("tokens.txt"), |w| {
             for t in &r.tokens {
                 writeln!(w, "{t}")?;
             }
             Ok(())
         })?;
     }
-    println!(
+    say!(
         "Saved attentions.npy, last_hidden_state.npy and tokens.txt in {}{}",
         dir.display(),
         if results.len() > 1 {
@@ -418,7 +447,7 @@ fn print_times(
     cpu: Option<Duration>,
     draw: Duration,
 ) {
-    println!(
+    say!(
         "\nTimes: load {}, tokenize {}, upload {}, GPU {}, read-back {}, CPU reference {}, heatmap {}",
         report::ms(load),
         report::ms(tokenize),

@@ -1,5 +1,6 @@
 //! `selfattn run` (the default): compute, verify, report, draw, save.
 
+use super::{say, say_part};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -37,11 +38,14 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let cmap = colormap(args.cmap.as_deref(), &example)?;
     check_output_paths(args)?;
     let dims = example.problem.dims()?;
-    check_host_weights(dims.n, args.no_weights)?;
+    if !args.no_weights {
+        let viewer_maps = args.html.as_ref().map(|_| 1);
+        tensors::check_host_weights(1, dims.n, dims.n, viewer_maps)?;
+    }
 
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
-    println!("Adapter: {}", ctx.describe());
-    println!(
+    say!("Adapter: {}", ctx.describe());
+    say!(
         "Tokens ({}): {}",
         dims.n,
         if dims.n <= 32 {
@@ -85,7 +89,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             ""
         }
     );
-    println!("Shapes: {shapes}");
+    say!("Shapes: {shapes}");
 
     let causal = example.problem.causal;
     let has_wo = example.problem.wo.is_some();
@@ -103,7 +107,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         .flatten();
     let gpu = match blocks {
         Some(rows) => {
-            println!(
+            say!(
                 "The {n}×{n} weights ({} MiB) are computed in blocks of {rows} query rows, one submission each",
                 (dims.n * dims.n * 4) >> 20,
                 n = dims.n
@@ -117,8 +121,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let weights = gpu.results.get(&Stage::Weights);
     if dims.n <= PRINT_LIMIT {
         if let Some(weights) = weights {
-            println!("\nAttention weights (softmax(Q·Kᵀ/√d_k), GPU):");
-            print!(
+            say!("\nAttention weights (softmax(Q·Kᵀ/√d_k), GPU):");
+            say_part!(
                 "{}",
                 report::matrix(
                     &weights.data,
@@ -129,11 +133,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
                 )
             );
         }
-        println!(
+        say!(
             "\nOutput (weights · V{}, GPU):",
             if has_wo { " · W_O" } else { "" }
         );
-        print!(
+        say_part!(
             "{}",
             report::matrix(
                 &output.data,
@@ -173,7 +177,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let drew = !args.no_heatmap && weights.is_some();
 
     let t = gpu.timings;
-    println!(
+    say!(
         "\nTimes: upload {}, GPU {}, read-back {}, CPU reference {}{}",
         report::ms(t.upload),
         report::ms(t.gpu),
@@ -186,12 +190,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         }
     );
     if drew {
-        println!("Heatmap written to {}", args.out.display());
+        say!("Heatmap written to {}", selfattn::fsutil::shown(&args.out));
     } else if args.no_weights && !args.no_heatmap {
-        println!("No heatmap: --no-weights never forms the weights.");
+        say!("No heatmap: --no-weights never forms the weights.");
     }
     if let Some(dir) = &args.save {
-        println!(
+        say!(
             "Saved {}{}",
             if weights.is_some() {
                 format!("{} and ", dir.join("weights.npy").display())
@@ -202,21 +206,6 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         );
     }
     Ok(verdict(&checks))
-}
-
-use super::tensors::MAX_HOST_WEIGHTS_BYTES;
-
-/// Refuses, before any GPU work, weights too large to hold on the host.
-fn check_host_weights(n: usize, no_weights: bool) -> Result<()> {
-    let bytes = (n as u64).saturating_mul(n as u64).saturating_mul(4);
-    if !no_weights && bytes > MAX_HOST_WEIGHTS_BYTES {
-        return Err(Error::InvalidSize(format!(
-            "the {n}×{n} attention weights need {bytes} bytes on the host, more than selfattn's \
-             host limit of {MAX_HOST_WEIGHTS_BYTES} bytes (4 GiB); --no-weights computes the \
-             output without them"
-        )));
-    }
-    Ok(())
 }
 
 /// The seed of the inputs, reused to sample the verified rows.
@@ -235,14 +224,14 @@ fn verify(
 ) -> Vec<Comparison> {
     let checks: Vec<Comparison> = match check {
         Check::None => {
-            println!("\nNot checked against the CPU reference (--verify none).");
+            say!("\nNot checked against the CPU reference (--verify none).");
             return Vec::new();
         }
         Check::Full => {
             let reference = super::progress::while_running("CPU reference (f64)", || {
                 cpu::attention::attention_stages(plan, &example.problem, want)
             });
-            println!("\nGPU vs CPU (f64) reference, every element, tolerance {tolerance:.1e}:");
+            say!("\nGPU vs CPU (f64) reference, every element, tolerance {tolerance:.1e}:");
             want.iter()
                 .map(|s| compare(*s, &gpu[s], &reference[s], tolerance))
                 .collect()
@@ -251,7 +240,7 @@ fn verify(
             let reference = super::progress::while_running("CPU reference rows (f64)", || {
                 cpu::attention::reference_rows(&example.problem, rows)
             });
-            println!(
+            say!(
                 "\nGPU vs CPU (f64) reference on {} sampled query rows {rows:?}, tolerance {tolerance:.1e}:",
                 rows.len()
             );
@@ -275,7 +264,7 @@ fn verify(
         }
     };
     for c in &checks {
-        println!("  {c}");
+        say!("  {c}");
     }
     checks
 }
@@ -358,6 +347,11 @@ fn colormap(flag: Option<&str>, example: &Example) -> Result<Colormap> {
 
 /// Fails early, before any GPU work, when an output can't be written where asked.
 fn check_output_paths(args: &RunArgs) -> Result<()> {
+    let drawing = !args.no_heatmap && !args.no_weights;
+    super::claim_stdout(&[
+        ("--out", Some(args.out.as_path()).filter(|_| drawing)),
+        ("--html", args.html.as_deref()),
+    ])?;
     if !args.no_heatmap && !args.no_weights {
         check_file_target(&args.out)?;
     }

@@ -1,5 +1,6 @@
 //! `selfattn sdpa`: torch.nn.functional.scaled_dot_product_attention on .npy arrays.
 
+use super::say;
 use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
@@ -14,8 +15,8 @@ use super::html;
 use super::inputs::adapter;
 use super::run::verdict;
 use super::tensors::{
-    Maps, RowBlock, Wanted, check_outputs, draw, labels, print_times, query_row_blocks,
-    run_row_blocks_and_check, save,
+    Maps, RowBlock, Wanted, check_host_weights, check_outputs, draw, labels, print_times,
+    query_row_blocks, run_row_blocks_and_check, save,
 };
 use crate::cli::SdpaArgs;
 
@@ -42,6 +43,12 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         1 => (1, dims.lead[0]),
         n => (dims.lead[n - 1], dims.batch / dims.lead[n - 1]),
     };
+    if !out.no_weights {
+        // The page holds every map and, with several heads, each group's mean.
+        let averages = if panels_axis > 1 { groups } else { 0 };
+        let viewer_maps = out.html.as_ref().map(|_| dims.batch + averages);
+        check_host_weights(dims.batch, dims.l, dims.s, viewer_maps)?;
+    }
     if out.batch_index >= groups {
         return Err(Error::Usage(format!(
             "--batch-index {} is out of range: there are {groups} batch element(s)",
@@ -67,7 +74,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
                 if m.was_bool { "bool" } else { "float" }
             ))
     );
-    println!("scaled_dot_product_attention: {summary}");
+    say!("scaled_dot_product_attention: {summary}");
     let shape = |last: usize| [dims.lead.clone(), vec![dims.l, last]].concat();
     let mut wanted = vec![Wanted {
         stage: Stage::Output,
@@ -82,7 +89,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         });
     }
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
-    println!("Adapter: {}", ctx.describe());
+    say!("Adapter: {}", ctx.describe());
     // Weights larger than one storage binding are computed in blocks of query rows.
     let blocks = query_row_blocks(&ctx, out.no_weights, dims.batch, dims.l, dims.s)?;
     let blocks = blocks.into_iter().map(|rows| {
@@ -156,7 +163,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         };
         let hide_masked = args.causal && !out.show_masked;
         let time = draw(&out.out, &maps, &title, cmap, hide_masked)?;
-        println!("Heatmap written to {}", out.out.display());
+        say!("Heatmap written to {}", selfattn::fsutil::shown(&out.out));
         Some(time)
     };
     print_times(&results, draw_time);

@@ -1,6 +1,7 @@
 //! What `mha` and `sdpa` share: run a program on the GPU, check the requested tensors against the
 //! CPU reference, save them as .npy with PyTorch's shapes, and draw one batch element's maps.
 
+use super::say;
 use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
@@ -15,9 +16,11 @@ use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel, block_average};
+use selfattn::limits;
 use selfattn::npy::write_array;
 use selfattn::program::{BufId, Program};
 use selfattn::report;
+use selfattn::viewer::MAX_TOTAL_WEIGHTS;
 
 use crate::cli::OutputArgs;
 
@@ -26,6 +29,49 @@ use super::inputs::check_tolerance;
 /// The most bytes of weights a command assembles on the host (4 GiB; N = 32,768 for one head):
 /// beyond, row blocks would fit the GPU but the whole matrix would not fit a sensible host.
 pub const MAX_HOST_WEIGHTS_BYTES: u64 = 1 << 32;
+
+/// Refuses, before any work, a run whose attention weights would not fit the host: `matrices`
+/// (batch × heads) weights of `rows` × `keys` each, of which `viewer_maps` maps go into an
+/// `--html` page. Three limits: selfattn's own 4 GiB of weights, the viewer's
+/// [`MAX_TOTAL_WEIGHTS`], and the memory the machine has now ([`selfattn::limits`]), counting
+/// twice the weights (the read-back matrix and the head mean / picture / page copy; a run
+/// peaked at 1.8× at N = 8192) — each message names the size, the limit and the flag.
+pub fn check_host_weights(
+    matrices: usize,
+    rows: usize,
+    keys: usize,
+    viewer_maps: Option<usize>,
+) -> Result<()> {
+    let map = (rows as u64).saturating_mul(keys as u64);
+    let count = (matrices as u64).saturating_mul(map);
+    let bytes = count.saturating_mul(4);
+    let what = if matrices == 1 {
+        format!("the {rows}×{keys} attention weights")
+    } else {
+        format!("the attention weights ({matrices} × {rows} × {keys})")
+    };
+    if bytes > MAX_HOST_WEIGHTS_BYTES {
+        return Err(Error::InvalidSize(format!(
+            "{what} need {bytes} bytes on the host, more than selfattn's host limit of \
+             {MAX_HOST_WEIGHTS_BYTES} bytes (4 GiB); --no-weights computes the output without them"
+        )));
+    }
+    let page = viewer_maps.map_or(0, |m| (m as u64).saturating_mul(map));
+    if page > MAX_TOTAL_WEIGHTS as u64 {
+        return Err(Error::InvalidSize(format!(
+            "--html would hold {page} weights ({} maps of {rows} × {keys}), more than the \
+             {MAX_TOTAL_WEIGHTS} one viewer page can; drop --html (the PNG and --save still work)",
+            viewer_maps.unwrap_or(0)
+        )));
+    }
+    limits::check_host_bytes(
+        &format!("{what} and their working copy"),
+        bytes
+            .saturating_mul(2)
+            .saturating_add(page.saturating_mul(4)),
+        "--no-weights computes the output without them",
+    )
+}
 
 /// Query rows per block so that one block's weights — `matrices` (batch × heads) × rows × `keys`
 /// f32 — fit the device's storage binding limit: all `rows` when the whole weights fit at once.
@@ -41,13 +87,7 @@ pub fn weight_rows_per_block(
         .saturating_mul(keys as u64)
         .saturating_mul(4);
     let total = row_bytes.saturating_mul(rows as u64);
-    if total > MAX_HOST_WEIGHTS_BYTES {
-        return Err(Error::InvalidSize(format!(
-            "the attention weights ({matrices} × {rows} × {keys}) need {total} bytes on the host, \
-             more than selfattn's host limit of {MAX_HOST_WEIGHTS_BYTES} bytes (4 GiB); \
-             --no-weights computes the output without them"
-        )));
-    }
+    check_host_weights(matrices, rows, keys, None)?;
     let (limit, limit_name) = ctx.max_storage_bytes();
     // The kernels index with u32: no block may hold 2^32 or more elements either.
     let limit = limit.min(u32::MAX as u64 * 4);
@@ -81,7 +121,7 @@ pub fn query_row_blocks(
         weight_rows_per_block(ctx, matrices, rows, keys)?
     };
     if per_block < rows {
-        println!(
+        say!(
             "The weights exceed {}'s storage binding limit: computing them in {} blocks of up to \
              {per_block} query rows",
             ctx.info.name,
@@ -138,7 +178,12 @@ pub struct Results {
 pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     check_tolerance(out.tolerance)?;
     let cmap = Colormap::from_str(&out.cmap)?;
-    if !out.no_heatmap && !out.no_weights {
+    let drawing = !out.no_heatmap && !out.no_weights;
+    super::claim_stdout(&[
+        ("--out", Some(out.out.as_path()).filter(|_| drawing)),
+        ("--html", out.html.as_deref()),
+    ])?;
+    if drawing {
         check_file_target(&out.out)?;
     }
     if let Some(dir) = &out.save {
@@ -257,9 +302,9 @@ fn check_and_report(
         .zip(values.iter().zip(reference))
         .map(|(w, (v, r))| compare_shaped(w.stage, v, &w.shape, r, tolerance))
         .collect();
-    println!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
+    say!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
     for (w, c) in wanted.iter().zip(&checks) {
-        println!("  {c}   shape {:?}", w.shape);
+        say!("  {c}   shape {:?}", w.shape);
     }
     checks
 }
@@ -270,7 +315,7 @@ pub fn save(dir: &Path, wanted: &[Wanted], values: &[Vec<f32>]) -> Result<()> {
     for (w, v) in wanted.iter().zip(values) {
         write_array(&dir.join(w.file), &w.shape, v)?;
     }
-    println!(
+    say!(
         "Saved {} in {}",
         wanted
             .iter()
@@ -285,7 +330,7 @@ pub fn save(dir: &Path, wanted: &[Wanted], values: &[Vec<f32>]) -> Result<()> {
 /// Prints the phase times.
 pub fn print_times(r: &Results, draw: Option<Duration>) {
     let t = r.timings;
-    println!(
+    say!(
         "\nTimes: upload {}, GPU {}, read-back {}, CPU reference {}{}",
         report::ms(t.upload),
         report::ms(t.gpu),

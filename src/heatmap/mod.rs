@@ -260,7 +260,7 @@ impl Heatmap {
         self.scale
     }
 
-    /// PNG to `path` atomically (crate::fsutil::write_atomic + image's PngEncoder).
+    /// PNG to `path` atomically (crate::fsutil::write_output + image's PngEncoder).
     pub fn save_png(&self, path: &Path) -> Result<()> {
         save_image_png(&self.image, path)
     }
@@ -268,7 +268,7 @@ impl Heatmap {
 
 /// Writes `image` as a PNG to `path` atomically.
 pub fn save_image_png(image: &RgbImage, path: &Path) -> Result<()> {
-    crate::fsutil::write_atomic(path, |w| {
+    crate::fsutil::write_output(path, |w| {
         PngEncoder::new(w)
             .write_image(
                 image.as_raw(),

@@ -21,14 +21,14 @@ use std::path::Path;
 pub use doc::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, numbered};
 
 use crate::error::Result;
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_output;
 
 /// Validates `doc` and writes its page to `path` atomically (a temporary sibling renamed into
 /// place). Errors: the doc's shape problems ([`ViewerDoc::validate`]) before anything is
 /// written, and [`crate::Error::OutputFile`] naming `path` when it can't be written.
 pub fn write_html(path: &Path, doc: &ViewerDoc) -> Result<()> {
     doc.validate()?;
-    write_atomic(path, |out| page::write_page(out, doc))
+    write_output(path, |out| page::write_page(out, doc))
 }
 
 #[cfg(test)]
