@@ -306,7 +306,7 @@ impl Plan {
     /// The plan for query rows `rows` only (all keys): the weights and output of those rows.
     /// Used when the whole N×N weights would not fit one storage binding (or host memory is to be
     /// kept near one N×N matrix): the rows are run block by block, each block its own program.
-    /// Its inputs are X, W_Q, W_K, W_V, [W_O] and then X's rows `rows` (see
+    /// Its inputs are X, W_Q, W_K, W_V, W_O (when there is one) and then X's rows `rows` (see
     /// [`Plan::row_block_input_data`]); its stages Weights (rows × N), Context and Output.
     pub fn row_block(
         dims: Dims,

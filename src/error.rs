@@ -18,7 +18,12 @@ pub enum Error {
 
     /// The adapter refused to give us a device.
     #[error("could not open a device on adapter '{adapter}': {message}")]
-    DeviceRequest { adapter: String, message: String },
+    DeviceRequest {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        message: String,
+    },
 
     /// Two tensors whose shapes must agree do not.
     #[error("shape mismatch: {0}")]
@@ -27,8 +32,11 @@ pub enum Error {
     /// An input tensor holds NaN or infinity.
     #[error("tensor {tensor} holds a non-finite value ({value}) at index {index}")]
     NonFinite {
+        /// The tensor (and its file, where it came from one).
         tensor: String,
+        /// The first bad element's index.
         index: String,
+        /// Its value.
         value: f64,
     },
 
@@ -41,9 +49,13 @@ pub enum Error {
         "too large for this adapter: {what} needs {needed} bytes but {limit_name} is {limit} bytes"
     )]
     BufferTooLarge {
+        /// The buffer or binding.
         what: String,
+        /// Bytes it needs.
         needed: u64,
+        /// The wgpu limit it exceeds.
         limit_name: &'static str,
+        /// That limit's value on this adapter.
         limit: u64,
     },
 
@@ -53,15 +65,30 @@ pub enum Error {
 
     /// wgpu reported a validation or out-of-memory error.
     #[error("GPU validation error in {stage}: {message}")]
-    Validation { stage: String, message: String },
+    Validation {
+        /// The stage (kernel) that was recorded.
+        stage: String,
+        /// What wgpu said.
+        message: String,
+    },
 
     /// A file could not be read or parsed.
     #[error("{path}: {message}")]
-    InputFile { path: PathBuf, message: String },
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// The tensor or key, and the problem.
+        message: String,
+    },
 
     /// A file could not be written.
     #[error("cannot write {path}: {message}")]
-    OutputFile { path: PathBuf, message: String },
+    OutputFile {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        message: String,
+    },
 
     /// A command-line value is not acceptable.
     #[error("{0}")]

@@ -34,8 +34,11 @@ pub fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
         return Err(fail(path, what, "is a folder, not a file"));
     }
     if meta.is_file() {
-        let avoid = format!("is {} selfattn meant to read?", path.display());
-        limits::check_host_bytes(&format!("{what} ({})", path.display()), meta.len(), &avoid)?;
+        limits::check_host_bytes(
+            &format!("{what} ({}) is read whole: its bytes", path.display()),
+            meta.len(),
+            "is it the file meant?",
+        )?;
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut bytes)
             .map_err(|e| fail(path, what, e))?;

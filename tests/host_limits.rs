@@ -72,19 +72,28 @@ fn every_command_refuses_what_the_host_cannot_hold() {
         &["sdpa", "--q", "q.npy", "--k", "q.npy", "--v", "v.npy"],
         weights_hint,
     );
+    // Above each of the tiny model's files (they are read whole, and checked too), below what
+    // a 19-token sentence's attentions and activations take.
     refused(
         d,
-        "1K",
+        "8K",
         &[
             "model",
             "--model",
             "tiny",
             "--text",
-            "the cat sat on the mat .",
+            "the cat sat on the mat . the dog ran on the mat . a cat sat , un",
         ],
         "fewer or shorter sentences",
     );
     refused(d, "64K", &["bench", "--sizes", "5,300"], "smaller --sizes");
+    // Input files are read whole, so one larger than the limit is refused before it is read.
+    refused(
+        d,
+        "1K",
+        &["model", "--model", "tiny", "--text", "the cat"],
+        "tokenizer.json) is read whole",
+    );
 
     // The same runs fit a limit large enough: the estimate is not a blanket refusal.
     let r = run_with_env(

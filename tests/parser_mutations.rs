@@ -268,6 +268,14 @@ fn replace(b: &mut Vec<u8>, (start, end): (usize, usize), with: &[u8]) {
     b.splice(start..end, with.iter().copied());
 }
 
+/// Replaces the `which`-th (modulo their count) of the ranges `find` finds with `with`.
+fn replace_nth(b: &mut Vec<u8>, find: fn(&[u8]) -> Vec<(usize, usize)>, which: usize, with: &[u8]) {
+    let ranges = find(b);
+    if !ranges.is_empty() {
+        replace(b, ranges[which % ranges.len()], with);
+    }
+}
+
 fn apply(b: &mut Vec<u8>, m: &Mutation) {
     let pos = |b: &Vec<u8>, at: f64| ((b.len() as f64) * at) as usize;
     match m {
@@ -307,12 +315,7 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
                 }
             }
         }
-        Mutation::Number { which, value } => {
-            let n = numbers(b);
-            if !n.is_empty() {
-                replace(b, n[which % n.len()], value.as_bytes());
-            }
-        }
+        Mutation::Number { which, value } => replace_nth(b, numbers, *which, value.as_bytes()),
         Mutation::CopyNumber { from, to } => {
             let n = numbers(b);
             if !n.is_empty() {
@@ -321,25 +324,14 @@ fn apply(b: &mut Vec<u8>, m: &Mutation) {
                 replace(b, n[to % n.len()], &value);
             }
         }
-        Mutation::Text { which, value } => {
-            let s = strings(b);
-            if !s.is_empty() {
-                replace(b, s[which % s.len()], value.as_bytes());
-            }
-        }
+        Mutation::Text { which, value } => replace_nth(b, strings, *which, value.as_bytes()),
         Mutation::Deep { which, depth } => {
-            let n = numbers(b);
-            if !n.is_empty() {
-                let value = format!("{}1{}", "[".repeat(*depth), "]".repeat(*depth));
-                replace(b, n[which % n.len()], value.as_bytes());
-            }
+            let value = format!("{}1{}", "[".repeat(*depth), "]".repeat(*depth));
+            replace_nth(b, numbers, *which, value.as_bytes());
         }
         Mutation::Huge { which, len } => {
-            let n = numbers(b);
-            if !n.is_empty() {
-                let value = format!("\"{}\"", "x".repeat(*len));
-                replace(b, n[which % n.len()], value.as_bytes());
-            }
+            let value = format!("\"{}\"", "x".repeat(*len));
+            replace_nth(b, numbers, *which, value.as_bytes());
         }
     }
 }

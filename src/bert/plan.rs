@@ -18,7 +18,7 @@ use crate::program::{BufId, Program};
 use super::config::BertConfig;
 use super::weights::{BertWeights, Linear, Norm};
 
-/// One tokenized sentence: ids and token-type ids, [CLS] and [SEP] included.
+/// One tokenized sentence: ids and token-type ids, `[CLS]` and `[SEP]` included.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sequence {
     /// Token ids.

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub struct Tokenized {
     /// Ids and token types, special tokens included.
     pub sequence: Sequence,
-    /// The tokens as the tokenizer spells them ([CLS], ##pieces, [SEP]).
+    /// The tokens as the tokenizer spells them (`[CLS]`, `##pieces`, `[SEP]`).
     pub tokens: Vec<String>,
     /// Tokens before truncation, when the text was cut to fit.
     pub truncated_from: Option<usize>,
