@@ -20,47 +20,7 @@
 //
 // CPU twin: src/cpu/flash.rs.
 
-// Keep in sync with `FlashParams` in src/gpu/flash.rs.
-struct FlashParams {
-    // queries, keys, query/key width, value width
-    l: u32,
-    s: u32,
-    d: u32,
-    dv: u32,
-    scale: f32,
-    causal: u32,
-    causal_offset: i32,
-    // matrix z is batch element z / heads, head z % heads
-    heads: u32,
-    batch: u32,
-    has_mask: u32,
-    has_padding: u32,
-    padding_batch: u32,
-    mask_batch: u32,
-    mask_head: u32,
-    mask_row: u32,
-    // Q(i, t) = q[outer * q_batch_outer + inner * q_batch_inner + i * q_row + t], likewise K, V, O
-    q_row: u32,
-    q_batch_outer: u32,
-    q_batch_inner: u32,
-    k_row: u32,
-    k_batch_outer: u32,
-    k_batch_inner: u32,
-    v_row: u32,
-    v_batch_outer: u32,
-    v_batch_inner: u32,
-    o_row: u32,
-    o_batch_outer: u32,
-    o_batch_inner: u32,
-    // this dispatch's keys, and whether it starts (1) / finishes (1) the recurrence
-    key_begin: u32,
-    key_end: u32,
-    first: u32,
-    last: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-}
+#import flash_bindings
 
 const WG = 64u;
 const CHUNK = 64u;
@@ -68,18 +28,6 @@ const CHUNK = 64u;
 // from storage for every key (on CPU adapters those reads are gathers across the SIMD lanes).
 // Keep in sync with `Q_CACHE` in src/gpu/flash.rs.
 const Q_CACHE = 128u;
-const MASKED_BELOW = -1e30;
-
-@group(0) @binding(0) var<uniform> params: FlashParams;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read> padding: array<f32>;
-// (m, l, found) per query row, matrix and output chunk: between key blocks, and final after
-// the last (the row statistics attention_weights.wgsl reads)
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn flash(@builtin(global_invocation_id) gid: vec3<u32>) {

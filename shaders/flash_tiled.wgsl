@@ -22,43 +22,7 @@
 //
 // CPU twin: src/cpu/flash.rs (the same step as flash.wgsl).
 
-// Keep in sync with `FlashParams` in src/gpu/flash.rs (and flash.wgsl).
-struct FlashParams {
-    l: u32,
-    s: u32,
-    d: u32,
-    dv: u32,
-    scale: f32,
-    causal: u32,
-    causal_offset: i32,
-    heads: u32,
-    batch: u32,
-    has_mask: u32,
-    has_padding: u32,
-    padding_batch: u32,
-    mask_batch: u32,
-    mask_head: u32,
-    mask_row: u32,
-    q_row: u32,
-    q_batch_outer: u32,
-    q_batch_inner: u32,
-    k_row: u32,
-    k_batch_outer: u32,
-    k_batch_inner: u32,
-    v_row: u32,
-    v_batch_outer: u32,
-    v_batch_inner: u32,
-    o_row: u32,
-    o_batch_outer: u32,
-    o_batch_inner: u32,
-    key_begin: u32,
-    key_end: u32,
-    first: u32,
-    last: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-}
+#import flash_bindings
 
 // Keep in sync with the constants in src/gpu/flash.rs.
 const WG = 256u;
@@ -70,17 +34,7 @@ const DC = 32u;
 // different memory banks.
 const SLICE_STRIDE = 9u;
 const K_OFFSET = 576u; // BR * SLICE_STRIDE
-const MASKED_BELOW = -1e30;
 const MASKED = -3e38;
-
-@group(0) @binding(0) var<uniform> params: FlashParams;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read> padding: array<f32>;
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 // Steps 1 and 3 share it: Q and K slices, then the V tile (BC keys × COLS columns).
 var<workgroup> tile: array<vec4<f32>, 864>;

@@ -11,45 +11,11 @@
 //
 // CPU twin: src/cpu/matmul.rs.
 
-// Keep in sync with `MatmulParams` in src/gpu/matmul.rs.
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    alpha: f32,
-    // A(i, k) = a[a_base + i * a_row + k * a_col]
-    a_row: u32,
-    a_col: u32,
-    // B(k, j) = b[b_base + k * b_row + j * b_col]
-    b_row: u32,
-    b_col: u32,
-    // C(i, j) = c[c_base + i * c_row + j]
-    c_row: u32,
-    has_bias: u32,
-    // batch index z = outer * batch_inner + inner (e.g. batch element, head)
-    batch_outer: u32,
-    batch_inner: u32,
-    a_batch_outer: u32,
-    a_batch_inner: u32,
-    b_batch_outer: u32,
-    b_batch_inner: u32,
-    c_batch_outer: u32,
-    c_batch_inner: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-    _pad0: u32,
-}
+#import matmul_bindings
 
 const WG_X = 8u;
 const WG_Y = 8u;
 const TILE = 8u;
-
-@group(0) @binding(0) var<uniform> params: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -4,40 +4,10 @@
 //
 // CPU twin: src/cpu/matmul.rs (the arithmetic is the same as matmul.wgsl's).
 
-// Keep in sync with `MatmulParams` in src/gpu/matmul.rs (and shaders/matmul.wgsl).
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    alpha: f32,
-    a_row: u32,
-    a_col: u32,
-    b_row: u32,
-    b_col: u32,
-    c_row: u32,
-    has_bias: u32,
-    batch_outer: u32,
-    batch_inner: u32,
-    a_batch_outer: u32,
-    a_batch_inner: u32,
-    b_batch_outer: u32,
-    b_batch_inner: u32,
-    c_batch_outer: u32,
-    c_batch_inner: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-    _pad0: u32,
-}
+#import matmul_bindings
 
 const WG_X = 8u;
 const WG_Y = 8u;
-
-@group(0) @binding(0) var<uniform> params: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -11,9 +11,13 @@
 // loads rows i, i + 8, i + 16 and i + 24 and the others take them with subgroupShuffle — 12 loads
 // (8 of B, 4 of A) for 256 multiply-adds per step, against 16 for 64 in matmul.wgsl. Anywhere
 // else (other subgroup sizes or layouts) it loads A row by row, so no subgroup size or layout is
-// assumed for the result to be right. The 32 rows are written out by hand: WGSL has no macros, a
+// assumed for the result to be right. The 32 rows are unrolled, not looped over: a
 // loop over rows would count against llvmpipe's loop cap, and the accumulators must stay
-// registers (llvmpipe spills them to its stack, which costs far less than the gathers).
+// registers (llvmpipe spills them to its stack, which costs far less than the gathers). The
+// `#for r in 0..ROWS` blocks are written out once per row by src/shader_source.rs before naga
+// sees the shader (`cargo run --example expand_shader -- shaders/matmul_shuffle.wgsl`), so ROWS
+// (a multiple of WG_X) is a parameter of this file; TILE = 8 is tied to the two vec4
+// accumulators per row.
 //
 // Measured on lavapipe, N = 2048, d = 64 (`examples/stage_times.rs`, alternating runs): Q·Kᵀ
 // 8 rows per invocation 79–91 ms, 16 rows 65–73, 24 rows 57–61, 32 rows 52–59, 64 rows 47–51
@@ -26,35 +30,7 @@
 //
 // CPU twin: src/cpu/matmul.rs.
 
-// Keep in sync with `MatmulParams` in src/gpu/matmul.rs.
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    alpha: f32,
-    // A(i, k) = a[a_base + i * a_row + k * a_col]
-    a_row: u32,
-    a_col: u32,
-    // B(k, j) = b[b_base + k * b_row + j * b_col]
-    b_row: u32,
-    b_col: u32,
-    // C(i, j) = c[c_base + i * c_row + j]
-    c_row: u32,
-    has_bias: u32,
-    // batch index z = outer * batch_inner + inner (e.g. batch element, head)
-    batch_outer: u32,
-    batch_inner: u32,
-    a_batch_outer: u32,
-    a_batch_inner: u32,
-    b_batch_outer: u32,
-    b_batch_inner: u32,
-    c_batch_outer: u32,
-    c_batch_inner: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-    _pad0: u32,
-}
+#import matmul_bindings
 
 // Keep in sync with src/gpu/matmul.rs (WG, TILE, SHUFFLE_ROWS).
 const WG_X = 8u;
@@ -63,12 +39,6 @@ const WG_Y = 8u;
 const TILE = 8u;
 // rows per invocation
 const ROWS = 32u;
-
-@group(0) @binding(0) var<uniform> params: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(WG_X * WG_Y, 1, 1)
 fn matmul_shuffle(
@@ -92,80 +62,15 @@ fn matmul_shuffle(
     let b_base = outer * params.b_batch_outer + inner * params.b_batch_inner;
     let c_base = outer * params.c_batch_outer + inner * params.c_batch_inner;
     // Clamp edge columns so every load is in bounds; their results are never stored.
-    let b0 = b_base + min(col0 + 0u, params.n - 1u) * params.b_col;
-    let b1 = b_base + min(col0 + 1u, params.n - 1u) * params.b_col;
-    let b2 = b_base + min(col0 + 2u, params.n - 1u) * params.b_col;
-    let b3 = b_base + min(col0 + 3u, params.n - 1u) * params.b_col;
-    let b4 = b_base + min(col0 + 4u, params.n - 1u) * params.b_col;
-    let b5 = b_base + min(col0 + 5u, params.n - 1u) * params.b_col;
-    let b6 = b_base + min(col0 + 6u, params.n - 1u) * params.b_col;
-    let b7 = b_base + min(col0 + 7u, params.n - 1u) * params.b_col;
+#for c in 0..TILE
+    let b${c} = b_base + min(col0 + ${c}u, params.n - 1u) * params.b_col;
+#end
     let a_step = params.a_col;
     let b_step = params.b_row;
-    var acc0l = vec4<f32>(0.0);
-    var acc0h = vec4<f32>(0.0);
-    var acc1l = vec4<f32>(0.0);
-    var acc1h = vec4<f32>(0.0);
-    var acc2l = vec4<f32>(0.0);
-    var acc2h = vec4<f32>(0.0);
-    var acc3l = vec4<f32>(0.0);
-    var acc3h = vec4<f32>(0.0);
-    var acc4l = vec4<f32>(0.0);
-    var acc4h = vec4<f32>(0.0);
-    var acc5l = vec4<f32>(0.0);
-    var acc5h = vec4<f32>(0.0);
-    var acc6l = vec4<f32>(0.0);
-    var acc6h = vec4<f32>(0.0);
-    var acc7l = vec4<f32>(0.0);
-    var acc7h = vec4<f32>(0.0);
-    var acc8l = vec4<f32>(0.0);
-    var acc8h = vec4<f32>(0.0);
-    var acc9l = vec4<f32>(0.0);
-    var acc9h = vec4<f32>(0.0);
-    var acc10l = vec4<f32>(0.0);
-    var acc10h = vec4<f32>(0.0);
-    var acc11l = vec4<f32>(0.0);
-    var acc11h = vec4<f32>(0.0);
-    var acc12l = vec4<f32>(0.0);
-    var acc12h = vec4<f32>(0.0);
-    var acc13l = vec4<f32>(0.0);
-    var acc13h = vec4<f32>(0.0);
-    var acc14l = vec4<f32>(0.0);
-    var acc14h = vec4<f32>(0.0);
-    var acc15l = vec4<f32>(0.0);
-    var acc15h = vec4<f32>(0.0);
-    var acc16l = vec4<f32>(0.0);
-    var acc16h = vec4<f32>(0.0);
-    var acc17l = vec4<f32>(0.0);
-    var acc17h = vec4<f32>(0.0);
-    var acc18l = vec4<f32>(0.0);
-    var acc18h = vec4<f32>(0.0);
-    var acc19l = vec4<f32>(0.0);
-    var acc19h = vec4<f32>(0.0);
-    var acc20l = vec4<f32>(0.0);
-    var acc20h = vec4<f32>(0.0);
-    var acc21l = vec4<f32>(0.0);
-    var acc21h = vec4<f32>(0.0);
-    var acc22l = vec4<f32>(0.0);
-    var acc22h = vec4<f32>(0.0);
-    var acc23l = vec4<f32>(0.0);
-    var acc23h = vec4<f32>(0.0);
-    var acc24l = vec4<f32>(0.0);
-    var acc24h = vec4<f32>(0.0);
-    var acc25l = vec4<f32>(0.0);
-    var acc25h = vec4<f32>(0.0);
-    var acc26l = vec4<f32>(0.0);
-    var acc26h = vec4<f32>(0.0);
-    var acc27l = vec4<f32>(0.0);
-    var acc27h = vec4<f32>(0.0);
-    var acc28l = vec4<f32>(0.0);
-    var acc28h = vec4<f32>(0.0);
-    var acc29l = vec4<f32>(0.0);
-    var acc29h = vec4<f32>(0.0);
-    var acc30l = vec4<f32>(0.0);
-    var acc30h = vec4<f32>(0.0);
-    var acc31l = vec4<f32>(0.0);
-    var acc31h = vec4<f32>(0.0);
+#for r in 0..ROWS
+    var acc${r}l = vec4<f32>(0.0);
+    var acc${r}h = vec4<f32>(0.0);
+#end
     // Whether this subgroup can share A: every active lane on the same rows, and the active
     // lanes exactly 0 … 7 (eight of them, all numbered below 8: a shuffle from lane i reads
     // lane i's value, so each of them must be present). The same for the whole subgroup, so
@@ -175,117 +80,24 @@ fn matmul_shuffle(
     let share = same_rows && lanes_0_to_7;
     // The rows of A this lane loads for the others: rows lane, lane + 8, … of the block (in the
     // shared loop every lane is below 8; the min only keeps the address in bounds).
-    let a_mine0 = a_base + min(row0 + 0u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
-    let a_mine1 = a_base + min(row0 + 8u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
-    let a_mine2 = a_base + min(row0 + 16u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
-    let a_mine3 = a_base + min(row0 + 24u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
+#for j in 0..ROWS / WG_X
+    let a_mine${j} = a_base + min(row0 + ${j * WG_X}u + min(lane, WG_X - 1u), params.m - 1u) * params.a_row;
+#end
     if share {
         for (var k = 0u; k < params.k; k++) {
             let ka = k * a_step;
             let kb = k * b_step;
             let bl = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
             let bh = vec4<f32>(b[b4 + kb], b[b5 + kb], b[b6 + kb], b[b7 + kb]);
-            let mine0 = a[a_mine0 + ka];
-            let mine1 = a[a_mine1 + ka];
-            let mine2 = a[a_mine2 + ka];
-            let mine3 = a[a_mine3 + ka];
+#for j in 0..ROWS / WG_X
+            let mine${j} = a[a_mine${j} + ka];
+#end
             // Row r of the block is lane r % 8's value from its load r / 8.
-            let x0 = vec4<f32>(subgroupShuffle(mine0, 0u));
-            acc0l = fma(x0, bl, acc0l);
-            acc0h = fma(x0, bh, acc0h);
-            let x1 = vec4<f32>(subgroupShuffle(mine0, 1u));
-            acc1l = fma(x1, bl, acc1l);
-            acc1h = fma(x1, bh, acc1h);
-            let x2 = vec4<f32>(subgroupShuffle(mine0, 2u));
-            acc2l = fma(x2, bl, acc2l);
-            acc2h = fma(x2, bh, acc2h);
-            let x3 = vec4<f32>(subgroupShuffle(mine0, 3u));
-            acc3l = fma(x3, bl, acc3l);
-            acc3h = fma(x3, bh, acc3h);
-            let x4 = vec4<f32>(subgroupShuffle(mine0, 4u));
-            acc4l = fma(x4, bl, acc4l);
-            acc4h = fma(x4, bh, acc4h);
-            let x5 = vec4<f32>(subgroupShuffle(mine0, 5u));
-            acc5l = fma(x5, bl, acc5l);
-            acc5h = fma(x5, bh, acc5h);
-            let x6 = vec4<f32>(subgroupShuffle(mine0, 6u));
-            acc6l = fma(x6, bl, acc6l);
-            acc6h = fma(x6, bh, acc6h);
-            let x7 = vec4<f32>(subgroupShuffle(mine0, 7u));
-            acc7l = fma(x7, bl, acc7l);
-            acc7h = fma(x7, bh, acc7h);
-            let x8 = vec4<f32>(subgroupShuffle(mine1, 0u));
-            acc8l = fma(x8, bl, acc8l);
-            acc8h = fma(x8, bh, acc8h);
-            let x9 = vec4<f32>(subgroupShuffle(mine1, 1u));
-            acc9l = fma(x9, bl, acc9l);
-            acc9h = fma(x9, bh, acc9h);
-            let x10 = vec4<f32>(subgroupShuffle(mine1, 2u));
-            acc10l = fma(x10, bl, acc10l);
-            acc10h = fma(x10, bh, acc10h);
-            let x11 = vec4<f32>(subgroupShuffle(mine1, 3u));
-            acc11l = fma(x11, bl, acc11l);
-            acc11h = fma(x11, bh, acc11h);
-            let x12 = vec4<f32>(subgroupShuffle(mine1, 4u));
-            acc12l = fma(x12, bl, acc12l);
-            acc12h = fma(x12, bh, acc12h);
-            let x13 = vec4<f32>(subgroupShuffle(mine1, 5u));
-            acc13l = fma(x13, bl, acc13l);
-            acc13h = fma(x13, bh, acc13h);
-            let x14 = vec4<f32>(subgroupShuffle(mine1, 6u));
-            acc14l = fma(x14, bl, acc14l);
-            acc14h = fma(x14, bh, acc14h);
-            let x15 = vec4<f32>(subgroupShuffle(mine1, 7u));
-            acc15l = fma(x15, bl, acc15l);
-            acc15h = fma(x15, bh, acc15h);
-            let x16 = vec4<f32>(subgroupShuffle(mine2, 0u));
-            acc16l = fma(x16, bl, acc16l);
-            acc16h = fma(x16, bh, acc16h);
-            let x17 = vec4<f32>(subgroupShuffle(mine2, 1u));
-            acc17l = fma(x17, bl, acc17l);
-            acc17h = fma(x17, bh, acc17h);
-            let x18 = vec4<f32>(subgroupShuffle(mine2, 2u));
-            acc18l = fma(x18, bl, acc18l);
-            acc18h = fma(x18, bh, acc18h);
-            let x19 = vec4<f32>(subgroupShuffle(mine2, 3u));
-            acc19l = fma(x19, bl, acc19l);
-            acc19h = fma(x19, bh, acc19h);
-            let x20 = vec4<f32>(subgroupShuffle(mine2, 4u));
-            acc20l = fma(x20, bl, acc20l);
-            acc20h = fma(x20, bh, acc20h);
-            let x21 = vec4<f32>(subgroupShuffle(mine2, 5u));
-            acc21l = fma(x21, bl, acc21l);
-            acc21h = fma(x21, bh, acc21h);
-            let x22 = vec4<f32>(subgroupShuffle(mine2, 6u));
-            acc22l = fma(x22, bl, acc22l);
-            acc22h = fma(x22, bh, acc22h);
-            let x23 = vec4<f32>(subgroupShuffle(mine2, 7u));
-            acc23l = fma(x23, bl, acc23l);
-            acc23h = fma(x23, bh, acc23h);
-            let x24 = vec4<f32>(subgroupShuffle(mine3, 0u));
-            acc24l = fma(x24, bl, acc24l);
-            acc24h = fma(x24, bh, acc24h);
-            let x25 = vec4<f32>(subgroupShuffle(mine3, 1u));
-            acc25l = fma(x25, bl, acc25l);
-            acc25h = fma(x25, bh, acc25h);
-            let x26 = vec4<f32>(subgroupShuffle(mine3, 2u));
-            acc26l = fma(x26, bl, acc26l);
-            acc26h = fma(x26, bh, acc26h);
-            let x27 = vec4<f32>(subgroupShuffle(mine3, 3u));
-            acc27l = fma(x27, bl, acc27l);
-            acc27h = fma(x27, bh, acc27h);
-            let x28 = vec4<f32>(subgroupShuffle(mine3, 4u));
-            acc28l = fma(x28, bl, acc28l);
-            acc28h = fma(x28, bh, acc28h);
-            let x29 = vec4<f32>(subgroupShuffle(mine3, 5u));
-            acc29l = fma(x29, bl, acc29l);
-            acc29h = fma(x29, bh, acc29h);
-            let x30 = vec4<f32>(subgroupShuffle(mine3, 6u));
-            acc30l = fma(x30, bl, acc30l);
-            acc30h = fma(x30, bh, acc30h);
-            let x31 = vec4<f32>(subgroupShuffle(mine3, 7u));
-            acc31l = fma(x31, bl, acc31l);
-            acc31h = fma(x31, bh, acc31h);
+#for r in 0..ROWS
+            let x${r} = vec4<f32>(subgroupShuffle(mine${r / WG_X}, ${r % WG_X}u));
+            acc${r}l = fma(x${r}, bl, acc${r}l);
+            acc${r}h = fma(x${r}, bh, acc${r}h);
+#end
         }
     } else {
         for (var k = 0u; k < params.k; k++) {
@@ -293,136 +105,16 @@ fn matmul_shuffle(
             let kb = k * b_step;
             let bl = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
             let bh = vec4<f32>(b[b4 + kb], b[b5 + kb], b[b6 + kb], b[b7 + kb]);
-            let x0 = vec4<f32>(load_a(a_base, row0 + 0u, ka));
-            acc0l = fma(x0, bl, acc0l);
-            acc0h = fma(x0, bh, acc0h);
-            let x1 = vec4<f32>(load_a(a_base, row0 + 1u, ka));
-            acc1l = fma(x1, bl, acc1l);
-            acc1h = fma(x1, bh, acc1h);
-            let x2 = vec4<f32>(load_a(a_base, row0 + 2u, ka));
-            acc2l = fma(x2, bl, acc2l);
-            acc2h = fma(x2, bh, acc2h);
-            let x3 = vec4<f32>(load_a(a_base, row0 + 3u, ka));
-            acc3l = fma(x3, bl, acc3l);
-            acc3h = fma(x3, bh, acc3h);
-            let x4 = vec4<f32>(load_a(a_base, row0 + 4u, ka));
-            acc4l = fma(x4, bl, acc4l);
-            acc4h = fma(x4, bh, acc4h);
-            let x5 = vec4<f32>(load_a(a_base, row0 + 5u, ka));
-            acc5l = fma(x5, bl, acc5l);
-            acc5h = fma(x5, bh, acc5h);
-            let x6 = vec4<f32>(load_a(a_base, row0 + 6u, ka));
-            acc6l = fma(x6, bl, acc6l);
-            acc6h = fma(x6, bh, acc6h);
-            let x7 = vec4<f32>(load_a(a_base, row0 + 7u, ka));
-            acc7l = fma(x7, bl, acc7l);
-            acc7h = fma(x7, bh, acc7h);
-            let x8 = vec4<f32>(load_a(a_base, row0 + 8u, ka));
-            acc8l = fma(x8, bl, acc8l);
-            acc8h = fma(x8, bh, acc8h);
-            let x9 = vec4<f32>(load_a(a_base, row0 + 9u, ka));
-            acc9l = fma(x9, bl, acc9l);
-            acc9h = fma(x9, bh, acc9h);
-            let x10 = vec4<f32>(load_a(a_base, row0 + 10u, ka));
-            acc10l = fma(x10, bl, acc10l);
-            acc10h = fma(x10, bh, acc10h);
-            let x11 = vec4<f32>(load_a(a_base, row0 + 11u, ka));
-            acc11l = fma(x11, bl, acc11l);
-            acc11h = fma(x11, bh, acc11h);
-            let x12 = vec4<f32>(load_a(a_base, row0 + 12u, ka));
-            acc12l = fma(x12, bl, acc12l);
-            acc12h = fma(x12, bh, acc12h);
-            let x13 = vec4<f32>(load_a(a_base, row0 + 13u, ka));
-            acc13l = fma(x13, bl, acc13l);
-            acc13h = fma(x13, bh, acc13h);
-            let x14 = vec4<f32>(load_a(a_base, row0 + 14u, ka));
-            acc14l = fma(x14, bl, acc14l);
-            acc14h = fma(x14, bh, acc14h);
-            let x15 = vec4<f32>(load_a(a_base, row0 + 15u, ka));
-            acc15l = fma(x15, bl, acc15l);
-            acc15h = fma(x15, bh, acc15h);
-            let x16 = vec4<f32>(load_a(a_base, row0 + 16u, ka));
-            acc16l = fma(x16, bl, acc16l);
-            acc16h = fma(x16, bh, acc16h);
-            let x17 = vec4<f32>(load_a(a_base, row0 + 17u, ka));
-            acc17l = fma(x17, bl, acc17l);
-            acc17h = fma(x17, bh, acc17h);
-            let x18 = vec4<f32>(load_a(a_base, row0 + 18u, ka));
-            acc18l = fma(x18, bl, acc18l);
-            acc18h = fma(x18, bh, acc18h);
-            let x19 = vec4<f32>(load_a(a_base, row0 + 19u, ka));
-            acc19l = fma(x19, bl, acc19l);
-            acc19h = fma(x19, bh, acc19h);
-            let x20 = vec4<f32>(load_a(a_base, row0 + 20u, ka));
-            acc20l = fma(x20, bl, acc20l);
-            acc20h = fma(x20, bh, acc20h);
-            let x21 = vec4<f32>(load_a(a_base, row0 + 21u, ka));
-            acc21l = fma(x21, bl, acc21l);
-            acc21h = fma(x21, bh, acc21h);
-            let x22 = vec4<f32>(load_a(a_base, row0 + 22u, ka));
-            acc22l = fma(x22, bl, acc22l);
-            acc22h = fma(x22, bh, acc22h);
-            let x23 = vec4<f32>(load_a(a_base, row0 + 23u, ka));
-            acc23l = fma(x23, bl, acc23l);
-            acc23h = fma(x23, bh, acc23h);
-            let x24 = vec4<f32>(load_a(a_base, row0 + 24u, ka));
-            acc24l = fma(x24, bl, acc24l);
-            acc24h = fma(x24, bh, acc24h);
-            let x25 = vec4<f32>(load_a(a_base, row0 + 25u, ka));
-            acc25l = fma(x25, bl, acc25l);
-            acc25h = fma(x25, bh, acc25h);
-            let x26 = vec4<f32>(load_a(a_base, row0 + 26u, ka));
-            acc26l = fma(x26, bl, acc26l);
-            acc26h = fma(x26, bh, acc26h);
-            let x27 = vec4<f32>(load_a(a_base, row0 + 27u, ka));
-            acc27l = fma(x27, bl, acc27l);
-            acc27h = fma(x27, bh, acc27h);
-            let x28 = vec4<f32>(load_a(a_base, row0 + 28u, ka));
-            acc28l = fma(x28, bl, acc28l);
-            acc28h = fma(x28, bh, acc28h);
-            let x29 = vec4<f32>(load_a(a_base, row0 + 29u, ka));
-            acc29l = fma(x29, bl, acc29l);
-            acc29h = fma(x29, bh, acc29h);
-            let x30 = vec4<f32>(load_a(a_base, row0 + 30u, ka));
-            acc30l = fma(x30, bl, acc30l);
-            acc30h = fma(x30, bh, acc30h);
-            let x31 = vec4<f32>(load_a(a_base, row0 + 31u, ka));
-            acc31l = fma(x31, bl, acc31l);
-            acc31h = fma(x31, bh, acc31h);
+#for r in 0..ROWS
+            let x${r} = vec4<f32>(load_a(a_base, row0 + ${r}u, ka));
+            acc${r}l = fma(x${r}, bl, acc${r}l);
+            acc${r}h = fma(x${r}, bh, acc${r}h);
+#end
         }
     }
-    store_row(c_base, row0 + 0u, col0, acc0l, acc0h);
-    store_row(c_base, row0 + 1u, col0, acc1l, acc1h);
-    store_row(c_base, row0 + 2u, col0, acc2l, acc2h);
-    store_row(c_base, row0 + 3u, col0, acc3l, acc3h);
-    store_row(c_base, row0 + 4u, col0, acc4l, acc4h);
-    store_row(c_base, row0 + 5u, col0, acc5l, acc5h);
-    store_row(c_base, row0 + 6u, col0, acc6l, acc6h);
-    store_row(c_base, row0 + 7u, col0, acc7l, acc7h);
-    store_row(c_base, row0 + 8u, col0, acc8l, acc8h);
-    store_row(c_base, row0 + 9u, col0, acc9l, acc9h);
-    store_row(c_base, row0 + 10u, col0, acc10l, acc10h);
-    store_row(c_base, row0 + 11u, col0, acc11l, acc11h);
-    store_row(c_base, row0 + 12u, col0, acc12l, acc12h);
-    store_row(c_base, row0 + 13u, col0, acc13l, acc13h);
-    store_row(c_base, row0 + 14u, col0, acc14l, acc14h);
-    store_row(c_base, row0 + 15u, col0, acc15l, acc15h);
-    store_row(c_base, row0 + 16u, col0, acc16l, acc16h);
-    store_row(c_base, row0 + 17u, col0, acc17l, acc17h);
-    store_row(c_base, row0 + 18u, col0, acc18l, acc18h);
-    store_row(c_base, row0 + 19u, col0, acc19l, acc19h);
-    store_row(c_base, row0 + 20u, col0, acc20l, acc20h);
-    store_row(c_base, row0 + 21u, col0, acc21l, acc21h);
-    store_row(c_base, row0 + 22u, col0, acc22l, acc22h);
-    store_row(c_base, row0 + 23u, col0, acc23l, acc23h);
-    store_row(c_base, row0 + 24u, col0, acc24l, acc24h);
-    store_row(c_base, row0 + 25u, col0, acc25l, acc25h);
-    store_row(c_base, row0 + 26u, col0, acc26l, acc26h);
-    store_row(c_base, row0 + 27u, col0, acc27l, acc27h);
-    store_row(c_base, row0 + 28u, col0, acc28l, acc28h);
-    store_row(c_base, row0 + 29u, col0, acc29l, acc29h);
-    store_row(c_base, row0 + 30u, col0, acc30l, acc30h);
-    store_row(c_base, row0 + 31u, col0, acc31l, acc31h);
+#for r in 0..ROWS
+    store_row(c_base, row0 + ${r}u, col0, acc${r}l, acc${r}h);
+#end
 }
 
 // A(row, ·) at offset ka, the row clamped to the last one (for the rows past the edge of C,

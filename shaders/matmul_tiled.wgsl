@@ -12,42 +12,12 @@
 //
 // CPU twin: src/cpu/matmul.rs.
 
-// Keep in sync with `MatmulParams` in src/gpu/matmul.rs (and matmul.wgsl).
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    alpha: f32,
-    a_row: u32,
-    a_col: u32,
-    b_row: u32,
-    b_col: u32,
-    c_row: u32,
-    has_bias: u32,
-    batch_outer: u32,
-    batch_inner: u32,
-    a_batch_outer: u32,
-    a_batch_inner: u32,
-    b_batch_outer: u32,
-    b_batch_inner: u32,
-    c_batch_outer: u32,
-    c_batch_inner: u32,
-    // first matrix of this dispatch (the executor splits more than 65,535 matrices into
-    // several dispatches; 0 otherwise)
-    batch_offset: u32,
-    _pad0: u32,
-}
+#import matmul_bindings
 
 // Keep in sync with `TILED_*` in src/gpu/matmul.rs.
 const WG_SIDE = 16u;
 const BLOCK = 64u;
 const KT = 16u;
-
-@group(0) @binding(0) var<uniform> params: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 // a_tile[k * 16 + g] holds A rows 4g .. 4g + 3 at slice column k; b_tile[k * 16 + g] holds B
 // columns 4g .. 4g + 3 at slice row k.

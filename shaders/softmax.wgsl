@@ -11,61 +11,9 @@
 //
 // CPU twin: src/cpu/softmax.rs.
 
-// Keep in sync with `SoftmaxParams` in src/gpu/softmax.rs.
-struct SoftmaxParams {
-    // query rows per (batch, head) matrix
-    rows: u32,
-    // keys per row (row stride of scores and weights)
-    cols: u32,
-    // number of rows × cols matrices stored one after another (batch × heads)
-    batch: u32,
-    // 1: key j is allowed for query i only when j <= i + causal_offset
-    causal: u32,
-    causal_offset: i32,
-    // matrix z belongs to batch element z / heads and head z % heads
-    heads: u32,
-    has_mask: u32,
-    has_padding: u32,
-    // mask[b * mask_batch + h * mask_head + i * mask_row + j]
-    mask_batch: u32,
-    mask_head: u32,
-    mask_row: u32,
-    // padding[b * padding_batch + j]
-    padding_batch: u32,
-}
+#import softmax_bindings
 
 const WG = 64u;
-const MASKED_BELOW = -1e30;
-
-@group(0) @binding(0) var<uniform> params: SoftmaxParams;
-@group(0) @binding(1) var<storage, read> scores: array<f32>;
-@group(0) @binding(2) var<storage, read> mask: array<f32>;
-@group(0) @binding(3) var<storage, read> padding: array<f32>;
-@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
-
-// The score of key j with every mask added, and whether key j takes part at all.
-struct Masked {
-    score: f32,
-    allowed: bool,
-}
-
-fn masked(base: u32, mask_base: u32, padding_base: u32, query: u32, key: u32) -> Masked {
-    var out = Masked(scores[base + key], true);
-    if params.causal != 0u && i32(key) > i32(query) + params.causal_offset {
-        out.allowed = false;
-    }
-    if params.has_mask != 0u {
-        let m = mask[mask_base + key];
-        out.allowed = out.allowed && m > MASKED_BELOW;
-        out.score += select(0.0, m, m > MASKED_BELOW);
-    }
-    if params.has_padding != 0u {
-        let p = padding[padding_base + key];
-        out.allowed = out.allowed && p > MASKED_BELOW;
-        out.score += select(0.0, p, p > MASKED_BELOW);
-    }
-    return out;
-}
 
 @compute @workgroup_size(WG, 1, 1)
 fn softmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -24,6 +24,7 @@ pub mod numpy_rng;
 pub mod program;
 pub mod report;
 pub mod sdpa;
+pub mod shader_source;
 pub mod state_dict;
 pub mod tensor;
 pub mod verify;

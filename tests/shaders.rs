@@ -18,8 +18,14 @@ fn shader_files() -> Vec<PathBuf> {
     files
 }
 
+/// The committed text of `path` expanded as the pipelines see it (`#import`, `#for`).
+fn expanded(path: &PathBuf) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    selfattn::shader_source::expand(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn compile(path: &PathBuf) -> Result<(), String> {
-    let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let source = expanded(path)?;
     let module = naga::front::wgsl::parse_str(&source)
         .map_err(|e| e.emit_to_string_with_path(&source, path.to_str().unwrap()))?;
     // Kernels that use subgroup operations are only compiled on devices with the SUBGROUP
@@ -126,12 +132,12 @@ fn a_broken_shader_is_caught() {
     assert!(compile(&path).is_err());
 }
 
-/// The text of shaders/`file` and its naga module.
+/// The expanded text of shaders/`file` and its naga module.
 fn parse_shader(file: &str) -> (String, naga::Module) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("shaders")
         .join(file);
-    let source = std::fs::read_to_string(&path).unwrap();
+    let source = expanded(&path).unwrap();
     let module = naga::front::wgsl::parse_str(&source).unwrap();
     (source, module)
 }
@@ -156,8 +162,8 @@ fn struct_layout(file: &str, name: &str) -> (Vec<(String, u32)>, u32) {
     }
 }
 
-/// Kernel variants bound with the same params buffer must declare the same struct (WGSL has no
-/// includes, so each file carries its own copy of it).
+/// Kernel variants bound with the same params buffer must see the same struct, and its size must
+/// be Rust's (each imports it from shaders/shared/; this catches a variant that stops doing so).
 #[test]
 fn kernel_variants_declare_the_same_params_struct() {
     for (name, files, rust_size) in [
@@ -324,5 +330,103 @@ fn shader_constants_match_their_rust_mirrors() {
             wgsl as f32, rust as f32,
             "{file}: {name} = {wgsl}, but the Rust mirror says {rust}"
         );
+    }
+}
+
+/// shaders/shared/ and the table `#import` resolves from are the same set of modules, each one
+/// a module naga accepts on its own (with the modules it imports).
+#[test]
+fn shared_modules_are_all_registered_and_parse() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders/shared");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("shaders/shared/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
+        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
+        .collect();
+    on_disk.sort();
+    let mut registered: Vec<String> = selfattn::shader_source::SHARED
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    registered.sort();
+    assert_eq!(
+        on_disk, registered,
+        "shaders/shared/ vs shader_source::SHARED"
+    );
+    for name in &registered {
+        let path = dir.join(format!("{name}.wgsl"));
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            Some(committed.as_str()),
+            selfattn::shader_source::shared(name),
+            "{name}: the embedded copy is the file"
+        );
+        let source = expanded(&path).unwrap();
+        naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, name)));
+    }
+}
+
+/// The rules the shared modules exist for: no struct is written in two committed WGSL files, and
+/// no committed shader is a wall of unrolled text (the generator's `#for` writes those).
+#[test]
+fn no_struct_is_written_twice_and_no_shader_is_huge() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files = shader_files();
+    files.extend(
+        std::fs::read_dir(root.join("shared"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let mut declared: std::collections::HashMap<String, PathBuf> = Default::default();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = text.lines().count();
+        assert!(lines <= 600, "{}: {lines} lines", path.display());
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("struct ") else {
+                continue;
+            };
+            let name = rest.split([' ', '{']).next().unwrap().to_string();
+            if let Some(first) = declared.insert(name.clone(), path.clone()) {
+                panic!(
+                    "struct {name} is written in {} and {}",
+                    first.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// The unrolled kernels are templates over their row count: written out for other values of
+/// ROWS they are still valid shaders with as many accumulators (a tuner can vary it).
+#[test]
+fn unrolled_kernels_expand_for_other_row_counts() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for (file, rows, accumulator) in [
+        ("flash_shuffle.wgsl", [8, 16, 64], "var acc{}l ="),
+        ("matmul_shuffle.wgsl", [8, 16, 64], "var acc{}l ="),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(text.contains("const ROWS = 32u;"), "{file} declares ROWS");
+        for n in rows {
+            let varied = text.replace("const ROWS = 32u;", &format!("const ROWS = {n}u;"));
+            let source = selfattn::shader_source::expand(&varied).unwrap();
+            let last = accumulator.replace("{}", &(n - 1).to_string());
+            let past = accumulator.replace("{}", &n.to_string());
+            assert!(source.contains(&last), "{file}, ROWS = {n}: no {last}");
+            assert!(!source.contains(&past), "{file}, ROWS = {n}: has {past}");
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{file}, ROWS = {n}: {}", e.emit_to_string(&source)));
+            let mut validator = Validator::new(ValidationFlags::all(), Capabilities::SUBGROUP);
+            validator
+                .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+                .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+            validator
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{file}, ROWS = {n}: {}", e.emit_to_string(&source)));
+        }
     }
 }

@@ -26,7 +26,12 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Compiles `source` and builds the pipeline for entry point `entry` with `bindings`.
+    /// Expands `source` ([`crate::shader_source::expand`]: shared modules, unrolled rows),
+    /// compiles it and builds the pipeline for entry point `entry` with `bindings`.
+    ///
+    /// # Panics
+    /// If `source` does not expand: the sources are committed and tests/shaders.rs expands
+    /// each one, so this is a bug in a shader, not an input.
     pub fn new(
         device: &wgpu::Device,
         label: &'static str,
@@ -69,6 +74,8 @@ impl Kernel {
             force_loop_bounding: false,
             ..wgpu::ShaderRuntimeChecks::checked()
         };
+        let source = crate::shader_source::expand(source)
+            .unwrap_or_else(|e| panic!("shader {label} does not expand: {e}"));
         // SAFETY: the only runtime check dropped is loop bounding, and every loop in our WGSL
         // is a counted loop with a params- or constant-bounded limit (see above).
         let module = unsafe {
