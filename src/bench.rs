@@ -22,8 +22,9 @@ pub fn median(samples: &[Duration]) -> Duration {
     }
 }
 
-/// One measurement: a size, a kernel, with or without read-back of the weights.
-#[derive(Clone, Debug, PartialEq)]
+/// One measurement: a size, a kernel, with or without read-back of the weights. Serialised
+/// (`selfattn bench --json`) with these field names.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Record {
     /// Sequence length (L = S = n).
     pub n: usize,
@@ -53,28 +54,6 @@ pub struct Record {
     pub adapter: String,
     /// The adapter's backend.
     pub backend: String,
-}
-
-impl Record {
-    /// As a JSON object.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "n": self.n,
-            "d": self.d,
-            "heads": self.heads,
-            "batch": self.batch,
-            "causal": self.causal,
-            "kernel": self.kernel,
-            "weights": self.weights,
-            "gpu_ms": self.gpu_ms,
-            "end_to_end_ms": self.end_to_end_ms,
-            "gflops": self.gflops,
-            "cpu_ms": self.cpu_ms,
-            "timer": self.timer,
-            "adapter": self.adapter,
-            "backend": self.backend,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -121,7 +100,7 @@ mod tests {
             adapter: "llvmpipe".into(),
             backend: "Vulkan".into(),
         };
-        let j = r.to_json();
+        let j = serde_json::to_value(&r).unwrap();
         for key in [
             "n",
             "d",

@@ -334,8 +334,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     }
     progress.finish_and_clear();
     if let Some(path) = &args.json {
-        let json = serde_json::Value::Array(records.iter().map(Record::to_json).collect());
-        let text = serde_json::to_string_pretty(&json).expect("records serialise");
+        let text = serde_json::to_string_pretty(&records).expect("records serialise");
         write_output(path, |w| w.write_all(text.as_bytes()))?;
         say!(
             "\nWrote {} records to {}",

@@ -18,6 +18,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 /// Environment variable that makes a missing browser a test failure.
@@ -300,7 +302,7 @@ impl Page<'_> {
             "Page.captureScreenshot",
             json!({"format": "png", "captureBeyondViewport": full}),
         );
-        let bytes = decode_base64(shot["data"].as_str().unwrap());
+        let bytes = STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
@@ -349,24 +351,4 @@ impl Page<'_> {
             })
             .collect()
     }
-}
-
-/// Standard base64 → bytes (for screenshots).
-fn decode_base64(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
-            continue; // padding and whitespace
-        };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }
