@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use selfattn::gpu::BackendChoice;
+use selfattn::heatmap::Colormap;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -225,9 +226,9 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
 
-    /// Heatmap colormap: viridis, blues or magma.
-    #[arg(long, default_value = "viridis")]
-    pub cmap: String,
+    /// Heatmap colormap.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Colormap::Viridis)]
+    pub cmap: Colormap,
 
     /// Which batch element to draw.
     #[arg(long, default_value_t = 0)]
@@ -458,9 +459,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
 
-    /// Heatmap colormap: viridis, blues or magma (default viridis; blues for --example pytorch).
-    #[arg(long)]
-    pub cmap: Option<String>,
+    /// Heatmap colormap (default viridis; blues for --example pytorch).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub cmap: Option<Colormap>,
 
     /// Heatmap title.
     #[arg(long)]
@@ -541,9 +542,9 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_heatmap: bool,
 
-    /// Heatmap colormap: viridis, blues or magma.
-    #[arg(long, default_value = "viridis")]
-    pub cmap: String,
+    /// Heatmap colormap.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Colormap::Viridis)]
+    pub cmap: Colormap,
 
     /// Write attentions.npy (layers, heads, N, N), last_hidden_state.npy (N, hidden) and
     /// tokens.txt into DIR (created if missing); with several sentences one subfolder each

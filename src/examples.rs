@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::attention::Attention;
 use crate::error::{Error, Result};
+use crate::heatmap::Colormap;
 use crate::npy::read_matrix;
 use crate::numpy_rng::NumpyRng;
 use crate::tensor::Matrix;
@@ -19,7 +20,7 @@ pub struct Example {
     /// Heatmap title.
     pub title: String,
     /// The colormap the seed used for this example, if any.
-    pub default_cmap: Option<&'static str>,
+    pub default_cmap: Option<Colormap>,
 }
 
 /// The seed's `00_scratch.py`: "I love AI", the fixed 3×4 X, and W_Q, W_K, W_V drawn with
@@ -44,7 +45,7 @@ pub fn seed_numpy(causal: bool) -> Example {
             causal,
         },
         title: "Self-Attention Heatmap (NumPy)".into(),
-        default_cmap: Some("viridis"),
+        default_cmap: Some(Colormap::Viridis),
     }
 }
 
@@ -72,7 +73,7 @@ pub fn seed_pytorch(seed: u32, causal: bool) -> Example {
             causal,
         },
         title: "Self-Attention Heatmap (PyTorch Module)".into(),
-        default_cmap: Some("blues"),
+        default_cmap: Some(Colormap::Blues),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use super::say;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use selfattn::Result;
@@ -62,7 +61,7 @@ impl SentenceResult {
 /// Runs `model`.
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
     check_tolerance(args.tolerance)?;
-    let cmap = Colormap::from_str(&args.cmap)?;
+    let cmap = args.cmap;
     let texts = texts(args)?;
     let pictures = picture_paths(&args.out, texts.len());
     super::claim_stdout(&[

@@ -3,14 +3,12 @@
 use super::{say, say_part};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Instant;
 
 use selfattn::Result;
 use selfattn::attention::{Plan, Stage};
 use selfattn::compare::{Comparison, compare};
 use selfattn::cpu;
-use selfattn::error::Error;
 use selfattn::examples::Example;
 use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
@@ -35,7 +33,7 @@ const PRINT_LIMIT: usize = 8;
 pub fn run(args: &RunArgs) -> Result<Outcome> {
     check_tolerance(args.tolerance)?;
     let example = example(&args.input)?;
-    let cmap = colormap(args.cmap.as_deref(), &example)?;
+    let cmap = args.cmap.or(example.default_cmap).unwrap_or_default();
     check_output_paths(args)?;
     let dims = example.problem.dims()?;
     if !args.no_weights {
@@ -333,16 +331,6 @@ pub fn verdict(checks: &[Comparison]) -> Outcome {
             c.allowed
         )),
     }
-}
-
-fn colormap(flag: Option<&str>, example: &Example) -> Result<Colormap> {
-    let name = flag.or(example.default_cmap).unwrap_or("viridis");
-    Colormap::from_str(name).map_err(|_| {
-        Error::Usage(format!(
-            "unknown colormap '{name}' (expected one of {})",
-            Colormap::names().join(", ")
-        ))
-    })
 }
 
 /// Fails early, before any GPU work, when an output can't be written where asked.

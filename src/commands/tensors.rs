@@ -4,7 +4,6 @@
 use super::say;
 use std::ops::Range;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use selfattn::Result;
@@ -177,7 +176,7 @@ pub struct Results {
 /// Fails early when the output flags can't be honoured.
 pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     check_tolerance(out.tolerance)?;
-    let cmap = Colormap::from_str(&out.cmap)?;
+    let cmap = out.cmap;
     let drawing = !out.no_heatmap && !out.no_weights;
     super::claim_stdout(&[
         ("--out", Some(out.out.as_path()).filter(|_| drawing)),

@@ -12,8 +12,9 @@ use crate::error::Error;
 /// The colour drawn for a NaN value: a neutral grey that is on none of the maps' ends.
 pub const NAN_COLOR: [u8; 3] = [128, 128, 128];
 
-/// A sequential colormap, one of matplotlib's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// A sequential colormap, one of matplotlib's. The command line takes it as a `clap::ValueEnum`
+/// (`--cmap viridis|blues|magma`, any case), so its names and error live in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum Colormap {
     /// Perceptually uniform dark purple → yellow (matplotlib's default, used by the NumPy demo).
     #[default]
