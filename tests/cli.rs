@@ -5,55 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
-use selfattn::npy::{read_array, write_array};
+use selfattn::npy::read_array;
 
-fn selfattn(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("selfattn").unwrap();
-    cmd.current_dir(dir);
-    cmd
-}
+use common::cli::{files_in, have_gpu, npy, randn, run};
 
-/// Skips (or fails under SELFATTN_REQUIRE_GPU=1) when there is no adapter.
-fn have_gpu() -> bool {
-    common::gpu().is_some()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = selfattn(dir).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn npy(dir: &Path, name: &str, shape: &[usize], data: &[f32]) -> PathBuf {
-    let path = dir.join(name);
-    write_array(&path, shape, data).unwrap();
-    path
-}
-
+/// NumPy's randn values, halved (inputs of a comfortable size for the checks).
 fn values(n: usize, seed: u32) -> Vec<f32> {
-    let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
-    rng.randn(n).into_iter().map(|v| v as f32 * 0.5).collect()
+    randn(n, seed).into_iter().map(|v| v * 0.5).collect()
 }
 
 #[test]

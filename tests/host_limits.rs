@@ -7,15 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{files_in, run_with_env};
+use common::cli::{files_in, run_with_env, write_random_npy as write_npy};
 use common::tiny_bert::{TinySizes, write_tiny_bert};
-
-fn write_npy(path: &Path, shape: &[usize], seed: u32) {
-    let n: usize = shape.iter().product();
-    let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
-    let data: Vec<f32> = rng.randn(n).into_iter().map(|v| v as f32).collect();
-    selfattn::npy::write_array(path, shape, &data).unwrap();
-}
 
 /// Runs `args` under a host memory limit of `limit`; it must be refused (exit 1) before any GPU
 /// work, naming the limit and `hint`, and write nothing.

@@ -8,24 +8,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use npyz::WriterBuilder;
-use selfattn::npy::{read_array, write_array};
+use selfattn::npy::read_array;
 use selfattn::state_dict::save_f32;
 
-use common::cli::{files_in, have_gpu, ok, run, run_with_env};
+use common::cli::{files_in, have_gpu, npy, ok, run, run_with_env};
 
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
-    rng.randn(n).into_iter().map(|v| v as f32).collect()
-}
-
-fn npy(dir: &Path, name: &str, shape: &[usize], data: &[f32]) -> PathBuf {
-    let path = dir.join(name);
-    write_array(&path, shape, data).unwrap();
-    path
-}
+use common::cli::randn as values;
 
 /// A random (…shape) array saved as `name`.
 fn random_npy(dir: &Path, name: &str, shape: &[usize], seed: u32) {

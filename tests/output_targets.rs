@@ -14,7 +14,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::cli::{files_in, have_gpu};
+use common::cli::{files_in, have_gpu, write_random_npy as write_npy};
 use common::tiny_bert::{TinySizes, write_tiny_bert};
 
 fn is_root() -> bool {
@@ -31,13 +31,6 @@ struct Case {
     flag: &'static str,
     /// The first bytes every output of this kind begins with.
     magic: &'static [u8],
-}
-
-fn write_npy(path: &Path, shape: &[usize], seed: u32) {
-    let n: usize = shape.iter().product();
-    let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
-    let data: Vec<f32> = rng.randn(n).into_iter().map(|v| v as f32).collect();
-    selfattn::npy::write_array(path, shape, &data).unwrap();
 }
 
 /// The commands and flags under test, their inputs written into `dir`.

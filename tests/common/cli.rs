@@ -1,7 +1,7 @@
 //! Running the `selfattn` binary in a temporary folder, for the command-line tests.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
@@ -65,4 +65,23 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut names);
     names.sort();
     names
+}
+
+/// `n` values of NumPy's `randn` after `np.random.seed(seed)`, as f32.
+pub fn randn(n: usize, seed: u32) -> Vec<f32> {
+    let mut rng = selfattn::numpy_rng::NumpyRng::new(seed);
+    rng.randn(n).into_iter().map(|v| v as f32).collect()
+}
+
+/// Writes `data` as a `shape` .npy file `name` in `dir`; returns its path.
+pub fn npy(dir: &Path, name: &str, shape: &[usize], data: &[f32]) -> PathBuf {
+    let path = dir.join(name);
+    selfattn::npy::write_array(&path, shape, data).unwrap();
+    path
+}
+
+/// Writes a `shape` .npy file of [`randn`] values at `path`.
+pub fn write_random_npy(path: &Path, shape: &[usize], seed: u32) {
+    let data = randn(shape.iter().product(), seed);
+    selfattn::npy::write_array(path, shape, &data).unwrap();
 }
