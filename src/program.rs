@@ -4,6 +4,8 @@
 //! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
 //! very same program, so the two can only ever differ in arithmetic, never in what is computed.
 
+use crate::cpu::step::CpuStep;
+use crate::gpu::attention_weights::AttentionWeightsParams;
 use crate::gpu::embed::EmbedParams;
 use crate::gpu::flash::FlashParams;
 use crate::gpu::gelu::GeluParams;
@@ -11,6 +13,12 @@ use crate::gpu::head_mean::HeadMeanParams;
 use crate::gpu::layer_norm::LayerNormParams;
 use crate::gpu::matmul::MatmulParams;
 use crate::gpu::softmax::SoftmaxParams;
+use crate::gpu::step::GpuStep;
+
+/// A kernel as both executors see it: its GPU dispatches and its CPU twin.
+pub trait StepKernel: GpuStep + CpuStep {}
+
+impl<T: GpuStep + CpuStep> StepKernel for T {}
 
 /// Index of a buffer in a [`Program`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,17 +78,18 @@ pub enum Step {
         mask: Option<BufId>,
         /// Additive key-padding mask (`params.has_padding`).
         padding: Option<BufId>,
+        /// The running state between key blocks, and the final row statistics after the
+        /// last (m, l, found per row and output chunk), which an [`Step::AttentionWeights`]
+        /// step may read.
+        stats: BufId,
         /// The output written.
         out: BufId,
-        /// Where the final row statistics (m, l, found per row and output chunk) are left for
-        /// an [`Step::AttentionWeights`] step, when one reads them.
-        stats: Option<BufId>,
     },
     /// The weights from an output-only step's row statistics, written once (the second sweep of
     /// the fused weights path): `shaders/attention_weights.wgsl`.
     AttentionWeights {
         /// The output-only step's own params.
-        params: FlashParams,
+        params: AttentionWeightsParams,
         /// Queries.
         q: BufId,
         /// Keys.
@@ -146,91 +155,166 @@ pub enum Step {
     },
 }
 
+/// One buffer a step binds, in the kernel's binding order (after the params uniform).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The buffer; `None` for an absent optional input (the params say it is not read).
+    pub id: Option<BufId>,
+    /// Whether the step writes it.
+    pub write: bool,
+}
+
+impl Slot {
+    fn read(id: BufId) -> Self {
+        Slot {
+            id: Some(id),
+            write: false,
+        }
+    }
+
+    fn optional(id: Option<BufId>) -> Self {
+        Slot { id, write: false }
+    }
+
+    fn write(id: BufId) -> Self {
+        Slot {
+            id: Some(id),
+            write: true,
+        }
+    }
+}
+
 impl Step {
-    /// The buffer this step writes.
-    pub fn out(&self) -> BufId {
+    /// The buffers this step binds, in the WGSL's binding order after the params (inputs, then
+    /// what it writes): the one place a kernel's bindings are listed on the host.
+    pub fn slots(&self) -> Vec<Slot> {
+        use Slot as S;
         match self {
-            Step::Matmul { out, .. }
-            | Step::Softmax { out, .. }
-            | Step::Flash { out, .. }
-            | Step::AttentionWeights { out, .. }
-            | Step::HeadMean { out, .. }
-            | Step::Embed { out, .. }
-            | Step::LayerNorm { out, .. }
-            | Step::Gelu { out, .. } => *out,
-        }
-    }
-
-    /// Every buffer this step writes: [`Step::out`], and an output-only step's statistics.
-    pub fn outs(&self) -> Vec<BufId> {
-        match self {
-            Step::Flash {
-                out,
-                stats: Some(stats),
-                ..
-            } => vec![*out, *stats],
-            _ => vec![self.out()],
-        }
-    }
-
-    /// The buffers this step reads.
-    pub fn reads(&self) -> Vec<BufId> {
-        match self {
-            Step::Matmul { a, b, bias, .. } => {
-                [Some(*a), Some(*b), *bias].into_iter().flatten().collect()
+            Step::Matmul {
+                a, b, bias, out, ..
+            } => {
+                vec![S::read(*a), S::read(*b), S::optional(*bias), S::write(*out)]
             }
             Step::Softmax {
                 scores,
                 mask,
                 padding,
+                out,
                 ..
-            } => [Some(*scores), *mask, *padding]
-                .into_iter()
-                .flatten()
-                .collect(),
+            } => vec![
+                S::read(*scores),
+                S::optional(*mask),
+                S::optional(*padding),
+                S::write(*out),
+            ],
             Step::Flash {
                 q,
                 k,
                 v,
                 mask,
                 padding,
+                stats,
+                out,
                 ..
-            } => [Some(*q), Some(*k), Some(*v), *mask, *padding]
-                .into_iter()
-                .flatten()
-                .collect(),
+            } => vec![
+                S::read(*q),
+                S::read(*k),
+                S::read(*v),
+                S::optional(*mask),
+                S::optional(*padding),
+                S::write(*stats),
+                S::write(*out),
+            ],
             Step::AttentionWeights {
                 q,
                 k,
                 mask,
                 padding,
                 stats,
+                out,
                 ..
-            } => [Some(*q), Some(*k), *mask, *padding, Some(*stats)]
-                .into_iter()
-                .flatten()
-                .collect(),
-            Step::HeadMean { weights, .. } => vec![*weights],
+            } => vec![
+                S::read(*q),
+                S::read(*k),
+                S::optional(*mask),
+                S::optional(*padding),
+                S::read(*stats),
+                S::write(*out),
+            ],
+            Step::HeadMean { weights, out, .. } => vec![S::read(*weights), S::write(*out)],
             Step::Embed {
                 ids,
                 types,
                 word,
                 position,
                 token_type,
+                out,
                 ..
-            } => vec![*ids, *types, *word, *position, *token_type],
+            } => vec![
+                S::read(*ids),
+                S::read(*types),
+                S::read(*word),
+                S::read(*position),
+                S::read(*token_type),
+                S::write(*out),
+            ],
             Step::LayerNorm {
                 x,
                 residual,
                 gamma,
                 beta,
+                out,
                 ..
-            } => [Some(*x), *residual, Some(*gamma), Some(*beta)]
-                .into_iter()
-                .flatten()
-                .collect(),
-            Step::Gelu { x, .. } => vec![*x],
+            } => vec![
+                S::read(*x),
+                S::optional(*residual),
+                S::read(*gamma),
+                S::read(*beta),
+                S::write(*out),
+            ],
+            Step::Gelu { x, out, .. } => vec![S::read(*x), S::write(*out)],
         }
+    }
+
+    /// The kernel's side of the executors: its params, which implement [`GpuStep`] (in
+    /// src/gpu/<kernel>.rs) and [`CpuStep`] (in src/cpu/<kernel>.rs).
+    pub fn kernel(&self) -> &dyn StepKernel {
+        match self {
+            Step::Matmul { params, .. } => params,
+            Step::Softmax { params, .. } => params,
+            Step::Flash { params, .. } => params,
+            Step::AttentionWeights { params, .. } => params,
+            Step::HeadMean { params, .. } => params,
+            Step::Embed { params, .. } => params,
+            Step::LayerNorm { params, .. } => params,
+            Step::Gelu { params, .. } => params,
+        }
+    }
+
+    /// The buffer this step writes last: its output, by the binding convention.
+    pub fn out(&self) -> BufId {
+        self.slots()
+            .last()
+            .and_then(|s| s.id.filter(|_| s.write))
+            .expect("a step's last slot is the output it writes")
+    }
+
+    /// Every buffer this step writes.
+    pub fn outs(&self) -> Vec<BufId> {
+        self.slots()
+            .into_iter()
+            .filter(|s| s.write)
+            .filter_map(|s| s.id)
+            .collect()
+    }
+
+    /// The buffers this step reads.
+    pub fn reads(&self) -> Vec<BufId> {
+        self.slots()
+            .into_iter()
+            .filter(|s| !s.write)
+            .filter_map(|s| s.id)
+            .collect()
     }
 }
 
@@ -325,8 +409,7 @@ impl Program {
         mask: Option<BufId>,
         padding: Option<BufId>,
     ) -> BufId {
-        self.flash_step(name, params, [q, k, v], mask, padding, false)
-            .0
+        self.flash_step(name, params, [q, k, v], mask, padding).0
     }
 
     /// The fused weights path: an output-only step (writing the output, named `name`) that
@@ -344,15 +427,14 @@ impl Program {
         mask: Option<BufId>,
         padding: Option<BufId>,
     ) -> (BufId, BufId) {
-        let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding, true);
-        let stats = stats.expect("asked for");
+        let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding);
         let weights = self.buffer(
             weights_name,
             crate::gpu::attention_weights::weights_len(&params),
             false,
         );
         self.steps.push(Step::AttentionWeights {
-            params,
+            params: AttentionWeightsParams(params),
             q,
             k,
             mask,
@@ -370,21 +452,18 @@ impl Program {
         [q, k, v]: [BufId; 3],
         mask: Option<BufId>,
         padding: Option<BufId>,
-        with_stats: bool,
-    ) -> (BufId, Option<BufId>, FlashParams) {
+    ) -> (BufId, BufId, FlashParams) {
         let params = FlashParams {
             has_mask: mask.is_some() as u32,
             has_padding: padding.is_some() as u32,
             ..params.whole()
         };
         let out = self.buffer(name, params.output_len(), false);
-        let stats = with_stats.then(|| {
-            self.buffer(
-                &format!("{name}: row statistics"),
-                params.state_len(),
-                false,
-            )
-        });
+        let stats = self.buffer(
+            &format!("{name}: row statistics"),
+            params.state_len(),
+            false,
+        );
         self.steps.push(Step::Flash {
             params,
             q,

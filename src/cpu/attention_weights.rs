@@ -1,6 +1,8 @@
 //! CPU twin of `shaders/attention_weights.wgsl`: the weights from an output-only pass's row
 //! statistics, w = exp(x − m) / l, in f64.
 
+use super::step::CpuStep;
+use crate::gpu::attention_weights::AttentionWeightsParams;
 use crate::gpu::flash::{CHUNK, FlashParams};
 use crate::gpu::softmax::MASKED_BELOW;
 
@@ -49,5 +51,16 @@ pub fn attention_weights(
                     if allowed { (x - m).exp() / l_sum } else { 0.0 };
             }
         }
+    }
+}
+
+impl CpuStep for AttentionWeightsParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([q, k, mask, padding, stats], [out]) = (reads, writes) else {
+            unreachable!(
+                "attention_weights binds q, k, mask, padding, stats and writes the weights"
+            )
+        };
+        attention_weights(&self.0, q, k, mask, padding, stats, out);
     }
 }

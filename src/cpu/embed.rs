@@ -1,5 +1,6 @@
 //! CPU twin of `shaders/embed.wgsl`: word + position + token-type embedding rows per token.
 
+use super::step::CpuStep;
 use crate::gpu::embed::EmbedParams;
 
 /// `out[t, c] = word[ids[t], c] + position[t % seq_len, c] + token_type[types[t], c]`; ids out
@@ -27,5 +28,14 @@ pub fn embed(
                 f64::NAN
             };
         }
+    }
+}
+
+impl CpuStep for EmbedParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([ids, types, word, position, token_type], [out]) = (reads, writes) else {
+            unreachable!("embed binds ids, types and the three tables and writes the embeddings")
+        };
+        embed(self, ids, types, word, position, token_type, out);
     }
 }

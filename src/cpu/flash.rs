@@ -1,6 +1,7 @@
 //! CPU twin of `shaders/flash.wgsl`: the online-softmax recurrence, in f64, for any subset of
 //! query rows (so a large run can be checked on a sample of rows).
 
+use super::step::CpuStep;
 use crate::gpu::flash::FlashParams;
 use crate::gpu::softmax::MASKED_BELOW;
 
@@ -88,5 +89,14 @@ pub fn flash(
                 }
             }
         }
+    }
+}
+
+impl CpuStep for FlashParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([q, k, v, mask, padding], [stats, out]) = (reads, writes) else {
+            unreachable!("flash binds q, k, v, mask, padding and writes the state and output")
+        };
+        flash(self, q, k, v, mask, padding, None, out, Some(stats));
     }
 }

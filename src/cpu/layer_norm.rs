@@ -1,5 +1,6 @@
 //! CPU twin of `shaders/layer_norm.wgsl`: LayerNorm of x (+ residual), biased variance.
 
+use super::step::CpuStep;
 use crate::gpu::layer_norm::LayerNormParams;
 
 /// `out = (y − mean) / sqrt(var + eps) · gamma + beta` per row, y = x (+ residual).
@@ -30,5 +31,14 @@ pub fn layer_norm(
         for c in 0..cols {
             out[start + c] = (value(start + c) - mean) * inv_std * gamma[c] + beta[c];
         }
+    }
+}
+
+impl CpuStep for LayerNormParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([x, residual, gamma, beta], [out]) = (reads, writes) else {
+            unreachable!("layer_norm binds x, residual, gamma, beta and writes the output")
+        };
+        layer_norm(self, x, residual, gamma, beta, out);
     }
 }

@@ -1,6 +1,7 @@
 //! CPU twin of `shaders/matmul.wgsl`: C = alpha · A · B (+ bias), with the same strided,
 //! batched addressing, accumulating in f64.
 
+use super::step::CpuStep;
 use crate::gpu::matmul::MatmulParams;
 
 /// Computes every C element the kernel would, from the same params. `a`, `b`, `bias` are the
@@ -26,5 +27,14 @@ pub fn matmul(p: &MatmulParams, a: &[f64], b: &[f64], bias: &[f64], c: &mut [f64
                 c[(c_base + i * p.c_row + j) as usize] = value;
             }
         }
+    }
+}
+
+impl CpuStep for MatmulParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([a, b, bias], [c]) = (reads, writes) else {
+            unreachable!("matmul binds a, b, bias and writes c")
+        };
+        matmul(self, a, b, bias, c);
     }
 }

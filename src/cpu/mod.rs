@@ -13,3 +13,4 @@ pub mod head_mean;
 pub mod layer_norm;
 pub mod matmul;
 pub mod softmax;
+pub mod step;

@@ -2,6 +2,7 @@
 //! the causal, additive attention and key-padding masks; a row whose every key is masked becomes
 //! zeros.
 
+use super::step::CpuStep;
 use crate::gpu::softmax::{MASKED_BELOW, SoftmaxParams};
 
 /// Applies the softmax to every row of `scores` (`batch · rows` rows of `cols`), writing
@@ -52,5 +53,14 @@ pub fn softmax(
         for j in 0..cols {
             weights[base + j] = masked(j).map_or(0.0, |s| (s - max).exp() / sum);
         }
+    }
+}
+
+impl CpuStep for SoftmaxParams {
+    fn run_cpu(&self, reads: &[&[f64]], writes: &mut [Vec<f64>]) {
+        let ([scores, mask, padding], [weights]) = (reads, writes) else {
+            unreachable!("softmax binds scores, mask, padding and writes the weights")
+        };
+        softmax(self, scores, mask, padding, weights);
     }
 }

@@ -3,8 +3,12 @@
 //! leaves behind (its max and sum per query row). It reads the output-only pass's own
 //! [`FlashParams`], so the two sweeps cannot disagree on sizes, strides or masks.
 
+use bytemuck::{Pod, Zeroable};
+
+use super::execute::Kernels;
 use super::flash::FlashParams;
 use super::kernel::{Binding, Kernel};
+use super::step::{Dispatch, GpuStep, z_sliced};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/attention_weights.wgsl");
@@ -50,6 +54,47 @@ impl AttentionWeightsKernel {
                 Binding::ReadWrite,
             ],
         ))
+    }
+}
+
+/// The weights step's params: the output-only step's own [`FlashParams`], a type of its own so
+/// that the step has its own kernel ([`GpuStep`], `CpuStep`).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct AttentionWeightsParams(pub FlashParams);
+
+impl GpuStep for AttentionWeightsParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.attention_weights.0
+    }
+
+    fn workgroups(&self, _: &Kernels, _: u32) -> [u32; 3] {
+        workgroups(&self.0)
+    }
+
+    fn splits_z(&self) -> bool {
+        true
+    }
+
+    fn loop_iterations(&self, _: &Kernels) -> u64 {
+        loop_iterations(&self.0)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
+    }
+
+    fn dispatches(
+        &self,
+        _: &Kernels,
+        _: Option<u64>,
+        groups: [u32; 3],
+        max_z: u32,
+    ) -> Vec<Dispatch> {
+        z_sliced(groups, max_z, |batch_offset| FlashParams {
+            batch_offset,
+            ..self.0
+        })
     }
 }
 

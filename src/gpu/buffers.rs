@@ -39,10 +39,15 @@ pub fn poisoned_output(ctx: &GpuContext, label: &str, len: usize) -> Result<wgpu
 
 /// A uniform buffer holding one params struct.
 pub fn uniform<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, params: &T) -> wgpu::Buffer {
+    uniform_bytes(ctx, label, bytemuck::bytes_of(params))
+}
+
+/// A uniform buffer holding a params struct's bytes (see [`super::step::Dispatch`]).
+pub fn uniform_bytes(ctx: &GpuContext, label: &str, bytes: &[u8]) -> wgpu::Buffer {
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
-            contents: bytemuck::bytes_of(params),
+            contents: bytes,
             usage: wgpu::BufferUsages::UNIFORM,
         })
 }

@@ -9,33 +9,34 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::program::{BufId, Program, Step};
+use crate::program::{BufId, Program};
 
 use super::GpuContext;
-use super::attention_weights::{self, AttentionWeightsKernel};
-use super::buffers::{poisoned_output, read_back, staging, uniform, upload};
+use super::attention_weights::AttentionWeightsKernel;
+use super::buffers::{poisoned_output, read_back, staging, uniform_bytes, upload};
 use super::embed::EmbedKernel;
-use super::flash::{FlashKernel, FlashParams, FlashVariant};
+use super::flash::{FlashKernel, FlashVariant};
 use super::gelu::GeluKernel;
 use super::head_mean::HeadMeanKernel;
-use super::kernel::{check_groups, z_slices};
+use super::kernel::check_groups;
 use super::layer_norm::LayerNormKernel;
-use super::matmul::{MatmulKernel, MatmulParams, MatmulVariant};
+use super::matmul::{MatmulKernel, MatmulVariant};
 use super::softmax::{SoftmaxKernel, SoftmaxVariant};
+use super::step::GpuStep;
 
 /// Every compiled kernel, built once per device.
 pub struct Kernels {
     variant: MatmulVariant,
     flash_variant: FlashVariant,
     softmax_variant: SoftmaxVariant,
-    matmul: MatmulKernel,
-    softmax: SoftmaxKernel,
-    head_mean: HeadMeanKernel,
-    flash: FlashKernel,
-    attention_weights: AttentionWeightsKernel,
-    embed: EmbedKernel,
-    layer_norm: LayerNormKernel,
-    gelu: GeluKernel,
+    pub(crate) matmul: MatmulKernel,
+    pub(crate) softmax: SoftmaxKernel,
+    pub(crate) head_mean: HeadMeanKernel,
+    pub(crate) flash: FlashKernel,
+    pub(crate) attention_weights: AttentionWeightsKernel,
+    pub(crate) embed: EmbedKernel,
+    pub(crate) layer_norm: LayerNormKernel,
+    pub(crate) gelu: GeluKernel,
 }
 
 impl Kernels {
@@ -190,43 +191,21 @@ pub fn execute(
 
 /// Refuses a step whose invocations would loop more often than the adapter lets them (see
 /// [`GpuContext::loop_budget`]): on llvmpipe its result would be silently cut short.
-fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &Step) -> Result<()> {
+fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &dyn GpuStep) -> Result<()> {
     let Some(budget) = ctx.loop_budget() else {
         return Ok(());
     };
-    // Iterations of one invocation, from the kernels' loops.
-    let iterations = match step {
-        Step::Matmul { params, .. } => kernels.variant.loop_iterations(params.k),
-        Step::Softmax { params, .. } => kernels.softmax_variant.loop_iterations(params.cols),
-        Step::LayerNorm { params, .. } => 3 * params.cols as u64,
-        Step::HeadMean { params, .. } => params.heads as u64,
-        // Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
-        Step::Flash { params, .. } => kernels.flash_variant.smallest_dispatch_loops(params),
-        Step::AttentionWeights { params, .. } => attention_weights::loop_iterations(params),
-        Step::Embed { .. } | Step::Gelu { .. } => 0,
-    };
+    let iterations = step.loop_iterations(kernels);
     if iterations > budget {
-        let advice = match step {
-            Step::Flash { .. } => "try a real GPU",
-            _ => "try --no-weights, or a real GPU",
-        };
         return Err(Error::InvalidSize(format!(
             "{name} needs about {iterations} loop iterations in one GPU invocation; {} \
              (Mesa's llvmpipe) silently stops an invocation after about 65,535, so this size \
-             cannot run correctly there ({advice})",
-            ctx.info.name
+             cannot run correctly there ({})",
+            ctx.info.name,
+            step.loop_advice()
         )));
     }
     Ok(())
-}
-
-/// Keys one flash dispatch streams: all of them, unless the adapter caps an invocation's loop
-/// iterations (llvmpipe).
-fn flash_keys_per_dispatch(ctx: &GpuContext, kernels: &Kernels, p: &FlashParams) -> u32 {
-    match ctx.loop_budget() {
-        None => u32::MAX,
-        Some(budget) => p.keys_per_dispatch(kernels.flash_variant, budget),
-    }
 }
 
 /// Reads the two u64 timestamps back.
@@ -298,26 +277,18 @@ fn record_and_run(
     for (step, needed) in program.steps.iter().zip(&needed) {
         let max = ctx.limits.max_compute_workgroups_per_dimension;
         let name = &program.spec(step.out()).name;
-        let g = match step {
-            Step::Matmul { params, .. } => params.workgroups_for(kernels.variant),
-            Step::Softmax { params, .. } => params.workgroups_for(kernels.softmax_variant, max),
-            Step::HeadMean { params, .. } => params.workgroups(max),
-            Step::Flash { params, .. } => params.workgroups_for(kernels.flash_variant),
-            Step::AttentionWeights { params, .. } => attention_weights::workgroups(params),
-            Step::Embed { params, .. } => params.workgroups(max),
-            Step::LayerNorm { params, .. } => params.workgroups(max),
-            Step::Gelu { params, .. } => params.workgroups(max),
-        };
+        let kernel = step.kernel();
+        let g = kernel.workgroups(kernels, max);
         if *needed {
-            // Matmul, flash and weights steps run one z-slice per matrix and are split into several
-            // dispatches beyond the device's limit; only their x and y must fit.
-            let splits = matches!(
-                step,
-                Step::Matmul { .. } | Step::Flash { .. } | Step::AttentionWeights { .. }
-            );
-            let z = if splits { g[2].min(max) } else { g[2] };
+            // Steps that run one z-slice per matrix are split into several dispatches beyond
+            // the device's limit; only their x and y must fit.
+            let z = if kernel.splits_z() {
+                g[2].min(max)
+            } else {
+                g[2]
+            };
             check_groups(&ctx.limits, name, [g[0], g[1], z])?;
-            check_loops(ctx, kernels, name, step)?;
+            check_loops(ctx, kernels, name, kernel)?;
         }
         groups.push(g);
     }
@@ -340,7 +311,7 @@ fn record_and_run(
     }
     let get = |id: BufId| buffers[id.0].as_ref().expect("needed buffer allocated");
     // Bound in place of an absent bias or mask (the params say it is not read).
-    let no_bias = upload(ctx, "absent input", &[])?;
+    let absent = upload(ctx, "absent input", &[])?;
 
     let max_z = ctx.limits.max_compute_workgroups_per_dimension;
     let mut encoder = ctx
@@ -387,182 +358,21 @@ fn record_and_run(
             if !needed {
                 continue;
             }
-            match step {
-                Step::Matmul {
-                    params,
-                    a,
-                    b,
-                    bias,
-                    out,
-                } => {
-                    let bias = bias.map(get).unwrap_or(&no_bias);
-                    let kernel = &kernels.matmul.0;
-                    for (batch_offset, g) in z_slices(*g, max_z) {
-                        let params = MatmulParams {
-                            batch_offset,
-                            ..*params
-                        };
-                        let params = uniform(ctx, "matmul params", &params);
-                        let buffers = [&params, get(*a), get(*b), bias, get(*out)];
-                        let bind = kernel.bind(&ctx.device, &buffers);
-                        kernel.dispatch(&mut pass, &bind, g);
-                    }
-                }
-                Step::Softmax {
-                    params,
-                    scores,
-                    mask,
-                    padding,
-                    out,
-                } => {
-                    let params = uniform(ctx, "softmax params", params);
-                    let mask = mask.map(get).unwrap_or(&no_bias);
-                    let padding = padding.map(get).unwrap_or(&no_bias);
-                    let kernel = &kernels.softmax.0;
-                    let bind = kernel.bind(
-                        &ctx.device,
-                        &[&params, get(*scores), mask, padding, get(*out)],
-                    );
-                    kernel.dispatch(&mut pass, &bind, *g);
-                }
-                Step::Flash {
-                    params,
-                    q,
-                    k,
-                    v,
-                    mask,
-                    padding,
-                    out,
-                    stats,
-                } => {
-                    let mask = mask.map(get).unwrap_or(&no_bias);
-                    let padding = padding.map(get).unwrap_or(&no_bias);
-                    // The state between key blocks, left for the program when it reads it.
-                    let internal;
-                    let state = match stats {
-                        Some(id) => get(*id),
-                        None => {
-                            internal =
-                                poisoned_output(ctx, "flash state", params.state_len().max(3))?;
-                            &internal
-                        }
-                    };
-                    let kernel = &kernels.flash.0;
-                    let blocks = params.key_blocks(flash_keys_per_dispatch(ctx, kernels, params));
-                    for block in blocks {
-                        for (batch_offset, g) in z_slices(*g, max_z) {
-                            let params = FlashParams {
-                                batch_offset,
-                                ..block
-                            };
-                            let params = uniform(ctx, "flash params", &params);
-                            let buffers = [
-                                &params,
-                                get(*q),
-                                get(*k),
-                                get(*v),
-                                mask,
-                                padding,
-                                state,
-                                get(*out),
-                            ];
-                            let bind = kernel.bind(&ctx.device, &buffers);
-                            kernel.dispatch(&mut pass, &bind, g);
-                        }
-                    }
-                }
-                Step::AttentionWeights {
-                    params,
-                    q,
-                    k,
-                    mask,
-                    padding,
-                    stats,
-                    out,
-                } => {
-                    let mask = mask.map(get).unwrap_or(&no_bias);
-                    let padding = padding.map(get).unwrap_or(&no_bias);
-                    let kernel = &kernels.attention_weights.0;
-                    for (batch_offset, g) in z_slices(*g, max_z) {
-                        let params = FlashParams {
-                            batch_offset,
-                            ..*params
-                        };
-                        let params = uniform(ctx, "attention weights params", &params);
-                        let buffers = [
-                            &params,
-                            get(*q),
-                            get(*k),
-                            mask,
-                            padding,
-                            get(*stats),
-                            get(*out),
-                        ];
-                        let bind = kernel.bind(&ctx.device, &buffers);
-                        kernel.dispatch(&mut pass, &bind, g);
-                    }
-                }
-                Step::HeadMean {
-                    params,
-                    weights,
-                    out,
-                } => {
-                    let params = uniform(ctx, "head mean params", params);
-                    let kernel = &kernels.head_mean.0;
-                    let bind = kernel.bind(&ctx.device, &[&params, get(*weights), get(*out)]);
-                    kernel.dispatch(&mut pass, &bind, *g);
-                }
-                Step::Embed {
-                    params,
-                    ids,
-                    types,
-                    word,
-                    position,
-                    token_type,
-                    out,
-                } => {
-                    let params = uniform(ctx, "embed params", params);
-                    let kernel = &kernels.embed.0;
-                    let buffers = [
-                        &params,
-                        get(*ids),
-                        get(*types),
-                        get(*word),
-                        get(*position),
-                        get(*token_type),
-                        get(*out),
-                    ];
-                    let bind = kernel.bind(&ctx.device, &buffers);
-                    kernel.dispatch(&mut pass, &bind, *g);
-                }
-                Step::LayerNorm {
-                    params,
-                    x,
-                    residual,
-                    gamma,
-                    beta,
-                    out,
-                } => {
-                    let params = uniform(ctx, "layer norm params", params);
-                    let residual = residual.map(get).unwrap_or(&no_bias);
-                    let kernel = &kernels.layer_norm.0;
-                    let buffers = [
-                        &params,
-                        get(*x),
-                        residual,
-                        get(*gamma),
-                        get(*beta),
-                        get(*out),
-                    ];
-                    let bind = kernel.bind(&ctx.device, &buffers);
-                    kernel.dispatch(&mut pass, &bind, *g);
-                }
-                Step::Gelu { params, x, out } => {
-                    let params = uniform(ctx, "gelu params", params);
-                    let kernel = &kernels.gelu.0;
-                    let bind = kernel.bind(&ctx.device, &[&params, get(*x), get(*out)]);
-                    kernel.dispatch(&mut pass, &bind, *g);
-                }
+            let kernel = step.kernel();
+            let pipeline = kernel.kernel(kernels);
+            // An absent optional input binds a placeholder (the params say it is not read).
+            let slots: Vec<&wgpu::Buffer> = step
+                .slots()
+                .iter()
+                .map(|slot| slot.id.map(get).unwrap_or(&absent))
+                .collect();
+            for dispatch in kernel.dispatches(kernels, ctx.loop_budget(), *g, max_z) {
+                let params = uniform_bytes(ctx, pipeline.label, &dispatch.params);
+                let mut buffers = Vec::with_capacity(slots.len() + 1);
+                buffers.push(&params);
+                buffers.extend(slots.iter().copied());
+                let bind = pipeline.bind(&ctx.device, &buffers);
+                pipeline.dispatch(&mut pass, &bind, dispatch.groups);
             }
         }
     }

@@ -10,7 +10,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::execute::Kernels;
 use super::kernel::{Binding, Kernel};
+use super::step::{Dispatch, GpuStep, z_sliced};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/flash.wgsl");
@@ -378,6 +380,56 @@ impl FlashKernel {
                 Binding::ReadWrite,
             ],
         ))
+    }
+}
+
+impl GpuStep for FlashParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.flash.0
+    }
+
+    fn workgroups(&self, kernels: &Kernels, _: u32) -> [u32; 3] {
+        self.workgroups_for(kernels.flash_variant())
+    }
+
+    fn splits_z(&self) -> bool {
+        true
+    }
+
+    /// Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
+    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
+        kernels.flash_variant().smallest_dispatch_loops(self)
+    }
+
+    fn loop_advice(&self) -> &'static str {
+        "try a real GPU"
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
+    }
+
+    /// One dispatch per key block (all keys at once unless the adapter caps an invocation's
+    /// loop iterations, as llvmpipe does) and z-slice.
+    fn dispatches(
+        &self,
+        kernels: &Kernels,
+        loop_budget: Option<u64>,
+        groups: [u32; 3],
+        max_z: u32,
+    ) -> Vec<Dispatch> {
+        let keys = loop_budget.map_or(u32::MAX, |budget| {
+            self.keys_per_dispatch(kernels.flash_variant(), budget)
+        });
+        self.key_blocks(keys)
+            .into_iter()
+            .flat_map(|block| {
+                z_sliced(groups, max_z, move |batch_offset| FlashParams {
+                    batch_offset,
+                    ..block
+                })
+            })
+            .collect()
     }
 }
 

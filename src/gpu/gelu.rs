@@ -2,7 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::execute::Kernels;
 use super::kernel::{Binding, Kernel};
+use super::step::GpuStep;
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/gelu.wgsl");
@@ -53,6 +55,24 @@ impl GeluKernel {
             "gelu",
             &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
         ))
+    }
+}
+
+impl GpuStep for GeluParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.gelu.0
+    }
+
+    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+        GeluParams::workgroups(self, max_per_dim)
+    }
+
+    fn loop_iterations(&self, _: &Kernels) -> u64 {
+        0
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
     }
 }
 

@@ -2,7 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::execute::Kernels;
 use super::kernel::{Binding, Kernel};
+use super::step::GpuStep;
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
@@ -52,6 +54,24 @@ impl LayerNormKernel {
             "layer_norm",
             &[Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite],
         ))
+    }
+}
+
+impl GpuStep for LayerNormParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.layer_norm.0
+    }
+
+    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+        LayerNormParams::workgroups(self, max_per_dim)
+    }
+
+    fn loop_iterations(&self, _: &Kernels) -> u64 {
+        3 * self.cols as u64
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
     }
 }
 

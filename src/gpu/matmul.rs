@@ -3,7 +3,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::execute::Kernels;
 use super::kernel::{Binding, Kernel};
+use super::step::{Dispatch, GpuStep, z_sliced};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
@@ -264,6 +266,41 @@ impl MatmulKernel {
                 Binding::ReadWrite,
             ],
         ))
+    }
+}
+
+impl GpuStep for MatmulParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.matmul.0
+    }
+
+    fn workgroups(&self, kernels: &Kernels, _: u32) -> [u32; 3] {
+        self.workgroups_for(kernels.matmul_variant())
+    }
+
+    fn splits_z(&self) -> bool {
+        true
+    }
+
+    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
+        kernels.matmul_variant().loop_iterations(self.k)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
+    }
+
+    fn dispatches(
+        &self,
+        _: &Kernels,
+        _: Option<u64>,
+        groups: [u32; 3],
+        max_z: u32,
+    ) -> Vec<Dispatch> {
+        z_sliced(groups, max_z, |batch_offset| MatmulParams {
+            batch_offset,
+            ..*self
+        })
     }
 }
 

@@ -15,5 +15,6 @@ pub mod kernel;
 pub mod layer_norm;
 pub mod matmul;
 pub mod softmax;
+pub mod step;
 
 pub use context::{AdapterChoice, BackendChoice, GpuContext};

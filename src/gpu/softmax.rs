@@ -7,7 +7,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::execute::Kernels;
 use super::kernel::{Binding, Kernel};
+use super::step::GpuStep;
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
@@ -178,6 +180,24 @@ impl SoftmaxKernel {
                 Binding::ReadWrite,
             ],
         ))
+    }
+}
+
+impl GpuStep for SoftmaxParams {
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
+        &kernels.softmax.0
+    }
+
+    fn workgroups(&self, kernels: &Kernels, max_per_dim: u32) -> [u32; 3] {
+        self.workgroups_for(kernels.softmax_variant(), max_per_dim)
+    }
+
+    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
+        kernels.softmax_variant().loop_iterations(self.cols)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
     }
 }
 

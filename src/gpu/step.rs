@@ -1,0 +1,77 @@
+//! What the GPU executor needs to know of a kernel to run one [`Step`](crate::program::Step)
+//! of it, with no per-kernel code in the executor: each kernel's params type implements
+//! [`GpuStep`] next to its WGSL wrapper (src/gpu/<kernel>.rs).
+//!
+//! The executor binds the params uniform and then the step's slots
+//! ([`Step::slots`](crate::program::Step::slots)) in order, so a kernel's binding order is
+//! written once, in the program.
+
+use super::execute::Kernels;
+use super::kernel::{Kernel, z_slices};
+
+/// One dispatch: the params uniform's bytes and the workgroups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The params struct as the shader reads it.
+    pub params: Vec<u8>,
+    /// Workgroups in x, y and z.
+    pub groups: [u32; 3],
+}
+
+/// A kernel's side of the GPU executor, implemented by its params type.
+pub trait GpuStep {
+    /// The compiled kernel (of the variant `kernels` chose) that runs this step.
+    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel;
+
+    /// The workgroups of the whole step, before [`GpuStep::dispatches`] splits it.
+    fn workgroups(&self, kernels: &Kernels, max_per_dim: u32) -> [u32; 3];
+
+    /// Whether z, one slice per matrix, is split into several dispatches beyond the device's
+    /// limit (the params then carry a `batch_offset`): only x and y must fit.
+    fn splits_z(&self) -> bool {
+        false
+    }
+
+    /// Loop iterations of one invocation (checked against llvmpipe's cap); for a step that is
+    /// streamed in blocks, those of its smallest block.
+    fn loop_iterations(&self, kernels: &Kernels) -> u64;
+
+    /// What to try when [`GpuStep::loop_iterations`] is over the cap.
+    fn loop_advice(&self) -> &'static str {
+        "try --no-weights, or a real GPU"
+    }
+
+    /// The params as bytes.
+    fn bytes(&self) -> Vec<u8>;
+
+    /// The dispatches that run the step: by default one, with `groups`. `loop_budget` is the
+    /// adapter's cap on an invocation's loop iterations, if it has one.
+    fn dispatches(
+        &self,
+        _kernels: &Kernels,
+        _loop_budget: Option<u64>,
+        groups: [u32; 3],
+        _max_z: u32,
+    ) -> Vec<Dispatch> {
+        vec![Dispatch {
+            params: self.bytes(),
+            groups,
+        }]
+    }
+}
+
+/// The dispatches of a step whose z is split at `max_z`: `with_offset` gives the params of the
+/// dispatch that starts at matrix `offset`.
+pub fn z_sliced<P: bytemuck::Pod>(
+    groups: [u32; 3],
+    max_z: u32,
+    with_offset: impl Fn(u32) -> P,
+) -> Vec<Dispatch> {
+    z_slices(groups, max_z)
+        .into_iter()
+        .map(|(offset, groups)| Dispatch {
+            params: bytemuck::bytes_of(&with_offset(offset)).to_vec(),
+            groups,
+        })
+        .collect()
+}
