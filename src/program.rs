@@ -277,7 +277,7 @@ impl Step {
     }
 
     /// The kernel's side of the executors: its params, which implement [`GpuStep`] (in
-    /// src/gpu/<kernel>.rs) and [`CpuStep`] (in src/cpu/<kernel>.rs).
+    /// `src/gpu/<kernel>.rs`) and [`CpuStep`] (in `src/cpu/<kernel>.rs`).
     pub fn kernel(&self) -> &dyn StepKernel {
         match self {
             Step::Matmul { params, .. } => params,

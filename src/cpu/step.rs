@@ -1,5 +1,5 @@
 //! What the CPU executor needs to know of a kernel: how to call its twin on a step's slots.
-//! Each kernel's params type implements [`CpuStep`] next to its twin (src/cpu/<kernel>.rs).
+//! Each kernel's params type implements [`CpuStep`] next to its twin (`src/cpu/<kernel>.rs`).
 
 /// A kernel's side of the CPU executor, implemented by its params type.
 pub trait CpuStep {

@@ -1,6 +1,6 @@
 //! What the GPU executor needs to know of a kernel to run one [`Step`](crate::program::Step)
 //! of it, with no per-kernel code in the executor: each kernel's params type implements
-//! [`GpuStep`] next to its WGSL wrapper (src/gpu/<kernel>.rs).
+//! [`GpuStep`] next to its WGSL wrapper (`src/gpu/<kernel>.rs`).
 //!
 //! The executor binds the params uniform and then the step's slots
 //! ([`Step::slots`](crate::program::Step::slots)) in order, so a kernel's binding order is
