@@ -63,9 +63,23 @@ pub(super) fn finish_registered(
     result
 }
 
-/// Remembers that this run created `folder`, so an interrupted run removes it if still empty.
-pub(super) fn register_created_folder(folder: &Path) {
-    registry().created_folders.push(folder.to_path_buf());
+/// Runs `create` (which makes the missing `folders`, outermost first) and remembers them, so an
+/// interrupted run removes those still empty; atomically with respect to the cleanup, so a
+/// signal between the two cannot leave an empty folder behind. Fails if the process is being
+/// ended. They are remembered even when `create` fails part-way: the cleanup only removes
+/// empty folders, and those that were never made are skipped.
+pub(super) fn create_folders_registered(
+    folders: &[&Path],
+    create: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut reg = registry();
+    if reg.ended {
+        return Err(std::io::Error::other("interrupted"));
+    }
+    let result = create();
+    reg.created_folders
+        .extend(folders.iter().map(|f| f.to_path_buf()));
+    result
 }
 
 /// Removes every registered temporary file and every created folder that is empty, and stops

@@ -246,15 +246,13 @@ pub fn check_dir_target(dir: &Path) -> Result<()> {
 /// Creates folder `dir` (and its parents) for output. The folders it creates are registered, so
 /// an interrupted run removes those it left empty.
 pub fn create_dir(dir: &Path) -> Result<()> {
-    let missing: Vec<&Path> = dir
+    let mut missing: Vec<&Path> = dir
         .ancestors()
         .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
         .collect();
-    fs::create_dir_all(dir).map_err(|e| output_error(dir, e.to_string()))?;
-    for folder in missing.into_iter().rev() {
-        interrupt::register_created_folder(folder);
-    }
-    Ok(())
+    missing.reverse();
+    interrupt::create_folders_registered(&missing, || fs::create_dir_all(dir))
+        .map_err(|e| output_error(dir, e.to_string()))
 }
 
 #[cfg(test)]
