@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use bytemuck::{Pod, Zeroable};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::buffers::{poisoned_output, read_back, staging, uniform};
-use selfattn::gpu::kernel::{Binding, Kernel};
+use selfattn::gpu::kernel::Kernel;
+use selfattn::kernels::Binding;
 
 /// Steps per invocation: well under llvmpipe's cap of ~65,535 loop iterations.
 const ITERATIONS: u32 = 8192;

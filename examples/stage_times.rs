@@ -8,10 +8,10 @@
 
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
-use selfattn::gpu::softmax::{SoftmaxParams, SoftmaxVariant};
+use selfattn::kernels::softmax::{SoftmaxParams, SoftmaxVariant};
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
-use selfattn::program::{Program, Step};
+use selfattn::program::Program;
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
 
 fn main() -> selfattn::Result<()> {
@@ -50,11 +50,17 @@ fn main() -> selfattn::Result<()> {
     };
     let plan = SdpaPlan::new(&problem, problem.dims()?)?;
     let inputs = plan.inputs();
-    let Some(Step::Matmul { out: scores, .. }) = plan.program.steps.first() else {
+    let Some(first) = plan.program.steps.first() else {
         panic!("the SDPA program starts with Q·Kᵀ");
     };
+    assert_eq!(
+        first.kernel().kernel(),
+        "matmul",
+        "the SDPA program starts with Q·Kᵀ"
+    );
+    let scores = first.out();
     let stages = [
-        ("Q·Kᵀ", vec![*scores]),
+        ("Q·Kᵀ", vec![scores]),
         ("Q·Kᵀ + softmax", vec![plan.weights]),
         ("Q·Kᵀ + softmax + P·V", vec![plan.output]),
     ];

@@ -9,7 +9,7 @@
 //
 // CPU twin: src/cpu/embed.rs.
 
-// Keep in sync with `EmbedParams` in src/gpu/embed.rs.
+// Keep in sync with `EmbedParams` in src/kernels/embed.rs.
 struct EmbedParams {
     // tokens over all batch elements
     tokens: u32,

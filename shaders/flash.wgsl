@@ -26,7 +26,7 @@ const WG = 64u;
 const CHUNK = 64u;
 // Query rows up to this width are copied into private memory once, instead of being re-read
 // from storage for every key (on CPU adapters those reads are gathers across the SIMD lanes).
-// Keep in sync with `Q_CACHE` in src/gpu/flash.rs.
+// Keep in sync with `Q_CACHE` in src/kernels/flash.rs.
 const Q_CACHE = 128u;
 
 @compute @workgroup_size(WG, 1, 1)

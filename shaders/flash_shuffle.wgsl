@@ -27,7 +27,7 @@
 // to the vec4 scores and the two vec4 accumulators per row.
 //
 // The kernel needs its 8 invocations to form one subgroup with lanes 0 … 7 (a subgroup of 8
-// or more, as on lavapipe; src/gpu/flash.rs chooses it only where subgroups are at least 8
+// or more, as on lavapipe; src/kernels/flash.rs chooses it only where subgroups are at least 8
 // wide). It checks that at run time, and where it does not hold it writes NaN to its outputs
 // and state rather than a wrong number, so verification fails loudly.
 //
@@ -44,7 +44,7 @@
 #import flash_bindings
 
 
-// Keep in sync with src/gpu/flash.rs (SHUFFLE_WG, SHUFFLE_ROWS, SHUFFLE_KEYS, CHUNK).
+// Keep in sync with src/kernels/flash.rs (SHUFFLE_WG, SHUFFLE_ROWS, SHUFFLE_KEYS, CHUNK).
 const WG = 8u;
 // query rows per workgroup
 const ROWS = 32u;

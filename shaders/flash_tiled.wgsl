@@ -1,7 +1,7 @@
 // Output-only attention with an online softmax, workgroup-tiled: each K and V element read from
 // storage serves 64 query rows. Same recurrence, parameters, bindings, masks, key blocks and
 // state layout as flash.wgsl, which stays the fallback for devices with less workgroup memory
-// than the 24,320 bytes used here (src/gpu/flash.rs chooses).
+// than the 24,320 bytes used here (src/kernels/flash.rs chooses).
 //
 // One workgroup of 256 invocations owns BR = 64 query rows and COLS = 64 output columns of one
 // (batch, head) matrix and walks the keys in tiles of BC = 32:
@@ -24,7 +24,7 @@
 
 #import flash_bindings
 
-// Keep in sync with the constants in src/gpu/flash.rs.
+// Keep in sync with the constants in src/kernels/flash.rs.
 const WG = 256u;
 const BR = 64u;
 const BC = 32u;

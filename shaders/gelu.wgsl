@@ -10,7 +10,7 @@
 //
 // CPU twin: src/cpu/gelu.rs.
 
-// Keep in sync with `GeluParams` in src/gpu/gelu.rs.
+// Keep in sync with `GeluParams` in src/kernels/gelu.rs.
 struct GeluParams {
     len: u32,
     _pad0: u32,

@@ -4,7 +4,7 @@
 //
 // CPU twin: src/cpu/head_mean.rs.
 
-// Keep in sync with `HeadMeanParams` in src/gpu/head_mean.rs.
+// Keep in sync with `HeadMeanParams` in src/kernels/head_mean.rs.
 struct HeadMeanParams {
     // batch elements
     batch: u32,

@@ -8,7 +8,7 @@
 //
 // CPU twin: src/cpu/layer_norm.rs.
 
-// Keep in sync with `LayerNormParams` in src/gpu/layer_norm.rs.
+// Keep in sync with `LayerNormParams` in src/kernels/layer_norm.rs.
 struct LayerNormParams {
     rows: u32,
     // values per row (the normalised width)

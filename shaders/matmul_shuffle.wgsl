@@ -32,7 +32,7 @@
 
 #import matmul_bindings
 
-// Keep in sync with src/gpu/matmul.rs (WG, TILE, SHUFFLE_ROWS).
+// Keep in sync with src/kernels/matmul.rs (WG, TILE, SHUFFLE_ROWS).
 const WG_X = 8u;
 const WG_Y = 8u;
 // columns per invocation

@@ -1,6 +1,6 @@
 // C = alpha · A · B (+ bias), batched and strided, through workgroup memory: the same product,
 // parameters and bindings as matmul.wgsl, for devices where sharing loads across a workgroup pays
-// (GPUs; src/gpu/matmul.rs chooses).
+// (GPUs; src/kernels/matmul.rs chooses).
 //
 // A workgroup of 16 × 16 invocations computes a 64 × 64 block of C. The k dimension is walked
 // in slices of KT = 16: the workgroup loads A's 64 × 16 slice and B's 16 × 64 slice into
@@ -14,7 +14,7 @@
 
 #import matmul_bindings
 
-// Keep in sync with `TILED_*` in src/gpu/matmul.rs.
+// Keep in sync with `TILED_*` in src/kernels/matmul.rs.
 const WG_SIDE = 16u;
 const BLOCK = 64u;
 const KT = 16u;

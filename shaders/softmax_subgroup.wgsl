@@ -1,6 +1,6 @@
 // Row softmax with subgroup reductions: the same result, parameters, bindings and masks as
 // softmax.wgsl (see there for the mask rules and the all-masked row), for adapters with the
-// SUBGROUP feature (src/gpu/softmax.rs chooses).
+// SUBGROUP feature (src/kernels/softmax.rs chooses).
 //
 // One workgroup of WG = 64 invocations per row: invocation t reads keys t, t + WG, t + 2·WG …,
 // so neighbouring invocations read neighbouring keys (coalesced on GPUs, where the one-row-per-

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::gpu::flash::FlashParams;
-use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::SoftmaxParams;
+use crate::kernels::flash::FlashParams;
+use crate::kernels::matmul::MatmulParams;
+use crate::kernels::softmax::SoftmaxParams;
 use crate::program::{BufId, Program};
 use crate::tensor::{Matrix, shape_str};
 

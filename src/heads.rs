@@ -8,10 +8,10 @@
 //! projection matmul writes them; head h is the column block h·head_dim.. of each row, reached
 //! through strides, never copied.
 
-use crate::gpu::flash::FlashParams;
-use crate::gpu::head_mean::HeadMeanParams;
-use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::SoftmaxParams;
+use crate::kernels::flash::FlashParams;
+use crate::kernels::head_mean::HeadMeanParams;
+use crate::kernels::matmul::MatmulParams;
+use crate::kernels::softmax::SoftmaxParams;
 use crate::program::{BufId, Program};
 
 /// The sizes of one multi-head attention block.

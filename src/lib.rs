@@ -17,6 +17,7 @@ pub mod gpu;
 pub mod heads;
 pub mod heatmap;
 pub mod input_file;
+pub mod kernels;
 pub mod limits;
 pub mod mha;
 pub mod npy;

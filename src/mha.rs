@@ -11,8 +11,8 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::gpu::matmul::MatmulParams;
 use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
+use crate::kernels::matmul::MatmulParams;
 use crate::npy::{Array, Mask};
 use crate::numpy_rng::NumpyRng;
 use crate::program::{BufId, Program};

@@ -218,7 +218,7 @@ pub enum BoolMask {
 }
 
 /// A mask read from .npy as additive f32 values: bool masks become 0 (allowed) or
-/// [`MASKED`](crate::gpu::softmax::MASKED); float masks are kept, with −inf turned into `MASKED`.
+/// [`MASKED`](crate::kernels::softmax::MASKED); float masks are kept, with −inf turned into `MASKED`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mask {
     /// The values, C order.
@@ -229,7 +229,7 @@ pub struct Mask {
 
 /// Reads a bool or float mask; NaN and +inf are refused, naming the first bad index.
 pub fn read_mask(path: &Path, tensor: &str, meaning: BoolMask) -> Result<Mask> {
-    use crate::gpu::softmax::MASKED;
+    use crate::kernels::softmax::MASKED;
     let (shape, elements) = read_elements(path, tensor, true)?;
     let (data, was_bool) = match elements {
         Elements::Bool(v) => (
@@ -360,10 +360,13 @@ mod tests {
         let path = dir.path().join("m.npy");
         npyz::to_file_1d(&path, vec![true, false]).unwrap();
         let masks = read_mask(&path, "attn_mask", BoolMask::TrueMasks).unwrap();
-        assert_eq!(masks.array.data, vec![crate::gpu::softmax::MASKED, 0.0]);
+        assert_eq!(masks.array.data, vec![crate::kernels::softmax::MASKED, 0.0]);
         assert!(masks.was_bool);
         let allows = read_mask(&path, "attn_mask", BoolMask::TrueAllows).unwrap();
-        assert_eq!(allows.array.data, vec![0.0, crate::gpu::softmax::MASKED]);
+        assert_eq!(
+            allows.array.data,
+            vec![0.0, crate::kernels::softmax::MASKED]
+        );
         // bool is refused where a float tensor is needed
         assert!(read_array(&path, "X").is_err());
     }
@@ -374,7 +377,10 @@ mod tests {
         let path = dir.path().join("f.npy");
         write_array(&path, &[3], &[-2.5, f32::NEG_INFINITY, 1.0]).unwrap();
         let m = read_mask(&path, "key_padding_mask", BoolMask::TrueMasks).unwrap();
-        assert_eq!(m.array.data, vec![-2.5, crate::gpu::softmax::MASKED, 1.0]);
+        assert_eq!(
+            m.array.data,
+            vec![-2.5, crate::kernels::softmax::MASKED, 1.0]
+        );
         write_array(&path, &[2], &[0.0, f32::NAN]).unwrap();
         let err = read_mask(&path, "key_padding_mask", BoolMask::TrueMasks)
             .unwrap_err()

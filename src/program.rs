@@ -4,21 +4,16 @@
 //! [`Program`]; the GPU executor (`gpu::execute`) and the CPU reference (`cpu::execute`) run the
 //! very same program, so the two can only ever differ in arithmetic, never in what is computed.
 
+use std::sync::Arc;
+
 use crate::cpu::step::CpuStep;
-use crate::gpu::attention_weights::AttentionWeightsParams;
-use crate::gpu::embed::EmbedParams;
-use crate::gpu::flash::FlashParams;
-use crate::gpu::gelu::GeluParams;
-use crate::gpu::head_mean::HeadMeanParams;
-use crate::gpu::layer_norm::LayerNormParams;
-use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::SoftmaxParams;
-use crate::gpu::step::GpuStep;
+use crate::kernels::GpuStep;
 
-/// A kernel as both executors see it: its GPU dispatches and its CPU twin.
-pub trait StepKernel: GpuStep + CpuStep {}
+/// A kernel as both executors see it: its GPU dispatches and its CPU twin. Every kernel's
+/// params type is one (`src/kernels/<kernel>.rs`, `src/cpu/<kernel>.rs`).
+pub trait StepKernel: GpuStep + CpuStep + std::fmt::Debug + Send + Sync {}
 
-impl<T: GpuStep + CpuStep> StepKernel for T {}
+impl<T: GpuStep + CpuStep + std::fmt::Debug + Send + Sync> StepKernel for T {}
 
 /// Index of a buffer in a [`Program`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,124 +30,12 @@ pub struct BufferSpec {
     pub input: bool,
 }
 
-/// One kernel dispatch.
+/// One kernel dispatch: the kernel's params and the buffers it binds. Each kernel's builder
+/// (`Program::matmul`, `Program::softmax`, … in `src/kernels/<kernel>.rs`) makes its steps.
 #[derive(Clone, Debug)]
-pub enum Step {
-    /// C = alpha · A · B (+ bias): `shaders/matmul.wgsl`.
-    Matmul {
-        /// Addressing and sizes.
-        params: MatmulParams,
-        /// A.
-        a: BufId,
-        /// B.
-        b: BufId,
-        /// Optional bias of length n.
-        bias: Option<BufId>,
-        /// C.
-        out: BufId,
-    },
-    /// Row softmax: `shaders/softmax.wgsl`.
-    Softmax {
-        /// Sizes and mask flags.
-        params: SoftmaxParams,
-        /// The scaled scores.
-        scores: BufId,
-        /// Additive attention mask (`params.has_mask`).
-        mask: Option<BufId>,
-        /// Additive key-padding mask (`params.has_padding`).
-        padding: Option<BufId>,
-        /// The weights written.
-        out: BufId,
-    },
-    /// Output-only attention with an online softmax: `shaders/flash.wgsl`.
-    Flash {
-        /// Sizes, strides and mask flags.
-        params: FlashParams,
-        /// Queries.
-        q: BufId,
-        /// Keys.
-        k: BufId,
-        /// Values.
-        v: BufId,
-        /// Additive attention mask (`params.has_mask`).
-        mask: Option<BufId>,
-        /// Additive key-padding mask (`params.has_padding`).
-        padding: Option<BufId>,
-        /// The running state between key blocks, and the final row statistics after the
-        /// last (m, l, found per row and output chunk), which an [`Step::AttentionWeights`]
-        /// step may read.
-        stats: BufId,
-        /// The output written.
-        out: BufId,
-    },
-    /// The weights from an output-only step's row statistics, written once (the second sweep of
-    /// the fused weights path): `shaders/attention_weights.wgsl`.
-    AttentionWeights {
-        /// The output-only step's own params.
-        params: AttentionWeightsParams,
-        /// Queries.
-        q: BufId,
-        /// Keys.
-        k: BufId,
-        /// Additive attention mask (`params.has_mask`).
-        mask: Option<BufId>,
-        /// Additive key-padding mask (`params.has_padding`).
-        padding: Option<BufId>,
-        /// The output-only step's row statistics.
-        stats: BufId,
-        /// The weights written, (batch, l, s) contiguous.
-        out: BufId,
-    },
-    /// Weights averaged over heads: `shaders/head_mean.wgsl`.
-    HeadMean {
-        /// Sizes.
-        params: HeadMeanParams,
-        /// Per-head weights.
-        weights: BufId,
-        /// The mean written.
-        out: BufId,
-    },
-    /// Word + position + token-type embeddings: `shaders/embed.wgsl`.
-    Embed {
-        /// Sizes.
-        params: EmbedParams,
-        /// Token ids (exact integers stored as f32).
-        ids: BufId,
-        /// Token-type ids (exact integers stored as f32).
-        types: BufId,
-        /// Word table, vocab × hidden.
-        word: BufId,
-        /// Position table, positions × hidden.
-        position: BufId,
-        /// Token-type table, type_vocab × hidden.
-        token_type: BufId,
-        /// The embeddings written, tokens × hidden.
-        out: BufId,
-    },
-    /// LayerNorm of x (+ residual): `shaders/layer_norm.wgsl`.
-    LayerNorm {
-        /// Sizes and eps.
-        params: LayerNormParams,
-        /// The input rows.
-        x: BufId,
-        /// Added to x first (`params.has_residual`).
-        residual: Option<BufId>,
-        /// Scale per column.
-        gamma: BufId,
-        /// Shift per column.
-        beta: BufId,
-        /// The normalised rows written.
-        out: BufId,
-    },
-    /// The exact GELU, element-wise: `shaders/gelu.wgsl`.
-    Gelu {
-        /// Size.
-        params: GeluParams,
-        /// The input.
-        x: BufId,
-        /// The activations written.
-        out: BufId,
-    },
+pub struct Step {
+    kernel: Arc<dyn StepKernel>,
+    slots: Vec<Slot>,
 }
 
 /// One buffer a step binds, in the kernel's binding order (after the params uniform).
@@ -165,18 +48,21 @@ pub struct Slot {
 }
 
 impl Slot {
-    fn read(id: BufId) -> Self {
+    /// An input.
+    pub fn read(id: BufId) -> Self {
         Slot {
             id: Some(id),
             write: false,
         }
     }
 
-    fn optional(id: Option<BufId>) -> Self {
+    /// An optional input.
+    pub fn optional(id: Option<BufId>) -> Self {
         Slot { id, write: false }
     }
 
-    fn write(id: BufId) -> Self {
+    /// An output.
+    pub fn write(id: BufId) -> Self {
         Slot {
             id: Some(id),
             write: true,
@@ -185,110 +71,35 @@ impl Slot {
 }
 
 impl Step {
-    /// The buffers this step binds, in the WGSL's binding order after the params (inputs, then
-    /// what it writes): the one place a kernel's bindings are listed on the host.
-    pub fn slots(&self) -> Vec<Slot> {
-        use Slot as S;
-        match self {
-            Step::Matmul {
-                a, b, bias, out, ..
-            } => {
-                vec![S::read(*a), S::read(*b), S::optional(*bias), S::write(*out)]
-            }
-            Step::Softmax {
-                scores,
-                mask,
-                padding,
-                out,
-                ..
-            } => vec![
-                S::read(*scores),
-                S::optional(*mask),
-                S::optional(*padding),
-                S::write(*out),
-            ],
-            Step::Flash {
-                q,
-                k,
-                v,
-                mask,
-                padding,
-                stats,
-                out,
-                ..
-            } => vec![
-                S::read(*q),
-                S::read(*k),
-                S::read(*v),
-                S::optional(*mask),
-                S::optional(*padding),
-                S::write(*stats),
-                S::write(*out),
-            ],
-            Step::AttentionWeights {
-                q,
-                k,
-                mask,
-                padding,
-                stats,
-                out,
-                ..
-            } => vec![
-                S::read(*q),
-                S::read(*k),
-                S::optional(*mask),
-                S::optional(*padding),
-                S::read(*stats),
-                S::write(*out),
-            ],
-            Step::HeadMean { weights, out, .. } => vec![S::read(*weights), S::write(*out)],
-            Step::Embed {
-                ids,
-                types,
-                word,
-                position,
-                token_type,
-                out,
-                ..
-            } => vec![
-                S::read(*ids),
-                S::read(*types),
-                S::read(*word),
-                S::read(*position),
-                S::read(*token_type),
-                S::write(*out),
-            ],
-            Step::LayerNorm {
-                x,
-                residual,
-                gamma,
-                beta,
-                out,
-                ..
-            } => vec![
-                S::read(*x),
-                S::optional(*residual),
-                S::read(*gamma),
-                S::read(*beta),
-                S::write(*out),
-            ],
-            Step::Gelu { x, out, .. } => vec![S::read(*x), S::write(*out)],
+    /// A step of `kernel` binding `slots` (inputs, then outputs, in the WGSL's binding order
+    /// after the params).
+    ///
+    /// # Panics
+    /// If an input follows an output or nothing is written: a bug in the kernel's builder.
+    pub fn new(kernel: impl StepKernel + 'static, slots: Vec<Slot>) -> Self {
+        let first_write = slots.iter().position(|s| s.write).expect("a step writes");
+        assert!(
+            slots[first_write..]
+                .iter()
+                .all(|s| s.write && s.id.is_some()),
+            "a step binds its inputs before its outputs"
+        );
+        Step {
+            kernel: Arc::new(kernel),
+            slots,
         }
     }
 
+    /// The buffers this step binds, in the WGSL's binding order after the params (inputs, then
+    /// what it writes).
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
     /// The kernel's side of the executors: its params, which implement [`GpuStep`] (in
-    /// `src/gpu/<kernel>.rs`) and [`CpuStep`] (in `src/cpu/<kernel>.rs`).
+    /// `src/kernels/<kernel>.rs`) and [`CpuStep`] (in `src/cpu/<kernel>.rs`).
     pub fn kernel(&self) -> &dyn StepKernel {
-        match self {
-            Step::Matmul { params, .. } => params,
-            Step::Softmax { params, .. } => params,
-            Step::Flash { params, .. } => params,
-            Step::AttentionWeights { params, .. } => params,
-            Step::HeadMean { params, .. } => params,
-            Step::Embed { params, .. } => params,
-            Step::LayerNorm { params, .. } => params,
-            Step::Gelu { params, .. } => params,
-        }
+        &*self.kernel
     }
 
     /// The buffer this step writes last: its output, by the binding convention.
@@ -301,8 +112,8 @@ impl Step {
 
     /// Every buffer this step writes.
     pub fn outs(&self) -> Vec<BufId> {
-        self.slots()
-            .into_iter()
+        self.slots
+            .iter()
             .filter(|s| s.write)
             .filter_map(|s| s.id)
             .collect()
@@ -310,8 +121,8 @@ impl Step {
 
     /// The buffers this step reads.
     pub fn reads(&self) -> Vec<BufId> {
-        self.slots()
-            .into_iter()
+        self.slots
+            .iter()
             .filter(|s| !s.write)
             .filter_map(|s| s.id)
             .collect()
@@ -333,6 +144,16 @@ impl Program {
         self.buffer(name, len, true)
     }
 
+    /// Declares a buffer a step will write (for kernels' builders).
+    pub fn output(&mut self, name: &str, len: usize) -> BufId {
+        self.buffer(name, len, false)
+    }
+
+    /// Appends a step (for kernels' builders).
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
     fn buffer(&mut self, name: &str, len: usize, input: bool) -> BufId {
         self.buffers.push(BufferSpec {
             name: name.to_string(),
@@ -340,212 +161,6 @@ impl Program {
             input,
         });
         BufId(self.buffers.len() - 1)
-    }
-
-    /// Adds a matmul writing a new buffer named `name`; returns that buffer.
-    pub fn matmul(
-        &mut self,
-        name: &str,
-        params: MatmulParams,
-        a: BufId,
-        b: BufId,
-        bias: Option<BufId>,
-    ) -> BufId {
-        let params = MatmulParams {
-            has_bias: bias.is_some() as u32,
-            ..params
-        };
-        let out = self.buffer(name, params.output_len(), false);
-        self.steps.push(Step::Matmul {
-            params,
-            a,
-            b,
-            bias,
-            out,
-        });
-        out
-    }
-
-    /// Adds a softmax over `scores` writing a new buffer named `name`; returns that buffer. The
-    /// params' mask flags are set from whether `mask` / `padding` are given.
-    pub fn softmax(
-        &mut self,
-        name: &str,
-        params: SoftmaxParams,
-        scores: BufId,
-        mask: Option<BufId>,
-        padding: Option<BufId>,
-    ) -> BufId {
-        let params = SoftmaxParams {
-            has_mask: mask.is_some() as u32,
-            has_padding: padding.is_some() as u32,
-            ..params
-        };
-        let out = self.buffer(
-            name,
-            params.total_rows() as usize * params.cols as usize,
-            false,
-        );
-        self.steps.push(Step::Softmax {
-            params,
-            scores,
-            mask,
-            padding,
-            out,
-        });
-        out
-    }
-
-    /// Adds an output-only attention step writing a new buffer named `name`; the params' mask
-    /// flags are set from whether `mask` / `padding` are given.
-    #[allow(clippy::too_many_arguments)]
-    pub fn flash(
-        &mut self,
-        name: &str,
-        params: FlashParams,
-        q: BufId,
-        k: BufId,
-        v: BufId,
-        mask: Option<BufId>,
-        padding: Option<BufId>,
-    ) -> BufId {
-        self.flash_step(name, params, [q, k, v], mask, padding).0
-    }
-
-    /// The fused weights path: an output-only step (writing the output, named `name`) that
-    /// leaves its row statistics, then the weights from them (named `weights_name`), written
-    /// once. Returns (output, weights).
-    #[allow(clippy::too_many_arguments)]
-    pub fn flash_with_weights(
-        &mut self,
-        name: &str,
-        weights_name: &str,
-        params: FlashParams,
-        q: BufId,
-        k: BufId,
-        v: BufId,
-        mask: Option<BufId>,
-        padding: Option<BufId>,
-    ) -> (BufId, BufId) {
-        let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding);
-        let weights = self.buffer(
-            weights_name,
-            crate::gpu::attention_weights::weights_len(&params),
-            false,
-        );
-        self.steps.push(Step::AttentionWeights {
-            params: AttentionWeightsParams(params),
-            q,
-            k,
-            mask,
-            padding,
-            stats,
-            out: weights,
-        });
-        (out, weights)
-    }
-
-    fn flash_step(
-        &mut self,
-        name: &str,
-        params: FlashParams,
-        [q, k, v]: [BufId; 3],
-        mask: Option<BufId>,
-        padding: Option<BufId>,
-    ) -> (BufId, BufId, FlashParams) {
-        let params = FlashParams {
-            has_mask: mask.is_some() as u32,
-            has_padding: padding.is_some() as u32,
-            ..params.whole()
-        };
-        let out = self.buffer(name, params.output_len(), false);
-        let stats = self.buffer(
-            &format!("{name}: row statistics"),
-            params.state_len(),
-            false,
-        );
-        self.steps.push(Step::Flash {
-            params,
-            q,
-            k,
-            v,
-            mask,
-            padding,
-            out,
-            stats,
-        });
-        (out, stats, params)
-    }
-
-    /// Adds the mean over heads of `weights` writing a new buffer named `name`.
-    pub fn head_mean(&mut self, name: &str, params: HeadMeanParams, weights: BufId) -> BufId {
-        let out = self.buffer(name, params.output_len(), false);
-        self.steps.push(Step::HeadMean {
-            params,
-            weights,
-            out,
-        });
-        out
-    }
-
-    /// Adds the embedding lookup writing a new buffer named `name`; `tables` are the word,
-    /// position and token-type tables.
-    pub fn embed(
-        &mut self,
-        name: &str,
-        params: EmbedParams,
-        ids: BufId,
-        types: BufId,
-        tables: [BufId; 3],
-    ) -> BufId {
-        let out = self.buffer(name, params.output_len(), false);
-        let [word, position, token_type] = tables;
-        self.steps.push(Step::Embed {
-            params,
-            ids,
-            types,
-            word,
-            position,
-            token_type,
-            out,
-        });
-        out
-    }
-
-    /// Adds a LayerNorm of `x` (+ `residual`) writing a new buffer named `name`; the params'
-    /// residual flag is set from whether `residual` is given.
-    pub fn layer_norm(
-        &mut self,
-        name: &str,
-        params: LayerNormParams,
-        x: BufId,
-        residual: Option<BufId>,
-        gamma: BufId,
-        beta: BufId,
-    ) -> BufId {
-        let params = LayerNormParams {
-            has_residual: residual.is_some() as u32,
-            ..params
-        };
-        let out = self.buffer(name, params.output_len(), false);
-        self.steps.push(Step::LayerNorm {
-            params,
-            x,
-            residual,
-            gamma,
-            beta,
-            out,
-        });
-        out
-    }
-
-    /// Adds the GELU of every element of `x` writing a new buffer named `name`.
-    pub fn gelu(&mut self, name: &str, x: BufId) -> BufId {
-        let len = self.spec(x).len;
-        let params = GeluParams::new(len as u32);
-        let out = self.buffer(name, len, false);
-        self.steps.push(Step::Gelu { params, x, out });
-        out
     }
 
     /// The spec of buffer `id`.
@@ -577,6 +192,8 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::kernels::matmul::MatmulParams;
 
     #[test]
     fn unneeded_steps_are_skipped() {

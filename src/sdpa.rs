@@ -9,10 +9,10 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::gpu::flash::FlashParams;
-use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::SoftmaxParams;
 use crate::heads::sat;
+use crate::kernels::flash::FlashParams;
+use crate::kernels::matmul::MatmulParams;
+use crate::kernels::softmax::SoftmaxParams;
 use crate::npy::{Array, Mask};
 use crate::program::{BufId, Program};
 use crate::tensor::cut_rows;

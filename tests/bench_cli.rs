@@ -5,9 +5,9 @@ mod common;
 
 use common::cli::{have_gpu, ok, run};
 use common::tiny_bert::{TinySizes, write_tiny_bert};
-use selfattn::gpu::flash::FlashVariant;
-use selfattn::gpu::matmul::MatmulVariant;
-use selfattn::gpu::softmax::SoftmaxVariant;
+use selfattn::kernels::flash::FlashVariant;
+use selfattn::kernels::matmul::MatmulVariant;
+use selfattn::kernels::softmax::SoftmaxVariant;
 
 /// No terminal control characters: the progress bar draws only on a terminal.
 fn assert_plain(text: &str) {

@@ -22,12 +22,11 @@ use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
 use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
-use selfattn::gpu::flash::{
-    FlashKernel, FlashParams, FlashVariant, SHUFFLE_SOURCE as FLASH_SHUFFLE,
-};
 use selfattn::gpu::kernel::Kernel;
-use selfattn::gpu::matmul::{MatmulKernel, MatmulParams, MatmulVariant, SHUFFLE_SOURCE};
-use selfattn::gpu::softmax::{MASKED, MASKED_BELOW, SoftmaxKernel, SoftmaxParams, SoftmaxVariant};
+use selfattn::kernels::Variants;
+use selfattn::kernels::flash::{FlashParams, FlashVariant, SHUFFLE_SOURCE as FLASH_SHUFFLE};
+use selfattn::kernels::matmul::{MatmulParams, MatmulVariant, SHUFFLE_SOURCE};
+use selfattn::kernels::softmax::{MASKED, MASKED_BELOW, SoftmaxParams, SoftmaxVariant};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::tensor::Matrix;
 
@@ -516,9 +515,17 @@ fn c_index(p: &MatmulParams, z: u32, i: u32, j: u32) -> u32 {
     outer * p.c_batch_outer + inner * p.c_batch_inner + i * p.c_row + j
 }
 
+/// The matmul kernel's spec for `variant`.
+fn matmul_spec(variant: MatmulVariant) -> selfattn::kernels::KernelSpec {
+    selfattn::kernels::matmul::spec(&Variants {
+        matmul: variant,
+        ..Variants::default()
+    })
+}
+
 fn run_matmul_case(
     ctx: &GpuContext,
-    kernel: &MatmulKernel,
+    kernel: &Kernel,
     variant: MatmulVariant,
     case: &MatmulCase,
     seed: u32,
@@ -564,7 +571,7 @@ fn run_matmul_case(
     let c_buf = poisoned_output(ctx, "C", c_len).expect("C");
     let got = dispatch(
         ctx,
-        &kernel.0,
+        kernel,
         &[&params, &a_buf, &b_buf, &bias_buf, &c_buf],
         p.workgroups_for(variant),
         c_len,
@@ -730,7 +737,7 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
         // ... and chooses it where its subgroups can be 8 wide (with AVX), so every pipeline
         // test runs it.
         let (smallest, largest) = ctx.subgroup_sizes();
-        let wg = selfattn::gpu::matmul::WG;
+        let wg = selfattn::kernels::matmul::WG;
         if smallest <= wg && wg <= largest {
             assert_eq!(ctx.matmul_variant(), MatmulVariant::Shuffle);
         }
@@ -739,7 +746,7 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
         if !variant.fits(&ctx.limits, ctx.device.features()) {
             continue;
         }
-        let kernel = MatmulKernel::with_variant(&ctx.device, variant);
+        let kernel = Kernel::compile(&ctx.device, &matmul_spec(variant));
         for (seed, case) in cases.iter().enumerate() {
             run_matmul_case(&ctx, &kernel, variant, case, seed as u32 + 100);
         }
@@ -754,7 +761,8 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
             "matmul_shuffle.wgsl no longer declares {shared}"
         );
         let unshared = SHUFFLE_SOURCE.replace(shared, "let share = false;");
-        let kernel = MatmulKernel::with_source(&ctx.device, MatmulVariant::Shuffle, &unshared);
+        let spec = matmul_spec(MatmulVariant::Shuffle);
+        let kernel = Kernel::compile_source(&ctx.device, &spec, &unshared);
         for (seed, case) in cases.iter().enumerate() {
             run_matmul_case(
                 &ctx,
@@ -780,7 +788,7 @@ struct Masks<'a> {
 
 /// One compiled softmax variant under test.
 struct SoftmaxUnderTest {
-    kernel: SoftmaxKernel,
+    kernel: Kernel,
     variant: SoftmaxVariant,
 }
 
@@ -818,7 +826,7 @@ fn check_softmax(
     let w_buf = poisoned_output(ctx, "weights", rows * cols + tail).expect("weights");
     let got = dispatch(
         ctx,
-        &kernel.kernel.0,
+        &kernel.kernel,
         &[&params, &s_buf, &m_buf, &p_buf, &w_buf],
         p.workgroups_for(kernel.variant, max_per_dim),
         rows * cols + tail,
@@ -898,7 +906,13 @@ fn softmax_kernel_masks_and_stability() {
     }
     for variant in variants {
         let kernel = SoftmaxUnderTest {
-            kernel: SoftmaxKernel::new(&ctx.device, variant),
+            kernel: Kernel::compile(
+                &ctx.device,
+                &selfattn::kernels::softmax::spec(&Variants {
+                    softmax: variant,
+                    ..Variants::default()
+                }),
+            ),
             variant,
         };
         softmax_cases(&ctx, &kernel);
@@ -1367,7 +1381,11 @@ fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
         check,
         "if subgroupAdd(1u) == WG && subgroupAll(lane < WG) {",
     );
-    let kernel = FlashKernel::with_source(&ctx.device, FlashVariant::Shuffle, &inverted);
+    let spec = selfattn::kernels::flash::spec(&Variants {
+        flash: FlashVariant::Shuffle,
+        ..Variants::default()
+    });
+    let kernel = Kernel::compile_source(&ctx.device, &spec, &inverted);
 
     // 37 rows (a ragged second block of 32) and 70 output columns (a ragged second chunk).
     let (l, s, d, dv) = (37, 11, 5, 70);
@@ -1383,7 +1401,7 @@ fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
     let params = uniform(&ctx, "flash params", &p);
     let bindings = [&params, &q, &k, &v, &unused, &unused, &state, &out];
     let groups = p.workgroups_for(FlashVariant::Shuffle);
-    let got = dispatch(&ctx, &kernel.0, &bindings, groups, p.output_len() + tail);
+    let got = dispatch(&ctx, &kernel, &bindings, groups, p.output_len() + tail);
     // Any NaN but the poison (a driver may canonicalise the shader's NaN).
     let written_nan = |x: f32| x.is_nan() && x.to_bits() != POISON;
     for (i, &x) in got[..p.output_len()].iter().enumerate() {

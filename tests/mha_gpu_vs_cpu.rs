@@ -28,7 +28,7 @@ use selfattn::compare::{Comparison, DEFAULT_TOLERANCE, compare_shaped};
 use selfattn::cpu;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::execute;
-use selfattn::gpu::softmax::{MASKED, MASKED_BELOW};
+use selfattn::kernels::softmax::{MASKED, MASKED_BELOW};
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{Array, Mask};
 use selfattn::numpy_rng::NumpyRng;
@@ -45,7 +45,7 @@ const NAIVE_TOLERANCE: f64 = 1e-8;
 fn open() -> Option<(GpuContext, TestKernels)> {
     let ctx = common::gpu()?;
     eprintln!("adapter: {}", ctx.describe());
-    let kernels = TestKernels::new(&ctx, selfattn::gpu::matmul::MatmulVariant::Blocked);
+    let kernels = TestKernels::new(&ctx, selfattn::kernels::matmul::MatmulVariant::Blocked);
     Some((ctx, kernels))
 }
 

@@ -175,7 +175,7 @@ fn kernel_variants_declare_the_same_params_struct() {
                 "flash_shuffle.wgsl",
                 "attention_weights.wgsl",
             ][..],
-            std::mem::size_of::<selfattn::gpu::flash::FlashParams>(),
+            std::mem::size_of::<selfattn::kernels::flash::FlashParams>(),
         ),
         (
             "MatmulParams",
@@ -185,12 +185,12 @@ fn kernel_variants_declare_the_same_params_struct() {
                 "matmul_tiled.wgsl",
                 "matmul_shuffle.wgsl",
             ][..],
-            std::mem::size_of::<selfattn::gpu::matmul::MatmulParams>(),
+            std::mem::size_of::<selfattn::kernels::matmul::MatmulParams>(),
         ),
         (
             "SoftmaxParams",
             &["softmax.wgsl", "softmax_subgroup.wgsl"][..],
-            std::mem::size_of::<selfattn::gpu::softmax::SoftmaxParams>(),
+            std::mem::size_of::<selfattn::kernels::softmax::SoftmaxParams>(),
         ),
     ] {
         let first = struct_layout(files[0], name);
@@ -236,8 +236,8 @@ fn shader_constant(file: &str, name: &str) -> f64 {
 /// host sizes dispatches, loop budgets and buffers from the Rust side.
 #[test]
 fn shader_constants_match_their_rust_mirrors() {
-    use selfattn::gpu::softmax;
-    use selfattn::gpu::{attention_weights, embed, flash, gelu, head_mean, layer_norm, matmul};
+    use selfattn::kernels::softmax;
+    use selfattn::kernels::{attention_weights, embed, flash, gelu, head_mean, layer_norm, matmul};
     let pairs: &[(&str, &str, f64)] = &[
         ("matmul.wgsl", "WG_X", matmul::WG as f64),
         ("matmul.wgsl", "WG_Y", matmul::WG as f64),
@@ -427,6 +427,84 @@ fn unrolled_kernels_expand_for_other_row_counts() {
             validator
                 .validate(&module)
                 .unwrap_or_else(|e| panic!("{file}, ROWS = {n}: {}", e.emit_to_string(&source)));
+        }
+    }
+}
+
+/// Every variant combination a device can be given.
+fn all_variants() -> Vec<selfattn::kernels::Variants> {
+    use selfattn::kernels::{
+        Variants, flash::FlashVariant, matmul::MatmulVariant, softmax::SoftmaxVariant,
+    };
+    let mut all = Vec::new();
+    for matmul in MatmulVariant::ALL {
+        for flash in FlashVariant::ALL {
+            for softmax in SoftmaxVariant::ALL {
+                all.push(Variants {
+                    matmul,
+                    flash,
+                    softmax,
+                });
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn every_registered_kernel_binds_what_its_wgsl_declares() {
+    use selfattn::kernels::{Binding, REGISTRY};
+    for variants in all_variants() {
+        let specs: Vec<_> = REGISTRY.iter().map(|spec| spec(&variants)).collect();
+        let mut names: Vec<_> = specs.iter().map(|s| s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            specs.len(),
+            "two registered kernels share a name"
+        );
+        for spec in specs {
+            let source = selfattn::shader_source::expand(spec.source).unwrap();
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.label));
+            assert!(
+                module.entry_points.iter().any(|e| e.name == spec.entry),
+                "{}: no entry point {}",
+                spec.label,
+                spec.entry
+            );
+            let mut declared: Vec<(u32, Binding)> = module
+                .global_variables
+                .iter()
+                .filter_map(|(_, g)| {
+                    let b = g.binding.as_ref()?;
+                    assert_eq!(b.group, 0, "{}: bind group {}", spec.label, b.group);
+                    let kind = match g.space {
+                        naga::AddressSpace::Uniform => Binding::Uniform,
+                        naga::AddressSpace::Storage { access }
+                            if access.contains(naga::StorageAccess::STORE) =>
+                        {
+                            Binding::ReadWrite
+                        }
+                        naga::AddressSpace::Storage { .. } => Binding::ReadOnly,
+                        other => panic!("{}: binding in {other:?}", spec.label),
+                    };
+                    Some((b.binding, kind))
+                })
+                .collect();
+            declared.sort_by_key(|(i, _)| *i);
+            let expected: Vec<(u32, Binding)> = spec
+                .bindings()
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| (i as u32, b))
+                .collect();
+            assert_eq!(
+                declared, expected,
+                "{} ({}): the WGSL's bindings differ from its KernelSpec",
+                spec.label, spec.name
+            );
         }
     }
 }

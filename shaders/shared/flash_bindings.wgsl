@@ -1,5 +1,5 @@
 // The bindings of the output-only attention kernels (flash.wgsl, flash_tiled.wgsl,
-// flash_shuffle.wgsl), in the order src/gpu/flash.rs binds them.
+// flash_shuffle.wgsl), in the order src/kernels/flash.rs binds them.
 #import flash_params
 
 @group(0) @binding(0) var<uniform> params: FlashParams;

@@ -2,7 +2,7 @@
 // flash_shuffle.wgsl, and attention_weights.wgsl, which reads the same parameters as the pass
 // whose statistics it uses.
 //
-// Keep in sync with `FlashParams` in src/gpu/flash.rs (same field order, 16-byte padded;
+// Keep in sync with `FlashParams` in src/kernels/flash.rs (same field order, 16-byte padded;
 // tests/shaders.rs checks the offsets).
 #import masked_below
 

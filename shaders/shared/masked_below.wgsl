@@ -2,5 +2,5 @@
 // writes f32's lowest value for PyTorch's True / -inf (WGSL has no infinity literal), and the
 // kernels test `> MASKED_BELOW` rather than compare with -inf.
 //
-// Keep in sync with `MASKED_BELOW` in src/gpu/softmax.rs (the CPU twins apply the same rule).
+// Keep in sync with `MASKED_BELOW` in src/kernels/softmax.rs (the CPU twins apply the same rule).
 const MASKED_BELOW = -1e30;

@@ -1,5 +1,5 @@
 // The bindings of the matmul kernels (matmul.wgsl, matmul_naive.wgsl, matmul_tiled.wgsl,
-// matmul_shuffle.wgsl), in the order src/gpu/matmul.rs binds them.
+// matmul_shuffle.wgsl), in the order src/kernels/matmul.rs binds them.
 #import matmul_params
 
 @group(0) @binding(0) var<uniform> params: MatmulParams;

@@ -1,7 +1,7 @@
 // The matmul kernels' parameters: matmul.wgsl, matmul_naive.wgsl, matmul_tiled.wgsl and
 // matmul_shuffle.wgsl compute the same C = alpha · A · B (+ bias) from them.
 //
-// Keep in sync with `MatmulParams` in src/gpu/matmul.rs (same field order, 16-byte padded;
+// Keep in sync with `MatmulParams` in src/kernels/matmul.rs (same field order, 16-byte padded;
 // tests/shaders.rs checks the offsets).
 
 struct MatmulParams {

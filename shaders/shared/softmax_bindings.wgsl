@@ -1,5 +1,5 @@
 // What the row-softmax kernels (softmax.wgsl, softmax_subgroup.wgsl) share: their bindings, in
-// the order src/gpu/softmax.rs binds them, and the mask rule — the causal mask, the additive
+// the order src/kernels/softmax.rs binds them, and the mask rule — the causal mask, the additive
 // attention mask and the key-padding mask applied to one score.
 //
 // CPU twin of the mask rule: src/cpu/softmax.rs.

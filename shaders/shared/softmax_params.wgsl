@@ -1,6 +1,6 @@
 // The row-softmax kernels' parameters: softmax.wgsl and softmax_subgroup.wgsl.
 //
-// Keep in sync with `SoftmaxParams` in src/gpu/softmax.rs (same field order, 16-byte padded;
+// Keep in sync with `SoftmaxParams` in src/kernels/softmax.rs (same field order, 16-byte padded;
 // tests/shaders.rs checks the offsets).
 #import masked_below
 

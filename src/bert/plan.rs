@@ -8,11 +8,11 @@
 //! alone), and padded query rows are computed but never shown.
 
 use crate::error::{Error, Result};
-use crate::gpu::embed::EmbedParams;
-use crate::gpu::layer_norm::LayerNormParams;
-use crate::gpu::matmul::MatmulParams;
-use crate::gpu::softmax::MASKED;
 use crate::heads::{HeadsMasks, HeadsShape, add_heads};
+use crate::kernels::embed::EmbedParams;
+use crate::kernels::layer_norm::LayerNormParams;
+use crate::kernels::matmul::MatmulParams;
+use crate::kernels::softmax::MASKED;
 use crate::program::{BufId, Program};
 
 use super::config::BertConfig;

@@ -2,9 +2,9 @@
 //! statistics, w = exp(x − m) / l, in f64.
 
 use super::step::CpuStep;
-use crate::gpu::attention_weights::AttentionWeightsParams;
-use crate::gpu::flash::{CHUNK, FlashParams};
-use crate::gpu::softmax::MASKED_BELOW;
+use crate::kernels::attention_weights::AttentionWeightsParams;
+use crate::kernels::flash::{CHUNK, FlashParams};
+use crate::kernels::softmax::MASKED_BELOW;
 
 /// Writes the (batch, l, s) weights of `p` into `out` from `stats` ((m, l, found) per row and
 /// output chunk, as [`super::flash::flash`] leaves them; chunk 0 is read).

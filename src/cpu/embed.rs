@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/embed.wgsl`: word + position + token-type embedding rows per token.
 
 use super::step::CpuStep;
-use crate::gpu::embed::EmbedParams;
+use crate::kernels::embed::EmbedParams;
 
 /// `out[t, c] = word[ids[t], c] + position[t % seq_len, c] + token_type[types[t], c]`; ids out
 /// of range leave their row NaN (the GPU leaves it unwritten).

@@ -2,8 +2,8 @@
 //! query rows (so a large run can be checked on a sample of rows).
 
 use super::step::CpuStep;
-use crate::gpu::flash::FlashParams;
-use crate::gpu::softmax::MASKED_BELOW;
+use crate::kernels::flash::FlashParams;
+use crate::kernels::softmax::MASKED_BELOW;
 
 /// Computes the output rows `rows` (query indices within every matrix) into `out`, addressed as
 /// the kernel addresses them. `None` computes every row. With `stats`, also leaves every row's
@@ -22,7 +22,7 @@ pub fn flash(
     out: &mut [f64],
     mut stats: Option<&mut [f64]>,
 ) {
-    let chunks = p.dv.div_ceil(crate::gpu::flash::CHUNK) as usize;
+    let chunks = p.dv.div_ceil(crate::kernels::flash::CHUNK) as usize;
     let all: Vec<usize>;
     let rows = match rows {
         Some(r) => r,

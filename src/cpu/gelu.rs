@@ -2,7 +2,7 @@
 //! f64 erf (the WGSL uses a 1.2e-7 Chebyshev fit; this is the reference it is checked against).
 
 use super::step::CpuStep;
-use crate::gpu::gelu::GeluParams;
+use crate::kernels::gelu::GeluParams;
 
 /// GELU of the first `p.len` elements.
 pub fn gelu(p: &GeluParams, x: &[f64], out: &mut [f64]) {

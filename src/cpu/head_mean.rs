@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/head_mean.wgsl`: attention weights averaged over heads.
 
 use super::step::CpuStep;
-use crate::gpu::head_mean::HeadMeanParams;
+use crate::kernels::head_mean::HeadMeanParams;
 
 /// `mean[b, t] = Σ_h weights[b, h, t] / heads`.
 pub fn head_mean(p: &HeadMeanParams, weights: &[f64], mean: &mut [f64]) {

@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/layer_norm.wgsl`: LayerNorm of x (+ residual), biased variance.
 
 use super::step::CpuStep;
-use crate::gpu::layer_norm::LayerNormParams;
+use crate::kernels::layer_norm::LayerNormParams;
 
 /// `out = (y − mean) / sqrt(var + eps) · gamma + beta` per row, y = x (+ residual).
 pub fn layer_norm(

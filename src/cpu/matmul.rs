@@ -2,7 +2,7 @@
 //! batched addressing, accumulating in f64.
 
 use super::step::CpuStep;
-use crate::gpu::matmul::MatmulParams;
+use crate::kernels::matmul::MatmulParams;
 
 /// Computes every C element the kernel would, from the same params. `a`, `b`, `bias` are the
 /// kernel's inputs; `c` must be large enough for the params' addressing.

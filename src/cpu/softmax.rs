@@ -3,7 +3,7 @@
 //! zeros.
 
 use super::step::CpuStep;
-use crate::gpu::softmax::{MASKED_BELOW, SoftmaxParams};
+use crate::kernels::softmax::{MASKED_BELOW, SoftmaxParams};
 
 /// Applies the softmax to every row of `scores` (`batch · rows` rows of `cols`), writing
 /// `weights`. `mask` and `padding` are read only when the params say they are present.

@@ -42,7 +42,7 @@ pub fn uniform<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, params: &T) -> w
     uniform_bytes(ctx, label, bytemuck::bytes_of(params))
 }
 
-/// A uniform buffer holding a params struct's bytes (see [`super::step::Dispatch`]).
+/// A uniform buffer holding a params struct's bytes (see [`crate::kernels::Dispatch`]).
 pub fn uniform_bytes(ctx: &GpuContext, label: &str, bytes: &[u8]) -> wgpu::Buffer {
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {

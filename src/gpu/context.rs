@@ -217,9 +217,9 @@ impl GpuContext {
 
     /// The matmul kernel for this device ([`MatmulVariant::for_device`]).
     ///
-    /// [`MatmulVariant::for_device`]: super::matmul::MatmulVariant::for_device
-    pub fn matmul_variant(&self) -> super::matmul::MatmulVariant {
-        super::matmul::MatmulVariant::for_device(
+    /// [`MatmulVariant::for_device`]: crate::kernels::matmul::MatmulVariant::for_device
+    pub fn matmul_variant(&self) -> crate::kernels::matmul::MatmulVariant {
+        crate::kernels::matmul::MatmulVariant::for_device(
             self.info.device_type,
             &self.limits,
             self.device.features(),
@@ -233,15 +233,15 @@ impl GpuContext {
     }
 
     /// Whether this device can run the output-only kernel `variant`.
-    pub fn can_run_flash(&self, variant: super::flash::FlashVariant) -> bool {
+    pub fn can_run_flash(&self, variant: crate::kernels::flash::FlashVariant) -> bool {
         variant.fits(&self.limits, self.device.features(), self.subgroup_sizes())
     }
 
     /// The output-only kernel for this device ([`FlashVariant::for_device`]).
     ///
-    /// [`FlashVariant::for_device`]: super::flash::FlashVariant::for_device
-    pub fn flash_variant(&self) -> super::flash::FlashVariant {
-        super::flash::FlashVariant::for_device(
+    /// [`FlashVariant::for_device`]: crate::kernels::flash::FlashVariant::for_device
+    pub fn flash_variant(&self) -> crate::kernels::flash::FlashVariant {
+        crate::kernels::flash::FlashVariant::for_device(
             self.info.device_type,
             &self.limits,
             self.device.features(),
@@ -251,9 +251,12 @@ impl GpuContext {
 
     /// The softmax kernel for this device ([`SoftmaxVariant::for_device`]).
     ///
-    /// [`SoftmaxVariant::for_device`]: super::softmax::SoftmaxVariant::for_device
-    pub fn softmax_variant(&self) -> super::softmax::SoftmaxVariant {
-        super::softmax::SoftmaxVariant::for_device(self.info.device_type, self.device.features())
+    /// [`SoftmaxVariant::for_device`]: crate::kernels::softmax::SoftmaxVariant::for_device
+    pub fn softmax_variant(&self) -> crate::kernels::softmax::SoftmaxVariant {
+        crate::kernels::softmax::SoftmaxVariant::for_device(
+            self.info.device_type,
+            self.device.features(),
+        )
     }
 
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.

@@ -9,34 +9,20 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::program::{BufId, Program};
+use crate::program::{BufId, Program, Slot};
 
 use super::GpuContext;
-use super::attention_weights::AttentionWeightsKernel;
 use super::buffers::{poisoned_output, read_back, staging, uniform_bytes, upload};
-use super::embed::EmbedKernel;
-use super::flash::{FlashKernel, FlashVariant};
-use super::gelu::GeluKernel;
-use super::head_mean::HeadMeanKernel;
-use super::kernel::check_groups;
-use super::layer_norm::LayerNormKernel;
-use super::matmul::{MatmulKernel, MatmulVariant};
-use super::softmax::{SoftmaxKernel, SoftmaxVariant};
-use super::step::GpuStep;
+use super::kernel::{Kernel, check_groups};
+use crate::kernels::flash::FlashVariant;
+use crate::kernels::matmul::MatmulVariant;
+use crate::kernels::softmax::SoftmaxVariant;
+use crate::kernels::{Binding, GpuStep, REGISTRY, Variants};
 
-/// Every compiled kernel, built once per device.
+/// Every kernel of the [`REGISTRY`], compiled once per device in the chosen [`Variants`].
 pub struct Kernels {
-    variant: MatmulVariant,
-    flash_variant: FlashVariant,
-    softmax_variant: SoftmaxVariant,
-    pub(crate) matmul: MatmulKernel,
-    pub(crate) softmax: SoftmaxKernel,
-    pub(crate) head_mean: HeadMeanKernel,
-    pub(crate) flash: FlashKernel,
-    pub(crate) attention_weights: AttentionWeightsKernel,
-    pub(crate) embed: EmbedKernel,
-    pub(crate) layer_norm: LayerNormKernel,
-    pub(crate) gelu: GeluKernel,
+    variants: Variants,
+    compiled: Vec<(&'static str, Kernel)>,
 }
 
 impl Kernels {
@@ -113,19 +99,21 @@ impl Kernels {
                 ),
             });
         }
+        let variants = Variants {
+            matmul: variant,
+            flash: flash_variant,
+            softmax: softmax_variant,
+        };
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
-            variant,
-            flash_variant,
-            softmax_variant,
-            matmul: MatmulKernel::with_variant(&ctx.device, variant),
-            softmax: SoftmaxKernel::new(&ctx.device, softmax_variant),
-            head_mean: HeadMeanKernel::new(&ctx.device),
-            flash: FlashKernel::new(&ctx.device, flash_variant),
-            attention_weights: AttentionWeightsKernel::new(&ctx.device),
-            embed: EmbedKernel::new(&ctx.device),
-            layer_norm: LayerNormKernel::new(&ctx.device),
-            gelu: GeluKernel::new(&ctx.device),
+            variants,
+            compiled: REGISTRY
+                .iter()
+                .map(|spec| {
+                    let spec = spec(&variants);
+                    (spec.name, Kernel::compile(&ctx.device, &spec))
+                })
+                .collect(),
         };
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(Error::Validation {
@@ -136,19 +124,36 @@ impl Kernels {
         Ok(kernels)
     }
 
+    /// The variants these kernels run.
+    pub fn variants(&self) -> &Variants {
+        &self.variants
+    }
+
     /// The matmul kernel these kernels run.
     pub fn matmul_variant(&self) -> MatmulVariant {
-        self.variant
+        self.variants.matmul
     }
 
     /// The output-only kernel these kernels run.
     pub fn flash_variant(&self) -> FlashVariant {
-        self.flash_variant
+        self.variants.flash
     }
 
     /// The softmax kernel these kernels run.
     pub fn softmax_variant(&self) -> SoftmaxVariant {
-        self.softmax_variant
+        self.variants.softmax
+    }
+
+    /// The compiled kernel named `name` (a [`KernelSpec::name`](crate::kernels::KernelSpec)).
+    ///
+    /// # Panics
+    /// If no kernel of the [`REGISTRY`] has that name: a step of an unregistered kernel.
+    pub fn get(&self, name: &str) -> &Kernel {
+        self.compiled
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| k)
+            .unwrap_or_else(|| panic!("kernel {name} is not in kernels::REGISTRY"))
     }
 }
 
@@ -195,7 +200,7 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &dyn GpuSt
     let Some(budget) = ctx.loop_budget() else {
         return Ok(());
     };
-    let iterations = step.loop_iterations(kernels);
+    let iterations = step.loop_iterations(&kernels.variants);
     if iterations > budget {
         return Err(Error::InvalidSize(format!(
             "{name} needs about {iterations} loop iterations in one GPU invocation; {} \
@@ -204,6 +209,30 @@ fn check_loops(ctx: &GpuContext, kernels: &Kernels, name: &str, step: &dyn GpuSt
             ctx.info.name,
             step.loop_advice()
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a step whose slots do not match its compiled kernel's bindings (a builder that
+/// disagrees with its `KernelSpec`): wgpu would otherwise fail the bind group.
+fn check_slots(kernel: &Kernel, name: &str, slots: &[Slot]) -> Result<()> {
+    let wanted = slots.iter().map(|s| {
+        if s.write {
+            Binding::ReadWrite
+        } else {
+            Binding::ReadOnly
+        }
+    });
+    if !kernel.bindings.iter().skip(1).copied().eq(wanted) {
+        return Err(Error::Validation {
+            stage: "attention".into(),
+            message: format!(
+                "{name}: the step binds {} buffers but kernel {} declares {:?}",
+                slots.len(),
+                kernel.label,
+                kernel.bindings
+            ),
+        });
     }
     Ok(())
 }
@@ -278,7 +307,7 @@ fn record_and_run(
         let max = ctx.limits.max_compute_workgroups_per_dimension;
         let name = &program.spec(step.out()).name;
         let kernel = step.kernel();
-        let g = kernel.workgroups(kernels, max);
+        let g = kernel.workgroups(&kernels.variants, max);
         if *needed {
             // Steps that run one z-slice per matrix are split into several dispatches beyond
             // the device's limit; only their x and y must fit.
@@ -289,6 +318,7 @@ fn record_and_run(
             };
             check_groups(&ctx.limits, name, [g[0], g[1], z])?;
             check_loops(ctx, kernels, name, kernel)?;
+            check_slots(kernels.get(kernel.kernel()), name, step.slots())?;
         }
         groups.push(g);
     }
@@ -359,14 +389,14 @@ fn record_and_run(
                 continue;
             }
             let kernel = step.kernel();
-            let pipeline = kernel.kernel(kernels);
+            let pipeline = kernels.get(kernel.kernel());
             // An absent optional input binds a placeholder (the params say it is not read).
             let slots: Vec<&wgpu::Buffer> = step
                 .slots()
                 .iter()
                 .map(|slot| slot.id.map(get).unwrap_or(&absent))
                 .collect();
-            for dispatch in kernel.dispatches(kernels, ctx.loop_budget(), *g, max_z) {
+            for dispatch in kernel.dispatches(&kernels.variants, ctx.loop_budget(), *g, max_z) {
                 let params = uniform_bytes(ctx, pipeline.label, &dispatch.params);
                 let mut buffers = Vec::with_capacity(slots.len() + 1);
                 buffers.push(&params);

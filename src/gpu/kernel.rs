@@ -2,18 +2,9 @@
 //! group layout, from WGSL source and a list of binding kinds.
 //!
 //! Bindings are numbered in the order given, and by convention that order is: the uniform params,
-//! the read-only inputs, then the output (DESIGN.md §4).
+//! the read-only inputs, then the outputs (DESIGN.md §4).
 
-/// What a binding slot holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binding {
-    /// A uniform buffer (the params struct).
-    Uniform,
-    /// A read-only storage buffer (an input).
-    ReadOnly,
-    /// A read-write storage buffer (the output).
-    ReadWrite,
-}
+use crate::kernels::{Binding, KernelSpec};
 
 /// A compiled compute kernel: its pipeline and bind group layout.
 pub struct Kernel {
@@ -23,6 +14,8 @@ pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     /// The layout its bind group must follow.
     pub layout: wgpu::BindGroupLayout,
+    /// The bindings in order (the params uniform first).
+    pub bindings: Vec<Binding>,
 }
 
 impl Kernel {
@@ -99,7 +92,20 @@ impl Kernel {
             label,
             pipeline,
             layout,
+            bindings: bindings.to_vec(),
         }
+    }
+
+    /// Compiles `spec` on `device`.
+    pub fn compile(device: &wgpu::Device, spec: &KernelSpec) -> Self {
+        Self::compile_source(device, spec, spec.source)
+    }
+
+    /// Compiles `source` in place of `spec`'s own (same label, entry point and bindings): for
+    /// tests that run a variant with a path forced, e.g. the shuffle kernel without its shared
+    /// loads.
+    pub fn compile_source(device: &wgpu::Device, spec: &KernelSpec, source: &str) -> Self {
+        Self::new(device, spec.label, source, spec.entry, &spec.bindings())
     }
 
     /// A bind group with `buffers` bound in order (params, inputs, output).
@@ -132,16 +138,6 @@ impl Kernel {
     }
 }
 
-/// Splits a dispatch of `groups` whose z (one slice per matrix) exceeds `max` into dispatches
-/// of at most `max` slices each: (first slice, groups) per dispatch, in order.
-pub fn z_slices(groups: [u32; 3], max: u32) -> Vec<(u32, [u32; 3])> {
-    let max = max.max(1);
-    (0..groups[2].max(1))
-        .step_by(max as usize)
-        .map(|first| (first, [groups[0], groups[1], (groups[2] - first).min(max)]))
-        .collect()
-}
-
 /// Errors when a dispatch needs more workgroups in one dimension than the adapter allows.
 pub fn check_groups(
     limits: &wgpu::Limits,
@@ -155,23 +151,4 @@ pub fn check_groups(
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn z_slices_cover_every_matrix_once_within_the_limit() {
-        assert_eq!(z_slices([3, 2, 5], 65535), [(0, [3, 2, 5])]);
-        assert_eq!(
-            z_slices([1, 1, 70_001], 35_000),
-            [
-                (0, [1, 1, 35_000]),
-                (35_000, [1, 1, 35_000]),
-                (70_000, [1, 1, 1])
-            ]
-        );
-        assert_eq!(z_slices([4, 1, 6], 3), [(0, [4, 1, 3]), (3, [4, 1, 3])]);
-    }
 }

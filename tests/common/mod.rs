@@ -5,10 +5,10 @@ pub mod cli;
 pub mod tiny_bert;
 
 use selfattn::gpu::execute::Kernels;
-use selfattn::gpu::flash::FlashVariant;
-use selfattn::gpu::matmul::MatmulVariant;
-use selfattn::gpu::softmax::SoftmaxVariant;
 use selfattn::gpu::{AdapterChoice, GpuContext};
+use selfattn::kernels::flash::FlashVariant;
+use selfattn::kernels::matmul::MatmulVariant;
+use selfattn::kernels::softmax::SoftmaxVariant;
 
 /// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).
 pub const REQUIRE_GPU: &str = "SELFATTN_REQUIRE_GPU";

@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
@@ -40,33 +40,57 @@ impl LayerNormParams {
     }
 }
 
-/// The compiled LayerNorm pipeline.
-pub struct LayerNormKernel(pub Kernel);
+/// The kernel's source: one variant.
+pub fn spec(_: &Variants) -> KernelSpec {
+    KernelSpec {
+        name: "layer_norm",
+        label: "layer_norm",
+        source: SOURCE,
+        entry: "layer_norm",
+        reads: 4,
+        writes: 1,
+    }
+}
 
-impl LayerNormKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        use Binding::*;
-        LayerNormKernel(Kernel::new(
-            device,
-            "layer_norm",
-            SOURCE,
-            "layer_norm",
-            &[Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite],
-        ))
+impl Program {
+    /// Adds a LayerNorm of `x` (+ `residual`) writing a new buffer named `name`; the params'
+    /// residual flag is set from whether `residual` is given.
+    pub fn layer_norm(
+        &mut self,
+        name: &str,
+        params: LayerNormParams,
+        x: BufId,
+        residual: Option<BufId>,
+        gamma: BufId,
+        beta: BufId,
+    ) -> BufId {
+        let params = LayerNormParams {
+            has_residual: residual.is_some() as u32,
+            ..params
+        };
+        let out = self.output(name, params.output_len());
+        let slots = vec![
+            Slot::read(x),
+            Slot::optional(residual),
+            Slot::read(gamma),
+            Slot::read(beta),
+            Slot::write(out),
+        ];
+        self.push(Step::new(params, slots));
+        out
     }
 }
 
 impl GpuStep for LayerNormParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.layer_norm.0
+    fn kernel(&self) -> &'static str {
+        "layer_norm"
     }
 
-    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
         LayerNormParams::workgroups(self, max_per_dim)
     }
 
-    fn loop_iterations(&self, _: &Kernels) -> u64 {
+    fn loop_iterations(&self, _: &Variants) -> u64 {
         3 * self.cols as u64
     }
 

@@ -10,9 +10,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::{Dispatch, GpuStep, z_sliced};
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/flash.wgsl");
@@ -342,54 +342,80 @@ impl FlashParams {
     }
 }
 
-/// The compiled flash pipeline.
-pub struct FlashKernel(pub Kernel);
+/// The source of the variant `variants` chooses.
+pub fn spec(variants: &Variants) -> KernelSpec {
+    let (source, entry) = match variants.flash {
+        FlashVariant::PerRow => (SOURCE, "flash"),
+        FlashVariant::Tiled => (TILED_SOURCE, "flash_tiled"),
+        FlashVariant::Shuffle => (SHUFFLE_SOURCE, "flash_shuffle"),
+    };
+    KernelSpec {
+        name: "flash",
+        label: variants.flash.name(),
+        source,
+        entry,
+        reads: 5,
+        writes: 2,
+    }
+}
 
-impl FlashKernel {
-    /// Compiles `variant` on `device`.
-    pub fn new(device: &wgpu::Device, variant: FlashVariant) -> Self {
-        let source = match variant {
-            FlashVariant::PerRow => SOURCE,
-            FlashVariant::Tiled => TILED_SOURCE,
-            FlashVariant::Shuffle => SHUFFLE_SOURCE,
-        };
-        Self::with_source(device, variant, source)
+impl Program {
+    /// Adds an output-only attention step writing a new buffer named `name`; the params' mask
+    /// flags are set from whether `mask` / `padding` are given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn flash(
+        &mut self,
+        name: &str,
+        params: FlashParams,
+        q: BufId,
+        k: BufId,
+        v: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> BufId {
+        self.flash_step(name, params, [q, k, v], mask, padding).0
     }
 
-    /// Compiles `source` as `variant`'s kernel (same entry point and bindings): for tests that
-    /// force a path, e.g. the shuffle kernel's answer to a subgroup it cannot use.
-    pub fn with_source(device: &wgpu::Device, variant: FlashVariant, source: &str) -> Self {
-        let entry = match variant {
-            FlashVariant::PerRow => "flash",
-            FlashVariant::Tiled => "flash_tiled",
-            FlashVariant::Shuffle => "flash_shuffle",
+    /// The output-only step: writes the output (named `name`) and, in a buffer of its own,
+    /// the running state between key blocks, which after the last block holds the row
+    /// statistics (m, l, found per row and output chunk) an attention-weights step may read.
+    /// Returns (output, statistics, the params as set).
+    pub(crate) fn flash_step(
+        &mut self,
+        name: &str,
+        params: FlashParams,
+        [q, k, v]: [BufId; 3],
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> (BufId, BufId, FlashParams) {
+        let params = FlashParams {
+            has_mask: mask.is_some() as u32,
+            has_padding: padding.is_some() as u32,
+            ..params.whole()
         };
-        FlashKernel(Kernel::new(
-            device,
-            variant.name(),
-            source,
-            entry,
-            &[
-                Binding::Uniform,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadWrite,
-                Binding::ReadWrite,
-            ],
-        ))
+        let out = self.output(name, params.output_len());
+        let stats = self.output(&format!("{name}: row statistics"), params.state_len());
+        let slots = vec![
+            Slot::read(q),
+            Slot::read(k),
+            Slot::read(v),
+            Slot::optional(mask),
+            Slot::optional(padding),
+            Slot::write(stats),
+            Slot::write(out),
+        ];
+        self.push(Step::new(params, slots));
+        (out, stats, params)
     }
 }
 
 impl GpuStep for FlashParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.flash.0
+    fn kernel(&self) -> &'static str {
+        "flash"
     }
 
-    fn workgroups(&self, kernels: &Kernels, _: u32) -> [u32; 3] {
-        self.workgroups_for(kernels.flash_variant())
+    fn workgroups(&self, variants: &Variants, _: u32) -> [u32; 3] {
+        self.workgroups_for(variants.flash)
     }
 
     fn splits_z(&self) -> bool {
@@ -397,8 +423,8 @@ impl GpuStep for FlashParams {
     }
 
     /// Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
-    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
-        kernels.flash_variant().smallest_dispatch_loops(self)
+    fn loop_iterations(&self, variants: &Variants) -> u64 {
+        variants.flash.smallest_dispatch_loops(self)
     }
 
     fn loop_advice(&self) -> &'static str {
@@ -413,13 +439,13 @@ impl GpuStep for FlashParams {
     /// loop iterations, as llvmpipe does) and z-slice.
     fn dispatches(
         &self,
-        kernels: &Kernels,
+        variants: &Variants,
         loop_budget: Option<u64>,
         groups: [u32; 3],
         max_z: u32,
     ) -> Vec<Dispatch> {
         let keys = loop_budget.map_or(u32::MAX, |budget| {
-            self.keys_per_dispatch(kernels.flash_variant(), budget)
+            self.keys_per_dispatch(variants.flash, budget)
         });
         self.key_blocks(keys)
             .into_iter()

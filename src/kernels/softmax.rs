@@ -7,9 +7,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
@@ -30,6 +30,9 @@ pub enum SoftmaxVariant {
 }
 
 impl SoftmaxVariant {
+    /// Every variant, in the order reports list them.
+    pub const ALL: [SoftmaxVariant; 2] = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup];
+
     /// The name used in reports and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -157,43 +160,61 @@ pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
     }
 }
 
-/// The compiled softmax pipeline.
-pub struct SoftmaxKernel(pub Kernel);
+/// The source of the variant `variants` chooses.
+pub fn spec(variants: &Variants) -> KernelSpec {
+    let (label, source, entry) = match variants.softmax {
+        SoftmaxVariant::PerRow => ("softmax", SOURCE, "softmax"),
+        SoftmaxVariant::Subgroup => ("softmax (subgroup)", SUBGROUP_SOURCE, "softmax_subgroup"),
+    };
+    KernelSpec {
+        name: "softmax",
+        label,
+        source,
+        entry,
+        reads: 3,
+        writes: 1,
+    }
+}
 
-impl SoftmaxKernel {
-    /// Compiles `variant` on `device`.
-    pub fn new(device: &wgpu::Device, variant: SoftmaxVariant) -> Self {
-        let (label, source, entry) = match variant {
-            SoftmaxVariant::PerRow => ("softmax", SOURCE, "softmax"),
-            SoftmaxVariant::Subgroup => ("softmax (subgroup)", SUBGROUP_SOURCE, "softmax_subgroup"),
+impl Program {
+    /// Adds a softmax over `scores` writing a new buffer named `name`; returns that buffer. The
+    /// params' mask flags are set from whether `mask` / `padding` are given.
+    pub fn softmax(
+        &mut self,
+        name: &str,
+        params: SoftmaxParams,
+        scores: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> BufId {
+        let params = SoftmaxParams {
+            has_mask: mask.is_some() as u32,
+            has_padding: padding.is_some() as u32,
+            ..params
         };
-        SoftmaxKernel(Kernel::new(
-            device,
-            label,
-            source,
-            entry,
-            &[
-                Binding::Uniform,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadWrite,
-            ],
-        ))
+        let out = self.output(name, params.total_rows() as usize * params.cols as usize);
+        let slots = vec![
+            Slot::read(scores),
+            Slot::optional(mask),
+            Slot::optional(padding),
+            Slot::write(out),
+        ];
+        self.push(Step::new(params, slots));
+        out
     }
 }
 
 impl GpuStep for SoftmaxParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.softmax.0
+    fn kernel(&self) -> &'static str {
+        "softmax"
     }
 
-    fn workgroups(&self, kernels: &Kernels, max_per_dim: u32) -> [u32; 3] {
-        self.workgroups_for(kernels.softmax_variant(), max_per_dim)
+    fn workgroups(&self, variants: &Variants, max_per_dim: u32) -> [u32; 3] {
+        self.workgroups_for(variants.softmax, max_per_dim)
     }
 
-    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
-        kernels.softmax_variant().loop_iterations(self.cols)
+    fn loop_iterations(&self, variants: &Variants) -> u64 {
+        variants.softmax.loop_iterations(self.cols)
     }
 
     fn bytes(&self) -> Vec<u8> {

@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/gelu.wgsl");
@@ -42,32 +42,39 @@ impl GeluParams {
     }
 }
 
-/// The compiled GELU pipeline.
-pub struct GeluKernel(pub Kernel);
+/// The kernel's source: one variant.
+pub fn spec(_: &Variants) -> KernelSpec {
+    KernelSpec {
+        name: "gelu",
+        label: "gelu",
+        source: SOURCE,
+        entry: "gelu",
+        reads: 1,
+        writes: 1,
+    }
+}
 
-impl GeluKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        GeluKernel(Kernel::new(
-            device,
-            "gelu",
-            SOURCE,
-            "gelu",
-            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
-        ))
+impl Program {
+    /// Adds the GELU of every element of `x` writing a new buffer named `name`.
+    pub fn gelu(&mut self, name: &str, x: BufId) -> BufId {
+        let len = self.spec(x).len;
+        let params = GeluParams::new(len as u32);
+        let out = self.output(name, len);
+        self.push(Step::new(params, vec![Slot::read(x), Slot::write(out)]));
+        out
     }
 }
 
 impl GpuStep for GeluParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.gelu.0
+    fn kernel(&self) -> &'static str {
+        "gelu"
     }
 
-    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
         GeluParams::workgroups(self, max_per_dim)
     }
 
-    fn loop_iterations(&self, _: &Kernels) -> u64 {
+    fn loop_iterations(&self, _: &Variants) -> u64 {
         0
     }
 

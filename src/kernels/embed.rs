@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/embed.wgsl");
@@ -48,35 +48,55 @@ impl EmbedParams {
     }
 }
 
-/// The compiled embedding pipeline.
-pub struct EmbedKernel(pub Kernel);
+/// The kernel's source: one variant.
+pub fn spec(_: &Variants) -> KernelSpec {
+    KernelSpec {
+        name: "embed",
+        label: "embed",
+        source: SOURCE,
+        entry: "embed",
+        reads: 5,
+        writes: 1,
+    }
+}
 
-impl EmbedKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        use Binding::*;
-        EmbedKernel(Kernel::new(
-            device,
-            "embed",
-            SOURCE,
-            "embed",
-            &[
-                Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite,
-            ],
-        ))
+impl Program {
+    /// Adds the embedding lookup writing a new buffer named `name`; `tables` are the word
+    /// (vocab × hidden), position and token-type tables. `ids` and `types` are exact integers
+    /// stored as f32.
+    pub fn embed(
+        &mut self,
+        name: &str,
+        params: EmbedParams,
+        ids: BufId,
+        types: BufId,
+        tables: [BufId; 3],
+    ) -> BufId {
+        let out = self.output(name, params.output_len());
+        let [word, position, token_type] = tables.map(Slot::read);
+        let slots = vec![
+            Slot::read(ids),
+            Slot::read(types),
+            word,
+            position,
+            token_type,
+            Slot::write(out),
+        ];
+        self.push(Step::new(params, slots));
+        out
     }
 }
 
 impl GpuStep for EmbedParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.embed.0
+    fn kernel(&self) -> &'static str {
+        "embed"
     }
 
-    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
         EmbedParams::workgroups(self, max_per_dim)
     }
 
-    fn loop_iterations(&self, _: &Kernels) -> u64 {
+    fn loop_iterations(&self, _: &Variants) -> u64 {
         0
     }
 

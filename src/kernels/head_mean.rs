@@ -2,9 +2,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/head_mean.wgsl");
@@ -39,32 +39,40 @@ impl HeadMeanParams {
     }
 }
 
-/// The compiled head-mean pipeline.
-pub struct HeadMeanKernel(pub Kernel);
+/// The kernel's source: one variant.
+pub fn spec(_: &Variants) -> KernelSpec {
+    KernelSpec {
+        name: "head_mean",
+        label: "head_mean",
+        source: SOURCE,
+        entry: "head_mean",
+        reads: 1,
+        writes: 1,
+    }
+}
 
-impl HeadMeanKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        HeadMeanKernel(Kernel::new(
-            device,
-            "head_mean",
-            SOURCE,
-            "head_mean",
-            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
-        ))
+impl Program {
+    /// Adds the mean over heads of `weights` writing a new buffer named `name`.
+    pub fn head_mean(&mut self, name: &str, params: HeadMeanParams, weights: BufId) -> BufId {
+        let out = self.output(name, params.output_len());
+        self.push(Step::new(
+            params,
+            vec![Slot::read(weights), Slot::write(out)],
+        ));
+        out
     }
 }
 
 impl GpuStep for HeadMeanParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.head_mean.0
+    fn kernel(&self) -> &'static str {
+        "head_mean"
     }
 
-    fn workgroups(&self, _: &Kernels, max_per_dim: u32) -> [u32; 3] {
+    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
         HeadMeanParams::workgroups(self, max_per_dim)
     }
 
-    fn loop_iterations(&self, _: &Kernels) -> u64 {
+    fn loop_iterations(&self, _: &Variants) -> u64 {
         self.heads as u64
     }
 

@@ -1,13 +1,12 @@
 //! What the GPU executor needs to know of a kernel to run one [`Step`](crate::program::Step)
 //! of it, with no per-kernel code in the executor: each kernel's params type implements
-//! [`GpuStep`] next to its WGSL wrapper (`src/gpu/<kernel>.rs`).
+//! [`GpuStep`] in its own file (`src/kernels/<kernel>.rs`).
 //!
 //! The executor binds the params uniform and then the step's slots
 //! ([`Step::slots`](crate::program::Step::slots)) in order, so a kernel's binding order is
-//! written once, in the program.
+//! written once, in its builder.
 
-use super::execute::Kernels;
-use super::kernel::{Kernel, z_slices};
+use super::spec::Variants;
 
 /// One dispatch: the params uniform's bytes and the workgroups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,11 +19,12 @@ pub struct Dispatch {
 
 /// A kernel's side of the GPU executor, implemented by its params type.
 pub trait GpuStep {
-    /// The compiled kernel (of the variant `kernels` chose) that runs this step.
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel;
+    /// The name of the kernel (its [`KernelSpec::name`](super::KernelSpec::name) in the
+    /// [`REGISTRY`](super::REGISTRY)) that runs this step, in whichever variant is compiled.
+    fn kernel(&self) -> &'static str;
 
     /// The workgroups of the whole step, before [`GpuStep::dispatches`] splits it.
-    fn workgroups(&self, kernels: &Kernels, max_per_dim: u32) -> [u32; 3];
+    fn workgroups(&self, variants: &Variants, max_per_dim: u32) -> [u32; 3];
 
     /// Whether z, one slice per matrix, is split into several dispatches beyond the device's
     /// limit (the params then carry a `batch_offset`): only x and y must fit.
@@ -34,7 +34,7 @@ pub trait GpuStep {
 
     /// Loop iterations of one invocation (checked against llvmpipe's cap); for a step that is
     /// streamed in blocks, those of its smallest block.
-    fn loop_iterations(&self, kernels: &Kernels) -> u64;
+    fn loop_iterations(&self, variants: &Variants) -> u64;
 
     /// What to try when [`GpuStep::loop_iterations`] is over the cap.
     fn loop_advice(&self) -> &'static str {
@@ -48,7 +48,7 @@ pub trait GpuStep {
     /// adapter's cap on an invocation's loop iterations, if it has one.
     fn dispatches(
         &self,
-        _kernels: &Kernels,
+        _variants: &Variants,
         _loop_budget: Option<u64>,
         groups: [u32; 3],
         _max_z: u32,
@@ -74,4 +74,33 @@ pub fn z_sliced<P: bytemuck::Pod>(
             groups,
         })
         .collect()
+}
+
+/// Splits a dispatch of `groups` whose z (one slice per matrix) exceeds `max` into dispatches
+/// of at most `max` slices each: (first slice, groups) per dispatch, in order.
+pub fn z_slices(groups: [u32; 3], max: u32) -> Vec<(u32, [u32; 3])> {
+    let max = max.max(1);
+    (0..groups[2].max(1))
+        .step_by(max as usize)
+        .map(|first| (first, [groups[0], groups[1], (groups[2] - first).min(max)]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn z_slices_cover_every_matrix_once_within_the_limit() {
+        assert_eq!(z_slices([3, 2, 5], 65535), [(0, [3, 2, 5])]);
+        assert_eq!(
+            z_slices([1, 1, 70_001], 35_000),
+            [
+                (0, [1, 1, 35_000]),
+                (35_000, [1, 1, 35_000]),
+                (70_000, [1, 1, 1])
+            ]
+        );
+        assert_eq!(z_slices([4, 1, 6], 3), [(0, [4, 1, 3]), (3, [4, 1, 3])]);
+    }
 }

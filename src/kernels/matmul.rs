@@ -3,9 +3,9 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::{Dispatch, GpuStep, z_sliced};
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
@@ -40,6 +40,14 @@ pub enum MatmulVariant {
 }
 
 impl MatmulVariant {
+    /// Every variant, in the order reports list them.
+    pub const ALL: [MatmulVariant; 4] = [
+        MatmulVariant::Naive,
+        MatmulVariant::Blocked,
+        MatmulVariant::Tiled,
+        MatmulVariant::Shuffle,
+    ];
+
     /// The name used in reports and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -224,66 +232,66 @@ impl MatmulParams {
     }
 }
 
-/// The compiled matmul pipeline.
-pub struct MatmulKernel(pub Kernel);
-
-impl MatmulKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        Self::with_variant(device, MatmulVariant::Blocked)
+/// The source of the variant `variants` chooses.
+pub fn spec(variants: &Variants) -> KernelSpec {
+    let (label, source) = match variants.matmul {
+        MatmulVariant::Blocked => ("matmul", SOURCE),
+        MatmulVariant::Naive => ("matmul_naive", NAIVE_SOURCE),
+        MatmulVariant::Tiled => ("matmul_tiled", TILED_SOURCE),
+        MatmulVariant::Shuffle => ("matmul_shuffle", SHUFFLE_SOURCE),
+    };
+    KernelSpec {
+        name: "matmul",
+        label,
+        source,
+        entry: label,
+        reads: 3,
+        writes: 1,
     }
+}
 
-    /// Compiles `variant` on `device`.
-    pub fn with_variant(device: &wgpu::Device, variant: MatmulVariant) -> Self {
-        let source = match variant {
-            MatmulVariant::Blocked => SOURCE,
-            MatmulVariant::Naive => NAIVE_SOURCE,
-            MatmulVariant::Tiled => TILED_SOURCE,
-            MatmulVariant::Shuffle => SHUFFLE_SOURCE,
+impl Program {
+    /// Adds C = alpha · A · B (+ bias of length n) writing a new buffer named `name`; returns
+    /// that buffer.
+    pub fn matmul(
+        &mut self,
+        name: &str,
+        params: MatmulParams,
+        a: BufId,
+        b: BufId,
+        bias: Option<BufId>,
+    ) -> BufId {
+        let params = MatmulParams {
+            has_bias: bias.is_some() as u32,
+            ..params
         };
-        Self::with_source(device, variant, source)
-    }
-
-    /// Compiles `source` as `variant`'s kernel (same entry point and bindings): for tests that
-    /// run a variant with a path forced, e.g. the shuffle kernel without its shared loads.
-    pub fn with_source(device: &wgpu::Device, variant: MatmulVariant, source: &str) -> Self {
-        let label = match variant {
-            MatmulVariant::Blocked => "matmul",
-            MatmulVariant::Naive => "matmul_naive",
-            MatmulVariant::Tiled => "matmul_tiled",
-            MatmulVariant::Shuffle => "matmul_shuffle",
-        };
-        MatmulKernel(Kernel::new(
-            device,
-            label,
-            source,
-            label,
-            &[
-                Binding::Uniform,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadWrite,
-            ],
-        ))
+        let out = self.output(name, params.output_len());
+        let slots = vec![
+            Slot::read(a),
+            Slot::read(b),
+            Slot::optional(bias),
+            Slot::write(out),
+        ];
+        self.push(Step::new(params, slots));
+        out
     }
 }
 
 impl GpuStep for MatmulParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.matmul.0
+    fn kernel(&self) -> &'static str {
+        "matmul"
     }
 
-    fn workgroups(&self, kernels: &Kernels, _: u32) -> [u32; 3] {
-        self.workgroups_for(kernels.matmul_variant())
+    fn workgroups(&self, variants: &Variants, _: u32) -> [u32; 3] {
+        self.workgroups_for(variants.matmul)
     }
 
     fn splits_z(&self) -> bool {
         true
     }
 
-    fn loop_iterations(&self, kernels: &Kernels) -> u64 {
-        kernels.matmul_variant().loop_iterations(self.k)
+    fn loop_iterations(&self, variants: &Variants) -> u64 {
+        variants.matmul.loop_iterations(self.k)
     }
 
     fn bytes(&self) -> Vec<u8> {
@@ -292,7 +300,7 @@ impl GpuStep for MatmulParams {
 
     fn dispatches(
         &self,
-        _: &Kernels,
+        _: &Variants,
         _: Option<u64>,
         groups: [u32; 3],
         max_z: u32,

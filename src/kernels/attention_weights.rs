@@ -5,10 +5,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::execute::Kernels;
 use super::flash::FlashParams;
-use super::kernel::{Binding, Kernel};
+use super::spec::{KernelSpec, Variants};
 use super::step::{Dispatch, GpuStep, z_sliced};
+use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/attention_weights.wgsl");
@@ -33,27 +33,46 @@ pub fn loop_iterations(p: &FlashParams) -> u64 {
     p.d as u64 + (TILE * TILE + TILE) as u64 + 4
 }
 
-/// The compiled weights pipeline.
-pub struct AttentionWeightsKernel(pub Kernel);
+/// The kernel's source: one variant.
+pub fn spec(_: &Variants) -> KernelSpec {
+    KernelSpec {
+        name: "attention_weights",
+        label: "attention_weights",
+        source: SOURCE,
+        entry: "attention_weights",
+        reads: 5,
+        writes: 1,
+    }
+}
 
-impl AttentionWeightsKernel {
-    /// Compiles the kernel on `device`.
-    pub fn new(device: &wgpu::Device) -> Self {
-        AttentionWeightsKernel(Kernel::new(
-            device,
-            "attention_weights",
-            SOURCE,
-            "attention_weights",
-            &[
-                Binding::Uniform,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadOnly,
-                Binding::ReadWrite,
-            ],
-        ))
+impl Program {
+    /// The fused weights path: an output-only step (writing the output, named `name`) that
+    /// leaves its row statistics, then the weights from them (named `weights_name`, (batch, l,
+    /// s) contiguous), written once. Returns (output, weights).
+    #[allow(clippy::too_many_arguments)]
+    pub fn flash_with_weights(
+        &mut self,
+        name: &str,
+        weights_name: &str,
+        params: FlashParams,
+        q: BufId,
+        k: BufId,
+        v: BufId,
+        mask: Option<BufId>,
+        padding: Option<BufId>,
+    ) -> (BufId, BufId) {
+        let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding);
+        let weights = self.output(weights_name, weights_len(&params));
+        let slots = vec![
+            Slot::read(q),
+            Slot::read(k),
+            Slot::optional(mask),
+            Slot::optional(padding),
+            Slot::read(stats),
+            Slot::write(weights),
+        ];
+        self.push(Step::new(AttentionWeightsParams(params), slots));
+        (out, weights)
     }
 }
 
@@ -64,11 +83,11 @@ impl AttentionWeightsKernel {
 pub struct AttentionWeightsParams(pub FlashParams);
 
 impl GpuStep for AttentionWeightsParams {
-    fn kernel<'k>(&self, kernels: &'k Kernels) -> &'k Kernel {
-        &kernels.attention_weights.0
+    fn kernel(&self) -> &'static str {
+        "attention_weights"
     }
 
-    fn workgroups(&self, _: &Kernels, _: u32) -> [u32; 3] {
+    fn workgroups(&self, _: &Variants, _: u32) -> [u32; 3] {
         workgroups(&self.0)
     }
 
@@ -76,7 +95,7 @@ impl GpuStep for AttentionWeightsParams {
         true
     }
 
-    fn loop_iterations(&self, _: &Kernels) -> u64 {
+    fn loop_iterations(&self, _: &Variants) -> u64 {
         loop_iterations(&self.0)
     }
 
@@ -86,7 +105,7 @@ impl GpuStep for AttentionWeightsParams {
 
     fn dispatches(
         &self,
-        _: &Kernels,
+        _: &Variants,
         _: Option<u64>,
         groups: [u32; 3],
         max_z: u32,

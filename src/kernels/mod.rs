@@ -1,0 +1,34 @@
+//! Every kernel's one home: `src/kernels/<kernel>.rs` holds its params struct (mirrored in its
+//! WGSL file), its [`KernelSpec`] (source, entry point, bindings; per variant where it has
+//! several), its [`GpuStep`] (workgroups, loop cost, dispatches) and its `Program` builder,
+//! which lists the step's buffers in binding order. Its f64 twin is `src/cpu/<kernel>.rs`
+//! (`CpuStep`). Nothing here touches wgpu, so `program`, `cpu` and `npy` do not either.
+//!
+//! [`REGISTRY`] is the one list of kernels: the GPU executor compiles every entry, for the
+//! device's [`Variants`], and looks a step's kernel up by name.
+
+pub mod attention_weights;
+pub mod embed;
+pub mod flash;
+pub mod gelu;
+pub mod head_mean;
+pub mod layer_norm;
+pub mod matmul;
+pub mod softmax;
+pub mod spec;
+pub mod step;
+
+pub use spec::{Binding, KernelSpec, Variants};
+pub use step::{Dispatch, GpuStep};
+
+/// Every kernel, one registration line each: the spec of the variant `Variants` chooses.
+pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
+    matmul::spec,
+    softmax::spec,
+    flash::spec,
+    attention_weights::spec,
+    head_mean::spec,
+    embed::spec,
+    layer_norm::spec,
+    gelu::spec,
+];
