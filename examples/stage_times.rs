@@ -8,6 +8,7 @@
 
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::kernels::Variants;
 use selfattn::kernels::softmax::{SoftmaxParams, SoftmaxVariant};
 use selfattn::npy::Array;
 use selfattn::numpy_rng::NumpyRng;
@@ -27,8 +28,13 @@ fn main() -> selfattn::Result<()> {
         Some("subgroup") => SoftmaxVariant::Subgroup,
         Some(other) => panic!("the softmax is per-row or subgroup, not {other}"),
     };
-    let kernels =
-        Kernels::with_all_variants(&ctx, ctx.matmul_variant(), ctx.flash_variant(), softmax)?;
+    let kernels = Kernels::compile(
+        &ctx,
+        Variants {
+            softmax,
+            ..ctx.variants()
+        },
+    )?;
     println!(
         "{}: matmul {}, softmax {}, N = {n}, d = {d}",
         ctx.describe(),

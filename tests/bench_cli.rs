@@ -26,10 +26,10 @@ fn kernel_bench_writes_one_record_per_size_and_path() {
     let subgroups = ctx.device.features().contains(wgpu::Features::SUBGROUP);
     let other_softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
         .into_iter()
-        .find(|&v| v != ctx.softmax_variant() && v.fits(ctx.device.features()));
+        .find(|&v| v != ctx.softmax_variant() && v.fits(&ctx.caps()));
     let flash: Vec<&str> = FlashVariant::ALL
         .into_iter()
-        .filter(|&v| ctx.can_run_flash(v))
+        .filter(|&v| v.fits(&ctx.caps()))
         .map(|v| v.name())
         .collect();
     let dir = tempfile::tempdir().unwrap();
@@ -99,12 +99,12 @@ fn a_subgroup_kernel_the_device_cannot_run_is_refused_before_the_table() {
         (
             "blocked-shuffle",
             "blocked-shuffle",
-            MatmulVariant::Shuffle.fits(&ctx.limits, ctx.device.features()),
+            MatmulVariant::Shuffle.fits(&ctx.caps()),
         ),
         (
             "flash-shuffle",
             "flash-shuffle",
-            ctx.can_run_flash(FlashVariant::Shuffle),
+            FlashVariant::Shuffle.fits(&ctx.caps()),
         ),
     ] {
         let args = ["bench", "--sizes", "9", "--runs", "1", "--kernel", kernel];

@@ -733,7 +733,7 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
     ];
     // lavapipe has subgroups (llvmpipe GL does not): CI runs the shuffle kernel there ...
     if ctx.info.backend == wgpu::Backend::Vulkan && ctx.info.device_type == wgpu::DeviceType::Cpu {
-        assert!(MatmulVariant::Shuffle.fits(&ctx.limits, ctx.device.features()));
+        assert!(MatmulVariant::Shuffle.fits(&ctx.caps()));
         // ... and chooses it where its subgroups can be 8 wide (with AVX), so every pipeline
         // test runs it.
         let (smallest, largest) = ctx.subgroup_sizes();
@@ -743,7 +743,7 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
         }
     }
     for variant in variants {
-        if !variant.fits(&ctx.limits, ctx.device.features()) {
+        if !variant.fits(&ctx.caps()) {
             continue;
         }
         let kernel = Kernel::compile(&ctx.device, &matmul_spec(variant));
@@ -754,7 +754,7 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
     // The shuffle kernel's other loop (each invocation loading its own rows of A), which runs
     // wherever a subgroup is not exactly one row of invocations: lavapipe never takes it, so
     // it is forced here by compiling the kernel with sharing switched off.
-    if MatmulVariant::Shuffle.fits(&ctx.limits, ctx.device.features()) {
+    if MatmulVariant::Shuffle.fits(&ctx.caps()) {
         let shared = "let share = same_rows && lanes_0_to_7;";
         assert!(
             SHUFFLE_SOURCE.contains(shared),
@@ -895,7 +895,7 @@ fn softmax_kernel_masks_and_stability() {
     let Some(ctx) = common::gpu() else { return };
     let variants: Vec<SoftmaxVariant> = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
         .into_iter()
-        .filter(|v| v.fits(ctx.device.features()))
+        .filter(|v| v.fits(&ctx.caps()))
         .collect();
     // lavapipe has subgroups (llvmpipe GL does not): CI runs the subgroup kernel there.
     if ctx.info.backend == wgpu::Backend::Vulkan && ctx.info.device_type == wgpu::DeviceType::Cpu {
@@ -1364,7 +1364,7 @@ fn loops_beyond_llvmpipes_cap_are_refused_not_cut_short() {
 fn flash_shuffle_answers_a_subgroup_it_cannot_use_with_nan() {
     let Some(ctx) = common::gpu() else { return };
     let cpu_adapter = ctx.info.device_type == wgpu::DeviceType::Cpu;
-    if !ctx.can_run_flash(FlashVariant::Shuffle) {
+    if !FlashVariant::Shuffle.fits(&ctx.caps()) {
         // No subgroups (llvmpipe GL), or narrower than 8 (lavapipe without AVX): never chosen.
         assert_ne!(ctx.flash_variant(), FlashVariant::Shuffle);
         return;

@@ -17,6 +17,7 @@ use selfattn::error::Error;
 use selfattn::fsutil::{check_file_target, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::kernels::Variants;
 use selfattn::kernels::flash::FlashVariant;
 use selfattn::kernels::matmul::MatmulVariant;
 use selfattn::kernels::softmax::SoftmaxVariant;
@@ -37,11 +38,8 @@ const TIMESTAMPS: &str = "timestamp queries";
 #[derive(Clone)]
 struct Path {
     kernel: String,
-    variant: MatmulVariant,
-    /// The output-only kernel the program's flash step runs with.
-    flash_variant: FlashVariant,
-    /// The softmax kernel of the weights path.
-    softmax_variant: SoftmaxVariant,
+    /// The kernels it runs.
+    variants: Variants,
     weights: bool,
     /// Output only, through the flash step.
     flash: bool,
@@ -49,51 +47,39 @@ struct Path {
     fused: bool,
 }
 
-/// The paths `choice` measures on `ctx` ("auto" takes the adapter's own output-only kernel,
-/// "all" every one the adapter can run).
+/// The paths `choice` measures on `ctx` ("auto" takes the adapter's own kernels, "all" every
+/// one the adapter can run), each with the device's own [`Variants`] but for what it measures.
 fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
-    let chosen = ctx.flash_variant();
-    let matmul = |variant: MatmulVariant| {
-        [true, false].map(|weights| Path {
-            kernel: variant.name().into(),
-            variant,
-            flash_variant: chosen,
-            softmax_variant: ctx.softmax_variant(),
-            weights,
-            flash: false,
-            fused: false,
-        })
-    };
-    // The device's matmul with a given softmax kernel.
-    let softmax = |softmax_variant: SoftmaxVariant| {
-        let variant = ctx.matmul_variant();
-        [true, false].map(|weights| Path {
-            kernel: format!("{}+{}", variant.name(), softmax_variant.name()),
-            variant,
-            flash_variant: chosen,
-            softmax_variant,
-            weights,
-            flash: false,
-            fused: false,
-        })
-    };
-    let flash = |flash_variant: FlashVariant| Path {
-        kernel: flash_variant.name().into(),
-        variant: ctx.matmul_variant(),
-        flash_variant,
-        softmax_variant: ctx.softmax_variant(),
-        weights: false,
-        flash: true,
+    let device = ctx.variants();
+    let caps = ctx.caps();
+    let path = |kernel: String, variants: Variants, weights: bool| Path {
+        kernel,
+        variants,
+        weights,
+        flash: false,
         fused: false,
     };
+    let matmul = |matmul: MatmulVariant| {
+        [true, false]
+            .map(|weights| path(matmul.name().into(), Variants { matmul, ..device }, weights))
+    };
+    // The device's matmul with a given softmax kernel.
+    let softmax = |softmax: SoftmaxVariant| {
+        [true, false].map(|weights| {
+            path(
+                format!("{}+{}", device.matmul.name(), softmax.name()),
+                Variants { softmax, ..device },
+                weights,
+            )
+        })
+    };
+    let flash = |flash: FlashVariant| Path {
+        flash: true,
+        ..path(flash.name().into(), Variants { flash, ..device }, false)
+    };
     let fused = Path {
-        kernel: "fused".into(),
-        variant: ctx.matmul_variant(),
-        flash_variant: chosen,
-        softmax_variant: ctx.softmax_variant(),
-        weights: true,
-        flash: false,
         fused: true,
+        ..path("fused".into(), device, true)
     };
     match choice {
         BenchKernel::Naive => matmul(MatmulVariant::Naive).to_vec(),
@@ -107,25 +93,25 @@ fn paths(choice: BenchKernel, ctx: &GpuContext) -> Vec<Path> {
         BenchKernel::FlashShuffle => vec![flash(FlashVariant::Shuffle)],
         BenchKernel::Fused => vec![fused],
         BenchKernel::Auto => {
-            let mut v = matmul(ctx.matmul_variant()).to_vec();
-            v.push(flash(chosen));
+            let mut v = matmul(device.matmul).to_vec();
+            v.push(flash(device.flash));
             v
         }
         BenchKernel::All => {
-            let mut v = matmul(MatmulVariant::Naive).to_vec();
-            v.extend(matmul(MatmulVariant::Blocked));
-            for fast in [MatmulVariant::Tiled, MatmulVariant::Shuffle] {
-                if fast.fits(&ctx.limits, ctx.device.features()) {
-                    v.extend(matmul(fast));
+            let mut v = Vec::new();
+            for variant in MatmulVariant::ALL {
+                // Naive and blocked always, as the baselines.
+                if variant.fits(&caps) {
+                    v.extend(matmul(variant));
                 }
             }
-            for other in [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup] {
-                if other != ctx.softmax_variant() && other.fits(ctx.device.features()) {
+            for other in SoftmaxVariant::ALL {
+                if other != device.softmax && other.fits(&caps) {
                     v.extend(softmax(other));
                 }
             }
             for variant in FlashVariant::ALL {
-                if ctx.can_run_flash(variant) {
+                if variant.fits(&caps) {
                     v.push(flash(variant));
                 }
             }
@@ -210,17 +196,10 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     let paths = paths(args.kernel, &ctx);
     // Every path's kernels compiled before the table starts, so a variant the device cannot run
     // is refused up front.
-    let mut compiled: Vec<((MatmulVariant, FlashVariant, SoftmaxVariant), Kernels)> = Vec::new();
+    let mut compiled: Vec<(Variants, Kernels)> = Vec::new();
     for path in &paths {
-        let key = (path.variant, path.flash_variant, path.softmax_variant);
-        if !compiled.iter().any(|(k, _)| *k == key) {
-            let kernels = Kernels::with_all_variants(
-                &ctx,
-                path.variant,
-                path.flash_variant,
-                path.softmax_variant,
-            )?;
-            compiled.push((key, kernels));
+        if !compiled.iter().any(|(v, _)| *v == path.variants) {
+            compiled.push((path.variants, Kernels::compile(&ctx, path.variants)?));
         }
     }
     say!(
@@ -251,8 +230,11 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         let flops = attention_flops(n, args.d, args.heads, args.batch, args.causal);
         let mut n_records = Vec::new();
         for path in &paths {
-            let key = (path.variant, path.flash_variant, path.softmax_variant);
-            let kernels = &compiled.iter().find(|(k, _)| *k == key).unwrap().1;
+            let kernels = &compiled
+                .iter()
+                .find(|(v, _)| *v == path.variants)
+                .unwrap()
+                .1;
             let want: Vec<BufId> = match (path.flash, path.weights) {
                 _ if path.fused => vec![plan.fused_weights, plan.fused_output],
                 (true, _) => vec![plan.output_no_weights],

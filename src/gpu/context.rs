@@ -4,6 +4,10 @@
 //! (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`), flags winning. When several adapters qualify, a real GPU
 //! is preferred over a software one.
 
+use crate::kernels::flash::FlashVariant;
+use crate::kernels::matmul::MatmulVariant;
+use crate::kernels::softmax::SoftmaxVariant;
+use crate::kernels::{DeviceCaps, Variants};
 use std::fmt;
 use std::str::FromStr;
 
@@ -215,48 +219,44 @@ impl GpuContext {
         llvmpipe.then_some(LLVMPIPE_LOOP_BUDGET)
     }
 
-    /// The matmul kernel for this device ([`MatmulVariant::for_device`]).
-    ///
-    /// [`MatmulVariant::for_device`]: crate::kernels::matmul::MatmulVariant::for_device
-    pub fn matmul_variant(&self) -> crate::kernels::matmul::MatmulVariant {
-        crate::kernels::matmul::MatmulVariant::for_device(
-            self.info.device_type,
-            &self.limits,
-            self.device.features(),
-            self.subgroup_sizes(),
-        )
-    }
-
     /// The adapter's smallest and largest subgroup size (0 where it has no subgroups).
     pub fn subgroup_sizes(&self) -> (u32, u32) {
         (self.info.subgroup_min_size, self.info.subgroup_max_size)
     }
 
-    /// Whether this device can run the output-only kernel `variant`.
-    pub fn can_run_flash(&self, variant: crate::kernels::flash::FlashVariant) -> bool {
-        variant.fits(&self.limits, self.device.features(), self.subgroup_sizes())
+    /// What this device offers the kernel variants.
+    pub fn caps(&self) -> DeviceCaps {
+        DeviceCaps {
+            cpu: self.info.device_type == wgpu::DeviceType::Cpu,
+            subgroups: self.device.features().contains(wgpu::Features::SUBGROUP),
+            subgroup_sizes: self.subgroup_sizes(),
+            workgroup_storage: self.limits.max_compute_workgroup_storage_size,
+            invocations_per_workgroup: self.limits.max_compute_invocations_per_workgroup,
+            workgroup_size_xy: (
+                self.limits.max_compute_workgroup_size_x,
+                self.limits.max_compute_workgroup_size_y,
+            ),
+        }
     }
 
-    /// The output-only kernel for this device ([`FlashVariant::for_device`]).
-    ///
-    /// [`FlashVariant::for_device`]: crate::kernels::flash::FlashVariant::for_device
-    pub fn flash_variant(&self) -> crate::kernels::flash::FlashVariant {
-        crate::kernels::flash::FlashVariant::for_device(
-            self.info.device_type,
-            &self.limits,
-            self.device.features(),
-            self.subgroup_sizes(),
-        )
+    /// The kernel variants this device runs by default ([`Variants::for_device`]).
+    pub fn variants(&self) -> Variants {
+        Variants::for_device(&self.caps())
     }
 
-    /// The softmax kernel for this device ([`SoftmaxVariant::for_device`]).
-    ///
-    /// [`SoftmaxVariant::for_device`]: crate::kernels::softmax::SoftmaxVariant::for_device
-    pub fn softmax_variant(&self) -> crate::kernels::softmax::SoftmaxVariant {
-        crate::kernels::softmax::SoftmaxVariant::for_device(
-            self.info.device_type,
-            self.device.features(),
-        )
+    /// The matmul kernel for this device.
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.variants().matmul
+    }
+
+    /// The output-only kernel for this device.
+    pub fn flash_variant(&self) -> FlashVariant {
+        self.variants().flash
+    }
+
+    /// The softmax kernel for this device.
+    pub fn softmax_variant(&self) -> SoftmaxVariant {
+        self.variants().softmax
     }
 
     /// The largest buffer we may bind as storage: the smaller of the two limits, with its name.

@@ -26,84 +26,20 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    /// Compiles all kernels, the device's own variants ([`GpuContext::matmul_variant`],
-    /// [`GpuContext::flash_variant`]), turning shader or pipeline errors into
-    /// [`Error::Validation`].
+    /// Compiles all kernels in the device's own [`Variants`] ([`GpuContext::variants`]),
+    /// turning shader or pipeline errors into [`Error::Validation`].
     pub fn new(ctx: &GpuContext) -> Result<Self> {
-        Self::with_matmul(ctx, ctx.matmul_variant())
+        Self::compile(ctx, ctx.variants())
     }
 
-    /// Compiles all kernels with the given matmul variant for the matmul steps.
-    pub fn with_matmul(ctx: &GpuContext, variant: MatmulVariant) -> Result<Self> {
-        Self::with_variants(ctx, variant, ctx.flash_variant())
-    }
-
-    /// Compiles all kernels with the given matmul and output-only variants (and the device's
-    /// softmax). Errors when the device cannot run `flash_variant` (see `FlashVariant::needs`).
-    pub fn with_variants(
-        ctx: &GpuContext,
-        variant: MatmulVariant,
-        flash_variant: FlashVariant,
-    ) -> Result<Self> {
-        Self::with_all_variants(ctx, variant, flash_variant, ctx.softmax_variant())
-    }
-
-    /// Compiles all kernels with the given variants. Errors when the device cannot run one.
-    pub fn with_all_variants(
-        ctx: &GpuContext,
-        variant: MatmulVariant,
-        flash_variant: FlashVariant,
-        softmax_variant: SoftmaxVariant,
-    ) -> Result<Self> {
-        if !ctx.can_run_flash(flash_variant) {
+    /// Compiles all kernels in `variants`. Errors when the device cannot run one.
+    pub fn compile(ctx: &GpuContext, variants: Variants) -> Result<Self> {
+        if let Some(missing) = variants.missing(&ctx.caps()) {
             return Err(Error::Validation {
                 stage: "kernel compilation".into(),
-                message: format!(
-                    "{} cannot run the {} kernel: it needs {} (this device: {}, subgroups {}–{} \
-                     wide)",
-                    ctx.info.name,
-                    flash_variant.name(),
-                    flash_variant.needs(),
-                    if ctx.device.features().contains(wgpu::Features::SUBGROUP) {
-                        "SUBGROUP"
-                    } else {
-                        "no SUBGROUP"
-                    },
-                    ctx.subgroup_sizes().0,
-                    ctx.subgroup_sizes().1
-                ),
+                message: format!("{} cannot run these kernels: {missing}", ctx.info.name),
             });
         }
-        if !variant.fits(&ctx.limits, ctx.device.features()) {
-            let needs = match variant {
-                MatmulVariant::Shuffle => "the device's SUBGROUP feature",
-                MatmulVariant::Tiled => "a 16 × 16 workgroup and 8 KiB of workgroup memory",
-                MatmulVariant::Blocked | MatmulVariant::Naive => "nothing a device lacks",
-            };
-            return Err(Error::Validation {
-                stage: "kernel compilation".into(),
-                message: format!(
-                    "{} cannot run the {} matmul kernel: it needs {needs}",
-                    ctx.info.name,
-                    variant.name()
-                ),
-            });
-        }
-        if !softmax_variant.fits(ctx.device.features()) {
-            return Err(Error::Validation {
-                stage: "kernel compilation".into(),
-                message: format!(
-                    "{} cannot run the {} softmax kernel: it needs the device's SUBGROUP feature",
-                    ctx.info.name,
-                    softmax_variant.name()
-                ),
-            });
-        }
-        let variants = Variants {
-            matmul: variant,
-            flash: flash_variant,
-            softmax: softmax_variant,
-        };
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = Kernels {
             variants,

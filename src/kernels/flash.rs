@@ -10,7 +10,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
+use super::spec::{DeviceCaps, KernelSpec, Variants};
 use super::step::{Dispatch, GpuStep, z_sliced};
 use crate::program::{BufId, Program, Slot, Step};
 
@@ -75,24 +75,16 @@ impl FlashVariant {
         }
     }
 
-    /// Whether a device with `limits`, `features` and subgroups of `subgroup_sizes` (smallest,
-    /// largest) can run this variant: the shuffle kernel needs its 8 invocations to form one
+    /// Whether a device with `caps` can run this variant: the shuffle kernel needs its 8 invocations to form one
     /// subgroup, so subgroups at least 8 wide.
-    pub fn fits(
-        self,
-        limits: &wgpu::Limits,
-        features: wgpu::Features,
-        subgroup_sizes: (u32, u32),
-    ) -> bool {
+    pub fn fits(self, caps: &DeviceCaps) -> bool {
         match self {
             FlashVariant::PerRow => true,
-            FlashVariant::Shuffle => {
-                features.contains(wgpu::Features::SUBGROUP) && subgroup_sizes.0 >= SHUFFLE_WG
-            }
+            FlashVariant::Shuffle => caps.subgroups && caps.subgroup_sizes.0 >= SHUFFLE_WG,
             FlashVariant::Tiled => {
-                limits.max_compute_workgroup_storage_size >= TILED_WORKGROUP_BYTES
-                    && limits.max_compute_invocations_per_workgroup >= TILED_WG
-                    && limits.max_compute_workgroup_size_x >= TILED_WG
+                caps.workgroup_storage >= TILED_WORKGROUP_BYTES
+                    && caps.invocations_per_workgroup >= TILED_WG
+                    && caps.workgroup_size_xy.0 >= TILED_WG
             }
         }
     }
@@ -114,17 +106,10 @@ impl FlashVariant {
     /// The variant for a device: the shuffle kernel on CPU adapters whose subgroups are at
     /// least 8 wide (`subgroup_sizes` is the smallest and largest; its 8 invocations must form
     /// one subgroup), else tiled wherever its tiles fit, else per-row.
-    pub fn for_device(
-        device_type: wgpu::DeviceType,
-        limits: &wgpu::Limits,
-        features: wgpu::Features,
-        subgroup_sizes: (u32, u32),
-    ) -> Self {
-        if device_type == wgpu::DeviceType::Cpu
-            && FlashVariant::Shuffle.fits(limits, features, subgroup_sizes)
-        {
+    pub fn for_device(caps: &DeviceCaps) -> Self {
+        if caps.cpu && FlashVariant::Shuffle.fits(caps) {
             FlashVariant::Shuffle
-        } else if FlashVariant::Tiled.fits(limits, features, subgroup_sizes) {
+        } else if FlashVariant::Tiled.fits(caps) {
             FlashVariant::Tiled
         } else {
             FlashVariant::PerRow
@@ -496,37 +481,25 @@ mod tests {
 
     #[test]
     fn the_device_choice_follows_type_features_and_subgroup_width() {
-        use wgpu::{DeviceType, Features};
         // WebGPU's defaults, with room for the tiled kernel's workgroup memory.
-        let limits = wgpu::Limits {
-            max_compute_workgroup_storage_size: 32_768,
-            ..Default::default()
+        let caps = |cpu, subgroups, sizes| DeviceCaps {
+            workgroup_storage: 32_768,
+            ..DeviceCaps::webgpu_defaults(cpu, subgroups, sizes)
         };
-        let sub = Features::SUBGROUP;
-        let choose = |t, f, sizes| FlashVariant::for_device(t, &limits, f, sizes);
-        assert_eq!(choose(DeviceType::Cpu, sub, (8, 8)), FlashVariant::Shuffle);
-        assert_eq!(
-            choose(DeviceType::Cpu, sub, (16, 16)),
-            FlashVariant::Shuffle
-        );
+        let choose = |cpu, subgroups, sizes| FlashVariant::for_device(&caps(cpu, subgroups, sizes));
+        assert_eq!(choose(true, true, (8, 8)), FlashVariant::Shuffle);
+        assert_eq!(choose(true, true, (16, 16)), FlashVariant::Shuffle);
         // Subgroups that may be narrower than the kernel's 8 invocations, or none at all.
-        assert_eq!(choose(DeviceType::Cpu, sub, (4, 8)), FlashVariant::Tiled);
-        assert_eq!(
-            choose(DeviceType::Cpu, Features::empty(), (0, 0)),
-            FlashVariant::Tiled
-        );
-        assert_eq!(
-            choose(DeviceType::DiscreteGpu, sub, (32, 32)),
-            FlashVariant::Tiled
-        );
-        let small = wgpu::Limits {
-            max_compute_workgroup_storage_size: 16_384,
-            ..limits.clone()
+        assert_eq!(choose(true, true, (4, 8)), FlashVariant::Tiled);
+        assert_eq!(choose(true, false, (0, 0)), FlashVariant::Tiled);
+        assert_eq!(choose(false, true, (32, 32)), FlashVariant::Tiled);
+        let small = DeviceCaps {
+            workgroup_storage: 16_384,
+            ..caps(false, true, (32, 32))
         };
-        let on_small = FlashVariant::for_device(DeviceType::IntegratedGpu, &small, sub, (32, 32));
-        assert_eq!(on_small, FlashVariant::PerRow);
-        assert!(!FlashVariant::Shuffle.fits(&limits, Features::empty(), (8, 8)));
-        assert!(!FlashVariant::Shuffle.fits(&limits, sub, (4, 8)));
+        assert_eq!(FlashVariant::for_device(&small), FlashVariant::PerRow);
+        assert!(!FlashVariant::Shuffle.fits(&caps(false, false, (8, 8))));
+        assert!(!FlashVariant::Shuffle.fits(&caps(false, true, (4, 8))));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
+use super::spec::{DeviceCaps, KernelSpec, Variants};
 use super::step::{Dispatch, GpuStep, z_sliced};
 use crate::program::{BufId, Program, Slot, Step};
 
@@ -22,6 +22,8 @@ pub const TILED_WG_SIDE: u32 = 16;
 pub const TILED_BLOCK: u32 = 64;
 /// Tiled kernel: k per workgroup-memory slice; keep in sync with `KT`.
 pub const TILED_KT: u32 = 16;
+/// Tiled kernel: bytes of workgroup memory it declares (`a_tile`, `b_tile`: 256 vec4 each).
+pub const TILED_WORKGROUP_BYTES: u32 = 2 * 256 * 16;
 
 /// Which matmul kernel runs the matmul steps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,40 +67,47 @@ impl MatmulVariant {
     /// (lavapipe; `subgroup_sizes` is the adapter's smallest and largest subgroup size — with
     /// any other size the shuffle kernel falls back to the blocked loads and only costs more).
     /// Devices whose limits cannot hold the tiled kernel's workgroup keep the blocked one.
-    pub fn for_device(
-        device_type: wgpu::DeviceType,
-        limits: &wgpu::Limits,
-        features: wgpu::Features,
-        subgroup_sizes: (u32, u32),
-    ) -> Self {
-        if device_type == wgpu::DeviceType::Cpu {
-            let (smallest, largest) = subgroup_sizes;
+    pub fn for_device(caps: &DeviceCaps) -> Self {
+        if caps.cpu {
+            let (smallest, largest) = caps.subgroup_sizes;
             // Shared loads need a subgroup of exactly one row of invocations (WG of them).
             let can_be_8_wide = smallest <= WG && WG <= largest;
-            if MatmulVariant::Shuffle.fits(limits, features) && can_be_8_wide {
+            if MatmulVariant::Shuffle.fits(caps) && can_be_8_wide {
                 MatmulVariant::Shuffle
             } else {
                 MatmulVariant::Blocked
             }
-        } else if MatmulVariant::Tiled.fits(limits, features) {
+        } else if MatmulVariant::Tiled.fits(caps) {
             MatmulVariant::Tiled
         } else {
             MatmulVariant::Blocked
         }
     }
 
-    /// Whether a device with `limits` and `features` can run this variant (the tiled kernel
-    /// needs a 16 × 16 workgroup and 8 KiB of workgroup memory, the shuffle kernel subgroups).
-    pub fn fits(self, limits: &wgpu::Limits, features: wgpu::Features) -> bool {
+    /// Whether a device with `caps` can run this variant (the tiled kernel needs a 16 × 16
+    /// workgroup and 8 KiB of workgroup memory, the shuffle kernel subgroups).
+    pub fn fits(self, caps: &DeviceCaps) -> bool {
         match self {
             MatmulVariant::Blocked | MatmulVariant::Naive => true,
-            MatmulVariant::Shuffle => features.contains(wgpu::Features::SUBGROUP),
+            MatmulVariant::Shuffle => caps.subgroups,
             MatmulVariant::Tiled => {
-                limits.max_compute_invocations_per_workgroup >= TILED_WG_SIDE * TILED_WG_SIDE
-                    && limits.max_compute_workgroup_size_x >= TILED_WG_SIDE
-                    && limits.max_compute_workgroup_size_y >= TILED_WG_SIDE
-                    && limits.max_compute_workgroup_storage_size >= 2 * 256 * 16
+                caps.invocations_per_workgroup >= TILED_WG_SIDE * TILED_WG_SIDE
+                    && caps.workgroup_size_xy.0 >= TILED_WG_SIDE
+                    && caps.workgroup_size_xy.1 >= TILED_WG_SIDE
+                    && caps.workgroup_storage >= TILED_WORKGROUP_BYTES
             }
+        }
+    }
+
+    /// What the kernel needs, for the error when a device lacks it.
+    pub fn needs(self) -> String {
+        match self {
+            MatmulVariant::Shuffle => "the device's SUBGROUP feature".into(),
+            MatmulVariant::Tiled => format!(
+                "a {TILED_WG_SIDE} × {TILED_WG_SIDE} workgroup and {TILED_WORKGROUP_BYTES} bytes \
+                 of workgroup memory"
+            ),
+            MatmulVariant::Blocked | MatmulVariant::Naive => "nothing a device lacks".into(),
         }
     }
 
@@ -337,40 +346,22 @@ mod tests {
 
     #[test]
     fn the_device_choice_follows_type_features_and_subgroup_width() {
-        use wgpu::{DeviceType, Features};
-        let limits = wgpu::Limits::default();
-        let small = wgpu::Limits::downlevel_webgl2_defaults();
-        let cpu = DeviceType::Cpu;
-        let gpu = DeviceType::DiscreteGpu;
-        let choose = MatmulVariant::for_device;
-        assert_eq!(
-            choose(cpu, &limits, Features::SUBGROUP, (8, 8)),
-            MatmulVariant::Shuffle
-        );
-        assert_eq!(
-            choose(cpu, &limits, Features::SUBGROUP, (4, 16)),
-            MatmulVariant::Shuffle
-        );
+        let caps = DeviceCaps::webgpu_defaults;
+        // WebGL2's downlevel limits: no compute workgroups to speak of.
+        let small = DeviceCaps {
+            workgroup_storage: 0,
+            invocations_per_workgroup: 0,
+            workgroup_size_xy: (0, 0),
+            ..caps(false, false, (32, 32))
+        };
+        let choose = |c: DeviceCaps| MatmulVariant::for_device(&c);
+        assert_eq!(choose(caps(true, true, (8, 8))), MatmulVariant::Shuffle);
+        assert_eq!(choose(caps(true, true, (4, 16))), MatmulVariant::Shuffle);
         // Subgroups that can never be 8 wide would always take the fallback loop.
-        assert_eq!(
-            choose(cpu, &limits, Features::SUBGROUP, (16, 16)),
-            MatmulVariant::Blocked
-        );
-        assert_eq!(
-            choose(cpu, &limits, Features::SUBGROUP, (4, 4)),
-            MatmulVariant::Blocked
-        );
-        assert_eq!(
-            choose(cpu, &limits, Features::empty(), (8, 8)),
-            MatmulVariant::Blocked
-        );
-        assert_eq!(
-            choose(gpu, &limits, Features::SUBGROUP, (32, 32)),
-            MatmulVariant::Tiled
-        );
-        assert_eq!(
-            choose(gpu, &small, Features::empty(), (32, 32)),
-            MatmulVariant::Blocked
-        );
+        assert_eq!(choose(caps(true, true, (16, 16))), MatmulVariant::Blocked);
+        assert_eq!(choose(caps(true, true, (4, 4))), MatmulVariant::Blocked);
+        assert_eq!(choose(caps(true, false, (8, 8))), MatmulVariant::Blocked);
+        assert_eq!(choose(caps(false, true, (32, 32))), MatmulVariant::Tiled);
+        assert_eq!(choose(small), MatmulVariant::Blocked);
     }
 }

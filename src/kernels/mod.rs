@@ -18,7 +18,7 @@ pub mod softmax;
 pub mod spec;
 pub mod step;
 
-pub use spec::{Binding, KernelSpec, Variants};
+pub use spec::{Binding, DeviceCaps, KernelSpec, Variants};
 pub use step::{Dispatch, GpuStep};
 
 /// Every kernel, one registration line each: the spec of the variant `Variants` chooses.

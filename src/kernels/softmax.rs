@@ -7,7 +7,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
+use super::spec::{DeviceCaps, KernelSpec, Variants};
 use super::step::GpuStep;
 use crate::program::{BufId, Program, Slot, Step};
 
@@ -41,11 +41,11 @@ impl SoftmaxVariant {
         }
     }
 
-    /// Whether a device with `features` can run this variant.
-    pub fn fits(self, features: wgpu::Features) -> bool {
+    /// Whether a device with `caps` can run this variant.
+    pub fn fits(self, caps: &DeviceCaps) -> bool {
         match self {
             SoftmaxVariant::PerRow => true,
-            SoftmaxVariant::Subgroup => features.contains(wgpu::Features::SUBGROUP),
+            SoftmaxVariant::Subgroup => caps.subgroups,
         }
     }
 
@@ -62,8 +62,8 @@ impl SoftmaxVariant {
     /// The variant for a device: the subgroup kernel on GPUs with subgroups; one row per
     /// invocation on CPU adapters (where the subgroup kernel's barriers made it 2.4× slower on
     /// lavapipe) and devices without them.
-    pub fn for_device(device_type: wgpu::DeviceType, features: wgpu::Features) -> Self {
-        if device_type != wgpu::DeviceType::Cpu && SoftmaxVariant::Subgroup.fits(features) {
+    pub fn for_device(caps: &DeviceCaps) -> Self {
+        if !caps.cpu && SoftmaxVariant::Subgroup.fits(caps) {
             SoftmaxVariant::Subgroup
         } else {
             SoftmaxVariant::PerRow

@@ -45,8 +45,52 @@ impl KernelSpec {
     }
 }
 
-/// Which variant of each kernel family runs (chosen per device in `GpuContext`, or forced by
-/// `bench` and the tests).
+/// What a device offers that a kernel variant may need: `GpuContext::caps` reads it from the
+/// adapter's type, features and limits, so that choosing a variant needs no wgpu.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceCaps {
+    /// A CPU adapter (lavapipe, llvmpipe): every invocation is one SIMD lane.
+    pub cpu: bool,
+    /// wgpu's SUBGROUP feature.
+    pub subgroups: bool,
+    /// The smallest and largest subgroup size (0 without subgroups).
+    pub subgroup_sizes: (u32, u32),
+    /// `max_compute_workgroup_storage_size`, bytes.
+    pub workgroup_storage: u32,
+    /// `max_compute_invocations_per_workgroup`.
+    pub invocations_per_workgroup: u32,
+    /// `max_compute_workgroup_size_x` and `_y`.
+    pub workgroup_size_xy: (u32, u32),
+}
+
+impl DeviceCaps {
+    /// WebGPU's default compute limits, for a device of the given kind and subgroups.
+    pub fn webgpu_defaults(cpu: bool, subgroups: bool, subgroup_sizes: (u32, u32)) -> Self {
+        DeviceCaps {
+            cpu,
+            subgroups,
+            subgroup_sizes,
+            workgroup_storage: 16_384,
+            invocations_per_workgroup: 256,
+            workgroup_size_xy: (256, 256),
+        }
+    }
+
+    /// The subgroup feature and sizes, as error messages describe them.
+    pub fn describe_subgroups(&self) -> String {
+        if self.subgroups {
+            format!(
+                "SUBGROUP, subgroups {}–{} wide",
+                self.subgroup_sizes.0, self.subgroup_sizes.1
+            )
+        } else {
+            "no SUBGROUP".into()
+        }
+    }
+}
+
+/// Which variant of each kernel family runs: the one kernel choice the executor, `bench` and
+/// the tests share ([`Variants::for_device`] is the device's own, the default everywhere).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Variants {
     /// The matmul steps' kernel.
@@ -55,4 +99,41 @@ pub struct Variants {
     pub flash: FlashVariant,
     /// The softmax steps' kernel.
     pub softmax: SoftmaxVariant,
+}
+
+impl Variants {
+    /// The variants a device runs by default (see each family's `for_device`).
+    pub fn for_device(caps: &DeviceCaps) -> Self {
+        Variants {
+            matmul: MatmulVariant::for_device(caps),
+            flash: FlashVariant::for_device(caps),
+            softmax: SoftmaxVariant::for_device(caps),
+        }
+    }
+
+    /// Why a device with `caps` cannot run these variants (what the first one it lacks needs),
+    /// or `None` when it can.
+    pub fn missing(&self, caps: &DeviceCaps) -> Option<String> {
+        let lacks = |name: &str, needs: String| {
+            Some(format!(
+                "the {name} kernel needs {needs} (this device: {})",
+                caps.describe_subgroups()
+            ))
+        };
+        if !self.matmul.fits(caps) {
+            lacks(
+                &format!("{} matmul", self.matmul.name()),
+                self.matmul.needs(),
+            )
+        } else if !self.flash.fits(caps) {
+            lacks(self.flash.name(), self.flash.needs())
+        } else if !self.softmax.fits(caps) {
+            lacks(
+                &format!("{} softmax", self.softmax.name()),
+                "the device's SUBGROUP feature".into(),
+            )
+        } else {
+            None
+        }
+    }
 }

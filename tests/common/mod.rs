@@ -6,6 +6,7 @@ pub mod tiny_bert;
 
 use selfattn::gpu::execute::Kernels;
 use selfattn::gpu::{AdapterChoice, GpuContext};
+use selfattn::kernels::Variants;
 use selfattn::kernels::flash::FlashVariant;
 use selfattn::kernels::matmul::MatmulVariant;
 use selfattn::kernels::softmax::SoftmaxVariant;
@@ -45,7 +46,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// one per other fast matmul variant and one per other softmax variant, so every kernel meets
 /// the property tests whatever the adapter would pick.
 pub struct TestKernels {
-    /// What `Kernels::with_matmul` picks for this adapter.
+    /// The adapter's own variants with the matmul the test asks for.
     pub chosen: Kernels,
     /// One set per runnable [`FlashVariant`], with the blocked matmul.
     pub flash: Vec<Kernels>,
@@ -58,10 +59,22 @@ pub struct TestKernels {
 impl TestKernels {
     /// Compiles them; panics when a kernel does not compile.
     pub fn new(ctx: &GpuContext, matmul: MatmulVariant) -> Self {
+        let caps = ctx.caps();
+        let compile = |variants: Variants| Kernels::compile(ctx, variants).expect("compiles");
+        let device = Variants {
+            matmul,
+            ..ctx.variants()
+        };
         let flash = FlashVariant::ALL
             .into_iter()
-            .filter(|&v| ctx.can_run_flash(v))
-            .map(|v| Kernels::with_variants(ctx, MatmulVariant::Blocked, v).expect("compiles"))
+            .filter(|v| v.fits(&caps))
+            .map(|flash| {
+                compile(Variants {
+                    matmul: MatmulVariant::Blocked,
+                    flash,
+                    ..device
+                })
+            })
             .collect();
         let others = [
             MatmulVariant::Blocked,
@@ -69,19 +82,16 @@ impl TestKernels {
             MatmulVariant::Shuffle,
         ]
         .into_iter()
-        .filter(|&v| v != matmul && v.fits(&ctx.limits, ctx.device.features()))
-        .map(|v| Kernels::with_matmul(ctx, v).expect("compiles"))
+        .filter(|&v| v != matmul && v.fits(&caps))
+        .map(|matmul| compile(Variants { matmul, ..device }))
         .collect();
-        let chosen = Kernels::with_matmul(ctx, matmul).expect("kernels compile");
-        let softmax = [SoftmaxVariant::PerRow, SoftmaxVariant::Subgroup]
+        let softmax = SoftmaxVariant::ALL
             .into_iter()
-            .filter(|&v| v != chosen.softmax_variant() && v.fits(ctx.device.features()))
-            .map(|v| {
-                Kernels::with_all_variants(ctx, matmul, ctx.flash_variant(), v).expect("compiles")
-            })
+            .filter(|&v| v != device.softmax && v.fits(&caps))
+            .map(|softmax| compile(Variants { softmax, ..device }))
             .collect();
         TestKernels {
-            chosen,
+            chosen: compile(device),
             flash,
             matmul: others,
             softmax,
