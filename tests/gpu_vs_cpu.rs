@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::TestKernels;
+use common::{TestKernels, dispatch, finish_and_read};
 
 use std::collections::BTreeSet;
 
@@ -21,7 +21,7 @@ use selfattn::cpu;
 use selfattn::cpu::attention::CpuResults;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{GpuRun, attention, attention_in_row_blocks};
-use selfattn::gpu::buffers::{POISON, poisoned_output, read_back, staging, uniform, upload};
+use selfattn::gpu::buffers::{POISON, poisoned_output, uniform, upload};
 use selfattn::gpu::kernel::Kernel;
 use selfattn::kernels::Variants;
 use selfattn::kernels::flash::{FlashParams, FlashVariant, SHUFFLE_SOURCE as FLASH_SHUFFLE};
@@ -438,45 +438,6 @@ fn comparison_catches_a_wrong_element() {
 // ---------------------------------------------------------------------------------------------
 // 3. The matmul kernel, driven directly
 // ---------------------------------------------------------------------------------------------
-
-/// Copies `buffer` (`len` f32) out through a staging buffer after the work in `encoder`.
-fn finish_and_read(
-    ctx: &GpuContext,
-    mut encoder: wgpu::CommandEncoder,
-    buffer: &wgpu::Buffer,
-    len: usize,
-) -> Vec<f32> {
-    let dst = staging(ctx, "test read-back", len);
-    encoder.copy_buffer_to_buffer(buffer, 0, &dst, 0, (len * 4) as u64);
-    ctx.queue.submit([encoder.finish()]);
-    read_back(ctx, &[(&dst, len)]).expect("read back").remove(0)
-}
-
-/// One dispatch of `kernel` with `bindings` (params, inputs, output) and `groups`; returns the
-/// output buffer's `out_len` values.
-fn dispatch(
-    ctx: &GpuContext,
-    kernel: &Kernel,
-    bindings: &[&wgpu::Buffer],
-    groups: [u32; 3],
-    out_len: usize,
-) -> Vec<f32> {
-    let bind = kernel.bind(&ctx.device, bindings);
-    let mut encoder = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("test"),
-        });
-    {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("test"),
-            timestamp_writes: None,
-        });
-        kernel.dispatch(&mut pass, &bind, groups);
-    }
-    let out = bindings.last().expect("an output binding");
-    finish_and_read(ctx, encoder, out, out_len)
-}
 
 /// A matmul case: the params, and how many elements past the last addressed one C gets.
 struct MatmulCase {

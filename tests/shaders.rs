@@ -237,7 +237,9 @@ fn shader_constant(file: &str, name: &str) -> f64 {
 #[test]
 fn shader_constants_match_their_rust_mirrors() {
     use selfattn::kernels::softmax;
-    use selfattn::kernels::{attention_weights, embed, flash, gelu, head_mean, layer_norm, matmul};
+    use selfattn::kernels::{
+        attention_weights, embed, fill, flash, gelu, head_mean, layer_norm, matmul,
+    };
     let pairs: &[(&str, &str, f64)] = &[
         ("matmul.wgsl", "WG_X", matmul::WG as f64),
         ("matmul.wgsl", "WG_Y", matmul::WG as f64),
@@ -309,6 +311,7 @@ fn shader_constants_match_their_rust_mirrors() {
         ),
         ("embed.wgsl", "WG", embed::WG as f64),
         ("gelu.wgsl", "WG", gelu::WG as f64),
+        ("fill.wgsl", "WG", fill::WG as f64),
         ("head_mean.wgsl", "WG", head_mean::WG as f64),
         ("layer_norm.wgsl", "WG", layer_norm::WG as f64),
     ];

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod attention_weights;
 pub mod embed;
 pub mod execute;
+pub mod fill;
 pub mod flash;
 pub mod gelu;
 pub mod head_mean;

@@ -24,7 +24,20 @@ pub fn upload(ctx: &GpuContext, label: &str, data: &[f32]) -> Result<wgpu::Buffe
         }))
 }
 
-/// A read-write storage buffer of `len` f32 filled with [`POISON`].
+/// A read-write storage buffer of `len` f32 whose contents a kernel writes first (the executor
+/// fills it with [`POISON`] on the device).
+pub fn output(ctx: &GpuContext, label: &str, len: usize) -> Result<wgpu::Buffer> {
+    ctx.check_storage_size(label, (len * 4) as u64)?;
+    Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (len.max(1) * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    }))
+}
+
+/// A read-write storage buffer of `len` f32 filled with [`POISON`] from the host, for tests and
+/// examples that dispatch one kernel by hand.
 pub fn poisoned_output(ctx: &GpuContext, label: &str, len: usize) -> Result<wgpu::Buffer> {
     ctx.check_storage_size(label, (len * 4) as u64)?;
     let poison = vec![POISON; len.max(1)];

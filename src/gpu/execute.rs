@@ -2,8 +2,9 @@
 //!
 //! All steps are recorded into one command buffer; intermediates stay on the GPU and only the
 //! buffers the caller asks for are copied to staging buffers and read back. Steps that nothing
-//! asked for depends on are skipped. Output buffers are poisoned first, so a kernel that skips an
-//! element shows up as NaN in the comparison. wgpu's validation and out-of-memory errors are
+//! asked for depends on are skipped. Output buffers are poisoned first, filled with NaN on the
+//! device (`shaders/fill.wgsl`, no host copy of the poison), so a kernel that skips an element
+//! shows up as NaN in the comparison. wgpu's validation and out-of-memory errors are
 //! captured with error scopes and returned, never panicked on.
 
 use std::time::{Duration, Instant};
@@ -12,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::program::{BufId, Program, Slot};
 
 use super::GpuContext;
-use super::buffers::{poisoned_output, read_back, staging, uniform_bytes, upload};
+use super::buffers::{POISON, output, read_back, staging, uniform_bytes, upload};
 use super::kernel::{Kernel, check_groups};
+use crate::kernels::fill::FillParams;
 use crate::kernels::flash::FlashVariant;
 use crate::kernels::matmul::MatmulVariant;
 use crate::kernels::softmax::SoftmaxVariant;
@@ -259,7 +261,23 @@ fn record_and_run(
         groups.push(g);
     }
 
-    // Allocate: inputs uploaded, outputs of needed steps poisoned.
+    // The poison for every output of a needed step, filled on the device before the steps.
+    let max = ctx.limits.max_compute_workgroups_per_dimension;
+    let poison: Vec<(BufId, FillParams, [u32; 3])> = program
+        .buffers
+        .iter()
+        .enumerate()
+        .filter(|(i, spec)| produced[*i] && spec.len > 0)
+        .map(|(i, spec)| {
+            let fill = FillParams::new(spec.len as u32, POISON);
+            (BufId(i), fill, fill.workgroups(&kernels.variants, max))
+        })
+        .collect();
+    for (id, _, g) in &poison {
+        check_groups(&ctx.limits, &program.spec(*id).name, *g)?;
+    }
+
+    // Allocate: inputs uploaded, outputs of needed steps left for the poison.
     let mut next_input = inputs.iter();
     let mut buffers: Vec<Option<wgpu::Buffer>> = Vec::with_capacity(program.buffers.len());
     for (i, spec) in program.buffers.iter().enumerate() {
@@ -270,7 +288,7 @@ fn record_and_run(
                 next_input.next().expect("checked"),
             )?)
         } else if produced[i] {
-            Some(poisoned_output(ctx, &spec.name, spec.len)?)
+            Some(output(ctx, &spec.name, spec.len)?)
         } else {
             None
         });
@@ -320,6 +338,12 @@ fn record_and_run(
                 }
             }),
         });
+        let fill = kernels.get("fill");
+        for (id, params, groups) in &poison {
+            let params = uniform_bytes(ctx, fill.label, &params.bytes());
+            let bind = fill.bind(&ctx.device, &[&params, get(*id)]);
+            fill.dispatch(&mut pass, &bind, *groups);
+        }
         for ((step, needed), g) in program.steps.iter().zip(&needed).zip(&groups) {
             if !needed {
                 continue;

@@ -9,6 +9,7 @@
 
 pub mod attention_weights;
 pub mod embed;
+pub mod fill;
 pub mod flash;
 pub mod gelu;
 pub mod head_mean;
@@ -31,4 +32,5 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     embed::spec,
     layer_norm::spec,
     gelu::spec,
+    fill::spec,
 ];

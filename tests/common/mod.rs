@@ -4,7 +4,9 @@
 pub mod cli;
 pub mod tiny_bert;
 
+use selfattn::gpu::buffers::{read_back, staging};
 use selfattn::gpu::execute::Kernels;
+use selfattn::gpu::kernel::Kernel;
 use selfattn::gpu::{AdapterChoice, GpuContext};
 use selfattn::kernels::Variants;
 use selfattn::kernels::flash::FlashVariant;
@@ -118,4 +120,43 @@ impl std::ops::Deref for TestKernels {
     fn deref(&self) -> &Kernels {
         &self.chosen
     }
+}
+
+/// Copies `buffer` (`len` f32) out through a staging buffer after the work in `encoder`.
+pub fn finish_and_read(
+    ctx: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    buffer: &wgpu::Buffer,
+    len: usize,
+) -> Vec<f32> {
+    let dst = staging(ctx, "test read-back", len);
+    encoder.copy_buffer_to_buffer(buffer, 0, &dst, 0, (len * 4) as u64);
+    ctx.queue.submit([encoder.finish()]);
+    read_back(ctx, &[(&dst, len)]).expect("read back").remove(0)
+}
+
+/// One dispatch of `kernel` with `bindings` (params, inputs, output) and `groups`; returns the
+/// output buffer's `out_len` values.
+pub fn dispatch(
+    ctx: &GpuContext,
+    kernel: &Kernel,
+    bindings: &[&wgpu::Buffer],
+    groups: [u32; 3],
+    out_len: usize,
+) -> Vec<f32> {
+    let bind = kernel.bind(&ctx.device, bindings);
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("test"),
+        });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("test"),
+            timestamp_writes: None,
+        });
+        kernel.dispatch(&mut pass, &bind, groups);
+    }
+    let out = bindings.last().expect("an output binding");
+    finish_and_read(ctx, encoder, out, out_len)
 }
