@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::heads::sat;
+use crate::heads::{HeadsShape, add_head_mean, sat};
 use crate::kernels::flash::FlashParams;
 use crate::kernels::matmul::MatmulParams;
 use crate::kernels::softmax::SoftmaxParams;
@@ -49,6 +49,19 @@ pub struct SdpaDims {
     pub e: usize,
     /// Value width.
     pub ev: usize,
+}
+
+impl SdpaDims {
+    /// How the leading dimensions read as (groups, heads): with two or more, the last is the
+    /// heads and the rest the groups (batch elements); with one, it is the batch (one head);
+    /// with none, one of each.
+    pub fn groups_and_heads(&self) -> (usize, usize) {
+        match self.lead.len() {
+            0 => (1, 1),
+            1 => (self.lead[0], 1),
+            n => (self.batch / self.lead[n - 1], self.lead[n - 1]),
+        }
+    }
 }
 
 impl SdpaProblem {
@@ -184,6 +197,8 @@ pub struct SdpaPlan {
     pub output: BufId,
     /// (…, L, S).
     pub weights: BufId,
+    /// (groups, L, S): the weights averaged over the heads ([`SdpaDims::groups_and_heads`]).
+    pub weights_head_mean: BufId,
     /// (…, L, Ev) computed without forming the weights (online softmax).
     pub output_no_weights: BufId,
     /// The fused weights path: (…, L, Ev) from the online softmax, which leaves its row
@@ -329,6 +344,19 @@ impl SdpaPlan {
             o_batch_outer: sat(&[l, ev]),
             ..Default::default()
         };
+        let (groups, heads) = dims.groups_and_heads();
+        let weights_head_mean = add_head_mean(
+            &mut p,
+            "weights (head mean)",
+            HeadsShape {
+                batch: groups,
+                l: rows.len(),
+                s: dims.s,
+                heads,
+                head_dim: dims.e,
+            },
+            weights,
+        );
         let output_no_weights = p.flash("output (online softmax)", flash, q, k, v, mask, None);
         let (fused_output, fused_weights) = p.flash_with_weights(
             "output (fused)",
@@ -347,6 +375,7 @@ impl SdpaPlan {
             input_data: data,
             output,
             weights,
+            weights_head_mean,
             output_no_weights,
             fused_output,
             fused_weights,

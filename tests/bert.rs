@@ -206,7 +206,8 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
         1e-5,
     );
     assert!(hidden.passed, "hidden: {hidden}");
-    for (i, id) in want.iter().enumerate().skip(1) {
+    let layers = plan.attentions.len();
+    for (i, id) in want.iter().enumerate().skip(1).take(layers) {
         let c = compare_shaped(
             Stage::Weights,
             &values[i],
@@ -215,6 +216,34 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
             1e-5,
         );
         assert!(c.passed, "attentions[{}]: {c}", i - 1);
+    }
+    // The head means, against the CPU's and against the mean of the GPU's own attentions.
+    assert_eq!(want.len(), 1 + 2 * layers);
+    for (i, id) in want.iter().enumerate().skip(1 + layers) {
+        let layer = i - 1 - layers;
+        let c = compare_shaped(
+            Stage::Weights,
+            &values[i],
+            &[b, n, n],
+            &reference[id.0],
+            1e-5,
+        );
+        assert!(c.passed, "head mean[{layer}]: {c}");
+        let attentions = &values[1 + layer];
+        let host: Vec<f32> = (0..b * n * n)
+            .map(|t| {
+                let (batch, cell) = (t / (n * n), t % (n * n));
+                let sum: f64 = (0..heads)
+                    .map(|h| attentions[(batch * heads + h) * n * n + cell] as f64)
+                    .sum();
+                (sum / heads as f64) as f32
+            })
+            .collect();
+        let d = max_abs_diff(&values[i], &host);
+        assert!(
+            d < 1e-6,
+            "head mean[{layer}] is {d} from the mean of the attentions"
+        );
     }
 
     // Padding changes nothing for the real tokens: each sentence alone gives the same numbers.
@@ -226,13 +255,14 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
         )
         .unwrap();
         let single = run_plan(&ctx, &kernels, &alone);
-        let (att_batch, hid_batch) = plan.sentence(&values, s);
-        let (att_alone, hid_alone) = alone.sentence(&single, 0);
-        let da = max_abs_diff(&att_batch, &att_alone);
-        let dh = max_abs_diff(&hid_batch, &hid_alone);
+        let batched = plan.sentence(&values, s);
+        let on_its_own = alone.sentence(&single, 0);
+        let da = max_abs_diff(&batched.attentions, &on_its_own.attentions);
+        let dm = max_abs_diff(&batched.means, &on_its_own.means);
+        let dh = max_abs_diff(&batched.hidden, &on_its_own.hidden);
         assert!(
-            da < 1e-5 && dh < 1e-5,
-            "sentence {s}: attentions Δ {da}, hidden Δ {dh}"
+            da < 1e-5 && dm < 1e-5 && dh < 1e-5,
+            "sentence {s}: attentions Δ {da}, head means Δ {dm}, hidden Δ {dh}"
         );
         // Padded keys get exactly zero weight.
         let layer0 = &values[1];
@@ -351,9 +381,9 @@ fn minilm_matches_transformers_within_1e4() {
     // Sentence `b` of `plan` against fixture `which`.
     let check = |plan: &BertPlan, values: &[Vec<f32>], b: usize, which: usize| {
         let (name, att, hid) = &expected[which];
-        let (a, h) = plan.sentence(values, b);
-        let da = max_abs_diff(&a, &att.data);
-        let dh = max_abs_diff(&h, &hid.data);
+        let got = plan.sentence(values, b);
+        let da = max_abs_diff(&got.attentions, &att.data);
+        let dh = max_abs_diff(&got.hidden, &hid.data);
         eprintln!("{name}: attentions max |Δ| {da:.2e}, last_hidden_state max |Δ| {dh:.2e}");
         assert!(
             da <= 1e-4 && dh <= 1e-4,

@@ -8,7 +8,7 @@
 //! alone), and padded query rows are computed but never shown.
 
 use crate::error::{Error, Result};
-use crate::heads::{HeadsMasks, HeadsShape, add_heads};
+use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
 use crate::kernels::embed::EmbedParams;
 use crate::kernels::layer_norm::LayerNormParams;
 use crate::kernels::matmul::MatmulParams;
@@ -25,6 +25,16 @@ pub struct Sequence {
     pub ids: Vec<u32>,
     /// Token-type (segment) ids, one per token.
     pub type_ids: Vec<u32>,
+}
+
+/// One sentence's tensors, its padding removed (n its own length).
+pub struct SentenceValues {
+    /// (layers, heads, n, n).
+    pub attentions: Vec<f32>,
+    /// (layers, n, n): each layer's attentions averaged over heads.
+    pub means: Vec<f32>,
+    /// (n, hidden).
+    pub hidden: Vec<f32>,
 }
 
 /// The program for one batch of sequences, its input data, and where the results are.
@@ -47,6 +57,8 @@ pub struct BertPlan {
     pub last_hidden_state: BufId,
     /// Per layer, (batch, heads, seq_len, seq_len) attention weights.
     pub attentions: Vec<BufId>,
+    /// Per layer, the attentions averaged over heads (batch, seq_len, seq_len).
+    pub attention_means: Vec<BufId>,
 }
 
 impl BertPlan {
@@ -155,6 +167,7 @@ impl BertPlan {
             ..Default::default()
         };
         let mut attentions = Vec::with_capacity(layers.len());
+        let mut attention_means = Vec::with_capacity(layers.len());
         for (i, layer) in layers.into_iter().enumerate() {
             let l = format!("encoder.layer.{i}");
             let q = b.linear(&format!("{l}.attention.self.query"), layer.query, x, tokens);
@@ -162,6 +175,12 @@ impl BertPlan {
             let v = b.linear(&format!("{l}.attention.self.value"), layer.value, x, tokens);
             let block = add_heads(&mut b.p, &format!("{l} "), shape, [q, k, v], masks);
             attentions.push(block.weights);
+            attention_means.push(add_head_mean(
+                &mut b.p,
+                &format!("{l} attention (head mean)"),
+                shape,
+                block.weights,
+            ));
             let attended = b.linear(
                 &format!("{l}.attention.output.dense"),
                 layer.attention_out,
@@ -201,31 +220,47 @@ impl BertPlan {
             hidden: h,
             last_hidden_state: x,
             attentions,
+            attention_means,
         })
     }
 
-    /// The buffers to read back: `last_hidden_state`, then each layer's attentions.
+    /// The buffers to read back: `last_hidden_state`, then each layer's attentions, then each
+    /// layer's mean over heads.
     pub fn outputs(&self) -> Vec<BufId> {
         let mut want = vec![self.last_hidden_state];
         want.extend(&self.attentions);
+        want.extend(&self.attention_means);
         want
     }
 
     /// Sentence `b` cut out of the padded batch, from `values` read back in [`BertPlan::outputs`]
-    /// order: its attentions (layers, heads, n, n) and hidden state (n, hidden), n its own length.
-    pub fn sentence(&self, values: &[Vec<f32>], b: usize) -> (Vec<f32>, Vec<f32>) {
+    /// order.
+    pub fn sentence(&self, values: &[Vec<f32>], b: usize) -> SentenceValues {
         let (big_n, heads, h, n) = (self.seq_len, self.heads, self.hidden, self.lengths[b]);
-        let mut attentions = Vec::with_capacity(values.len().saturating_sub(1) * heads * n * n);
-        for layer in &values[1..] {
+        let layers = self.attentions.len();
+        // Rows 0..n of matrix `m`, each cut to its first n keys.
+        let cut = |into: &mut Vec<f32>, values: &[f32], m: usize| {
+            for q in 0..n {
+                let row = (m * big_n + q) * big_n;
+                into.extend_from_slice(&values[row..row + n]);
+            }
+        };
+        let mut attentions = Vec::with_capacity(layers * heads * n * n);
+        for layer in &values[1..1 + layers] {
             for head in 0..heads {
-                for q in 0..n {
-                    let row = ((b * heads + head) * big_n + q) * big_n;
-                    attentions.extend_from_slice(&layer[row..row + n]);
-                }
+                cut(&mut attentions, layer, b * heads + head);
             }
         }
+        let mut means = Vec::with_capacity(layers * n * n);
+        for layer in &values[1 + layers..] {
+            cut(&mut means, layer, b);
+        }
         let start = b * big_n * h;
-        (attentions, values[0][start..start + n * h].to_vec())
+        SentenceValues {
+            attentions,
+            means,
+            hidden: values[0][start..start + n * h].to_vec(),
+        }
     }
 
     /// The inputs as slices, for the executors.

@@ -32,6 +32,8 @@ pub struct SentenceResult {
     pub tokens: Vec<String>,
     /// (layers, heads, n, n).
     pub attentions: Vec<f32>,
+    /// (layers, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`).
+    pub means: Vec<f32>,
     /// (n, hidden).
     pub hidden: Vec<f32>,
 }
@@ -45,16 +47,9 @@ impl SentenceResult {
     }
 
     /// The n×n average of a layer's heads.
-    pub fn head_mean(&self, heads: usize, layer: usize) -> Vec<f32> {
+    pub fn head_mean(&self, layer: usize) -> &[f32] {
         let len = self.tokens.len() * self.tokens.len();
-        (0..len)
-            .map(|k| {
-                (0..heads)
-                    .map(|h| self.map(heads, layer, h)[k])
-                    .sum::<f32>()
-                    / heads as f32
-            })
-            .collect()
+        &self.means[layer * len..(layer + 1) * len]
     }
 }
 
@@ -262,7 +257,7 @@ fn viewer_doc(
                 for head in 0..heads {
                     weights.extend_from_slice(r.map(heads, layer, head));
                 }
-                weights.extend(r.head_mean(heads, layer));
+                weights.extend_from_slice(r.head_mean(layer));
             }
             ViewerItem {
                 label: format!("Sentence {i}"),
@@ -337,17 +332,24 @@ fn check(
     let (b, n) = (plan.batch, plan.seq_len);
     let mut checks = Vec::new();
     for (i, (id, v)) in want.iter().zip(values).enumerate() {
+        let layers = plan.attentions.len();
         let (name, stage, shape) = if i == 0 {
             (
                 "last_hidden_state".to_string(),
                 Stage::Output,
                 vec![b, n, plan.hidden],
             )
-        } else {
+        } else if i <= layers {
             (
                 format!("attentions[{}]", i - 1),
                 Stage::Weights,
                 vec![b, plan.heads, n, n],
+            )
+        } else {
+            (
+                format!("head mean[{}]", i - 1 - layers),
+                Stage::Weights,
+                vec![b, n, n],
             )
         };
         checks.push((
@@ -386,11 +388,12 @@ fn split_sentences(
         .iter()
         .enumerate()
         .map(|(b, t)| {
-            let (attentions, hidden) = plan.sentence(values, b);
+            let v = plan.sentence(values, b);
             SentenceResult {
                 tokens: t.tokens.clone(),
-                attentions,
-                hidden,
+                attentions: v.attentions,
+                means: v.means,
+                hidden: v.hidden,
             }
         })
         .collect()

@@ -38,7 +38,7 @@ pub fn draw_sentence(
 ) -> Result<()> {
     let n = r.tokens.len();
     let map = |layer: usize, head: usize| r.map(heads, layer, head);
-    let mean = |layer: usize| r.head_mean(heads, layer);
+    let mean = |layer: usize| r.head_mean(layer);
     let maps = |panels| Maps {
         panels,
         rows: n,
@@ -57,7 +57,7 @@ pub fn draw_sentence(
             let mut panels: Vec<(String, &[f32])> = (0..heads)
                 .map(|h| (format!("Head {h}"), map(layer, h)))
                 .collect();
-            panels.push(("Average".into(), &average));
+            panels.push(("Average".into(), average));
             let title = format!("{model}: layer {layer}, every head");
             draw(path, &maps(panels), &title, cmap, false)?;
         }
@@ -102,7 +102,7 @@ pub fn draw_sentence(
             let last = layers - 1;
             let zoom_values = mean(last);
             let zoom = block_average(
-                &zoom_values,
+                zoom_values,
                 n,
                 n,
                 &r.tokens,

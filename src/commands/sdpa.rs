@@ -38,11 +38,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     let dims = problem.dims()?;
     let out = &args.output;
     // Pictures: panels over the last leading axis (heads), batch index over the rest.
-    let (panels_axis, groups) = match dims.lead.len() {
-        0 => (1, 1),
-        1 => (1, dims.lead[0]),
-        n => (dims.lead[n - 1], dims.batch / dims.lead[n - 1]),
-    };
+    let (groups, panels_axis) = dims.groups_and_heads();
     if !out.no_weights {
         // The page holds every map and, with several heads, each group's mean.
         let averages = if panels_axis > 1 { groups } else { 0 };
@@ -92,6 +88,13 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
     say!("Adapter: {}", ctx.describe());
     // Weights larger than one storage binding are computed in blocks of query rows.
     let blocks = query_row_blocks(&ctx, out.no_weights, dims.batch, dims.l, dims.s)?;
+    // The page shows each group's mean over its heads, averaged on the GPU.
+    let page_means = out.html.is_some() && !out.no_weights && panels_axis > 1;
+    let mean_shape: Vec<Vec<usize>> = if page_means {
+        vec![vec![groups, dims.l, dims.s]]
+    } else {
+        Vec::new()
+    };
     let blocks = blocks.into_iter().map(|rows| {
         let plan = SdpaPlan::for_rows(&problem, dims.clone(), rows.clone())?;
         let mut ids = vec![if out.no_weights {
@@ -102,6 +105,9 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         if !out.no_weights {
             ids.push(plan.weights);
         }
+        if page_means {
+            ids.push(plan.weights_head_mean);
+        }
         Ok(RowBlock {
             program: plan.program,
             inputs: plan.input_data,
@@ -109,7 +115,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
             rows,
         })
     });
-    let results = run_row_blocks_and_check(&ctx, blocks, &wanted, &[], out.tolerance)?;
+    let results = run_row_blocks_and_check(&ctx, blocks, &wanted, &mean_shape, out.tolerance)?;
     if let Some(dir) = &out.save {
         save(dir, &wanted, &results.values)?;
     }
@@ -122,6 +128,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         );
         let doc = viewer_doc(
             &results.values[1],
+            results.extra.first().map(|m| &m[..]),
             (groups, panels_axis, dims.l, dims.s),
             (&row_labels, &col_labels),
             args.causal && !out.show_masked,
@@ -171,9 +178,11 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
 }
 
 /// The viewer's doc: one item per batch element, the last leading axis as heads (plus their
-/// mean, "Average", when there are several). `weights` is (groups, heads, l, s), row-major.
+/// mean, "Average", when there are several: `means`, (groups, l, s)). `weights` is (groups,
+/// heads, l, s), row-major.
 fn viewer_doc(
     weights: &[f32],
+    means: Option<&[f32]>,
     (groups, heads, l, s): (usize, usize, usize, usize),
     (row_labels, col_labels): (&[String], &[String]),
     causal: bool,
@@ -183,13 +192,9 @@ fn viewer_doc(
     let map = l * s;
     let items = (0..groups)
         .map(|g| {
-            let own = &weights[g * heads * map..(g + 1) * heads * map];
-            let mut weights = own.to_vec();
-            if heads > 1 {
-                weights.extend((0..map).map(|i| {
-                    let sum: f64 = (0..heads).map(|h| f64::from(own[h * map + i])).sum();
-                    (sum / heads as f64) as f32
-                }));
+            let mut weights = weights[g * heads * map..(g + 1) * heads * map].to_vec();
+            if let Some(means) = means {
+                weights.extend_from_slice(&means[g * map..(g + 1) * map]);
             }
             ViewerItem {
                 label: format!("batch element {g}"),
@@ -200,7 +205,7 @@ fn viewer_doc(
         })
         .collect();
     let mut head_labels = numbered("Head", heads);
-    if heads > 1 {
+    if means.is_some() {
         head_labels.push("Average".into());
     }
     ViewerDoc {
