@@ -341,7 +341,7 @@ pub struct SdpaArgs {
     pub causal: bool,
 
     /// Factor on q·kᵀ (default 1/√E).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     pub scale: Option<f32>,
 
     #[command(flatten)]
@@ -488,6 +488,20 @@ pub struct RunArgs {
     pub verify: selfattn::verify::Verify,
 }
 
+fn parse_finite(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("must be finite, got {v}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The command line's name for a library parameter ([`selfattn::Error::Parameter`]): its flag,
+/// the name kebab-cased (`d_model` is `--d-model`).
+pub fn flag(name: &str) -> String {
+    format!("--{}", name.replace('_', "-"))
+}
+
 fn parse_verify(s: &str) -> Result<selfattn::verify::Verify, String> {
     s.parse().map_err(|e: selfattn::Error| e.to_string())
 }
@@ -570,4 +584,38 @@ pub struct ModelArgs {
     /// Adapter selection.
     #[command(flatten)]
     pub gpu: GpuArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every long flag of the command line, subcommands included.
+    fn flags(command: &clap::Command, into: &mut Vec<String>) {
+        into.extend(
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(|l| format!("--{l}"))),
+        );
+        for sub in command.get_subcommands() {
+            flags(sub, into);
+        }
+    }
+
+    #[test]
+    fn every_library_parameter_in_an_error_is_a_flag() {
+        let mut all = Vec::new();
+        flags(&Cli::command(), &mut all);
+        // The names the library's Error::Parameter uses (src/examples.rs, src/mha.rs,
+        // src/sdpa.rs).
+        for name in ["d_model", "d_k", "d_v", "text", "heads", "scale"] {
+            assert!(
+                all.contains(&flag(name)),
+                "no flag {} for {name}",
+                flag(name)
+            );
+        }
+        assert!(!all.contains(&flag("no_such_parameter")));
+    }
 }

@@ -1,7 +1,9 @@
 //! The library's error type.
 //!
 //! Every failure a user can cause (bad files, bad shapes, no GPU, limits) is a variant here with
-//! enough context to act on; `main.rs` maps them to exit codes (see [`Error::exit_code`]).
+//! enough context to act on. The messages speak the library's language (a parameter is named as
+//! the API spells it, [`Error::Parameter`]); the command line (`main.rs`) shows its own flag
+//! names and maps each variant to an exit code.
 
 use std::path::PathBuf;
 
@@ -11,8 +13,8 @@ pub enum Error {
     /// wgpu found no adapter matching the requested backend / name.
     #[error(
         "no GPU adapter found{0}.\n  On Linux without a GPU, install Mesa's software Vulkan driver \
-         (Debian/Ubuntu: `apt install mesa-vulkan-drivers libvulkan1`) or try `--backend gl` \
-         (Mesa llvmpipe through EGL). `selfattn devices` lists what wgpu can see."
+         (Debian/Ubuntu: `apt install mesa-vulkan-drivers libvulkan1`) or use wgpu's GL backend \
+         (Mesa llvmpipe through EGL)."
     )]
     NoAdapter(String),
 
@@ -38,6 +40,17 @@ pub enum Error {
         index: String,
         /// Its value.
         value: f64,
+    },
+
+    /// A value given to the library is out of range. `name` is the parameter as the API spells
+    /// it (a field or argument, e.g. `d_model`), so a front end can show its own name for it
+    /// (the command line shows `--d-model`).
+    #[error("{name} {problem}")]
+    Parameter {
+        /// The parameter, as the API spells it.
+        name: &'static str,
+        /// What is wrong with its value, as the rest of the sentence.
+        problem: String,
     },
 
     /// A dimension is zero or otherwise unusable.
@@ -90,22 +103,10 @@ pub enum Error {
         message: String,
     },
 
-    /// A command-line value is not acceptable.
+    /// A request that cannot be honoured as asked (a value that does not parse, outputs that
+    /// contradict each other).
     #[error("{0}")]
     Usage(String),
-}
-
-impl Error {
-    /// The process exit code that `selfattn` uses for this error: 4 when no adapter exists, 2 for a
-    /// bad command-line value, 1 for
-    /// everything else the user can fix (bad input, limits, unwritable output).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::NoAdapter(_) => 4,
-            Error::Usage(_) => 2,
-            _ => 1,
-        }
-    }
 }
 
 /// Result alias used throughout the library.

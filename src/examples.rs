@@ -143,12 +143,15 @@ fn draw_projections(seed: u32, sizes: DrawSizes) -> [Matrix; 3] {
 
 fn check_sizes(sizes: DrawSizes) -> Result<()> {
     for (name, v) in [
-        ("--d-model", sizes.d_model),
-        ("--d-k", sizes.d_k),
-        ("--d-v", sizes.d_v),
+        ("d_model", sizes.d_model),
+        ("d_k", sizes.d_k),
+        ("d_v", sizes.d_v),
     ] {
         if v == 0 {
-            return Err(Error::InvalidSize(format!("{name} must be at least 1")));
+            return Err(Error::Parameter {
+                name,
+                problem: "must be at least 1".into(),
+            });
         }
     }
     Ok(())
@@ -160,9 +163,10 @@ pub fn from_text(text: &str, seed: u32, sizes: DrawSizes, causal: bool) -> Resul
     check_sizes(sizes)?;
     let tokens = tokenize(text);
     if tokens.is_empty() {
-        return Err(Error::InvalidSize(
-            "--text holds no tokens: give at least one word".into(),
-        ));
+        return Err(Error::Parameter {
+            name: "text",
+            problem: "holds no tokens: give at least one word".into(),
+        });
     }
     let mut x = Vec::with_capacity(tokens.len() * sizes.d_model);
     for t in &tokens {
@@ -317,6 +321,6 @@ mod tests {
             d_v: 2,
         };
         let err = from_text("a b", 1, sizes, false).unwrap_err().to_string();
-        assert!(err.contains("--d-k"), "{err}");
+        assert!(err.contains("d_k must be at least 1"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 use commands::Outcome;
+use selfattn::Error;
 
 /// Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid" on every start when the variable is
 /// unset (headless machines, CI). We never present to a display, so a private folder will do.
@@ -72,8 +73,32 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            eprintln!("error: {}", message(&e));
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// What the command line prints for `e`: the library's message, a parameter shown as its flag,
+/// and the command line's own advice where it has some.
+fn message(e: &Error) -> String {
+    match e {
+        Error::Parameter { name, problem } => format!("{} {problem}", cli::flag(name)),
+        Error::NoAdapter(_) => format!(
+            "{e}\n  `--backend gl` chooses the GL backend; `selfattn devices` lists what wgpu can \
+             see."
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// The exit code for `e`, as `selfattn --help` lists them: 4 when no adapter exists, 2 for a
+/// bad command line, 1 for everything else the user can fix (bad input, limits, unwritable
+/// output). (3, a disagreement with the CPU, is an [`Outcome`], not an error.)
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::NoAdapter(_) => 4,
+        Error::Usage(_) => 2,
+        _ => 1,
     }
 }

@@ -198,10 +198,13 @@ impl MhaProblem {
         let w = &self.weights;
         let e = w.embed_dim;
         if self.heads == 0 || e == 0 || !e.is_multiple_of(self.heads) {
-            return Err(Error::InvalidSize(format!(
-                "embed_dim {e} is not divisible by --heads {}",
-                self.heads
-            )));
+            return Err(Error::Parameter {
+                name: "heads",
+                problem: format!(
+                    "{}: embed_dim {e} is not divisible by it (zero heads or width included)",
+                    self.heads
+                ),
+            });
         }
         let q = &self.query.shape;
         let batched = match q.len() {

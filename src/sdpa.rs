@@ -113,7 +113,10 @@ impl SdpaProblem {
         if let Some(scale) = self.scale
             && !scale.is_finite()
         {
-            return Err(Error::Usage(format!("--scale must be finite, got {scale}")));
+            return Err(Error::Parameter {
+                name: "scale",
+                problem: format!("must be finite, got {scale}"),
+            });
         }
         let lead = self.q.shape[..rank - 2].to_vec();
         let dims = SdpaDims {

@@ -80,7 +80,7 @@ impl FromStr for Verify {
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || {
             Error::Usage(format!(
-                "--verify must be auto, full, none or rows=K with K ≥ 1, got '{s}'"
+                "must be auto, full, none or rows=K with K ≥ 1, got '{s}'"
             ))
         };
         match s {

@@ -23,7 +23,7 @@ fn wgpu_uses(path: &Path) -> Vec<String> {
         .enumerate()
         .filter(|(_, line)| {
             let code = line.split("//").next().unwrap_or("");
-            code.contains("wgpu::") || code.contains("use wgpu")
+            code.contains("wgpu::")
         })
         .map(|(i, line)| format!("{}:{}: {}", path.display(), i + 1, line.trim()))
         .collect()
@@ -52,6 +52,47 @@ fn only_the_gpu_layer_and_the_command_line_touch_wgpu() {
     assert!(
         offenders.is_empty(),
         "wgpu used outside src/gpu/ and the command line:\n{}",
+        offenders.join("\n")
+    );
+}
+
+/// Non-comment lines of `path` that name a command-line flag (`--` and a letter).
+fn flag_mentions(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.trim_start();
+            !code.starts_with("//")
+                && code
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w[0] == b'-' && w[1] == b'-' && w[2].is_ascii_lowercase())
+        })
+        .map(|(i, line)| format!("{}:{}: {}", path.display(), i + 1, line.trim()))
+        .collect()
+}
+
+#[test]
+fn library_messages_do_not_name_command_line_flags() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let command_line = |p: &Path| {
+        let rel = p.strip_prefix(&src).unwrap();
+        rel.starts_with("commands") || rel == Path::new("cli.rs") || rel == Path::new("main.rs")
+    };
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|p| !command_line(p))
+        .flat_map(|p| flag_mentions(p))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "the library names command-line flags (name the parameter, Error::Parameter, and let \
+         main.rs show the flag):\n{}",
         offenders.join("\n")
     );
 }

@@ -55,7 +55,7 @@ impl BertModel {
         if !dir.is_dir() {
             return Err(Error::InputFile {
                 path: dir.to_path_buf(),
-                message: "is not a folder; --model wants a Hugging Face model folder \
+                message: "is not a folder; a model is a Hugging Face model folder \
                           (config.json, model.safetensors, tokenizer.json)"
                     .into(),
             });

@@ -70,7 +70,7 @@ impl BertTokenizer {
         if !truncate {
             return Err(Error::InvalidSize(format!(
                 "the text has {n} tokens but the model takes at most {max_len} \
-                 (max_position_embeddings); drop --no-truncate to cut it"
+                 (max_position_embeddings)"
             )));
         }
         let mut cutting = self.inner.clone();

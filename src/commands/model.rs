@@ -108,6 +108,12 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             model
                 .tokenizer
                 .encode(t, c.max_positions, !args.no_truncate)
+                .map_err(|e| match e {
+                    Error::InvalidSize(m) => {
+                        Error::InvalidSize(format!("{m}; drop --no-truncate to cut it"))
+                    }
+                    e => e,
+                })
         })
         .collect::<Result<Vec<Tokenized>>>()?;
     let tokenize_time = start.elapsed();

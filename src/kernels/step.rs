@@ -38,7 +38,7 @@ pub trait GpuStep {
 
     /// What to try when [`GpuStep::loop_iterations`] is over the cap.
     fn loop_advice(&self) -> &'static str {
-        "try --no-weights, or a real GPU"
+        "compute the output without the weights, or use a real GPU"
     }
 
     /// The params as bytes.
