@@ -497,6 +497,23 @@ fn every_registered_kernel_binds_what_its_wgsl_declares() {
                 })
                 .collect();
             declared.sort_by_key(|(i, _)| *i);
+            // The params uniform is the Rust mirror's size, a whole number of 16-byte rows.
+            let uniform_size = module
+                .global_variables
+                .iter()
+                .find(|(_, g)| g.space == naga::AddressSpace::Uniform)
+                .map(|(_, g)| match &module.types[g.ty].inner {
+                    naga::TypeInner::Struct { span, .. } => *span as usize,
+                    other => panic!("{}: the uniform is not a struct: {other:?}", spec.label),
+                })
+                .unwrap_or_else(|| panic!("{}: no params uniform", spec.label));
+            assert_eq!(
+                (uniform_size, spec.params_size % 16),
+                (spec.params_size, 0),
+                "{}: WGSL params struct vs Rust's KernelSpec::params_size (and its 16-byte \
+                 padding)",
+                spec.label
+            );
             let expected: Vec<(u32, Binding)> = spec
                 .bindings()
                 .into_iter()

@@ -19,6 +19,7 @@ use crate::kernels::fill::FillParams;
 use crate::kernels::flash::FlashVariant;
 use crate::kernels::matmul::MatmulVariant;
 use crate::kernels::softmax::SoftmaxVariant;
+use crate::kernels::step::ParamsBytes;
 use crate::kernels::{Binding, GpuStep, REGISTRY, Variants};
 
 /// Every kernel of the [`REGISTRY`], compiled once per device in the chosen [`Variants`].

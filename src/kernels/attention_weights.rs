@@ -35,14 +35,12 @@ pub fn loop_iterations(p: &FlashParams) -> u64 {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "attention_weights",
-        label: "attention_weights",
-        source: SOURCE,
-        entry: "attention_weights",
-        reads: 5,
-        writes: 1,
-    }
+    KernelSpec::one(
+        "attention_weights",
+        SOURCE,
+        (5, 1),
+        size_of::<AttentionWeightsParams>(),
+    )
 }
 
 impl Program {
@@ -97,10 +95,6 @@ impl GpuStep for AttentionWeightsParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         loop_iterations(&self.0)
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
     }
 
     fn dispatches(

@@ -50,14 +50,7 @@ impl EmbedParams {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "embed",
-        label: "embed",
-        source: SOURCE,
-        entry: "embed",
-        reads: 5,
-        writes: 1,
-    }
+    KernelSpec::one("embed", SOURCE, (5, 1), size_of::<EmbedParams>())
 }
 
 impl Program {
@@ -98,19 +91,5 @@ impl GpuStep for EmbedParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         0
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<EmbedParams>(), 32);
     }
 }

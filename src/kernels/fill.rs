@@ -41,14 +41,7 @@ impl FillParams {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "fill",
-        label: "fill",
-        source: SOURCE,
-        entry: "fill",
-        reads: 0,
-        writes: 1,
-    }
+    KernelSpec::one("fill", SOURCE, (0, 1), size_of::<FillParams>())
 }
 
 impl GpuStep for FillParams {
@@ -62,19 +55,5 @@ impl GpuStep for FillParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         0
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<FillParams>(), 16);
     }
 }

@@ -44,14 +44,7 @@ impl GeluParams {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "gelu",
-        label: "gelu",
-        source: SOURCE,
-        entry: "gelu",
-        reads: 1,
-        writes: 1,
-    }
+    KernelSpec::one("gelu", SOURCE, (1, 1), size_of::<GeluParams>())
 }
 
 impl Program {
@@ -76,19 +69,5 @@ impl GpuStep for GeluParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         0
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<GeluParams>(), 16);
     }
 }

@@ -41,14 +41,7 @@ impl HeadMeanParams {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "head_mean",
-        label: "head_mean",
-        source: SOURCE,
-        entry: "head_mean",
-        reads: 1,
-        writes: 1,
-    }
+    KernelSpec::one("head_mean", SOURCE, (1, 1), size_of::<HeadMeanParams>())
 }
 
 impl Program {
@@ -74,19 +67,5 @@ impl GpuStep for HeadMeanParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         self.heads as u64
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<HeadMeanParams>(), 16);
     }
 }

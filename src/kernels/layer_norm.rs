@@ -42,14 +42,7 @@ impl LayerNormParams {
 
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec {
-        name: "layer_norm",
-        label: "layer_norm",
-        source: SOURCE,
-        entry: "layer_norm",
-        reads: 4,
-        writes: 1,
-    }
+    KernelSpec::one("layer_norm", SOURCE, (4, 1), size_of::<LayerNormParams>())
 }
 
 impl Program {
@@ -92,19 +85,5 @@ impl GpuStep for LayerNormParams {
 
     fn loop_iterations(&self, _: &Variants) -> u64 {
         3 * self.cols as u64
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<LayerNormParams>(), 16);
     }
 }

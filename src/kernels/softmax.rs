@@ -173,6 +173,7 @@ pub fn spec(variants: &Variants) -> KernelSpec {
         entry,
         reads: 3,
         writes: 1,
+        params_size: size_of::<SoftmaxParams>(),
     }
 }
 
@@ -216,20 +217,11 @@ impl GpuStep for SoftmaxParams {
     fn loop_iterations(&self, variants: &Variants) -> u64 {
         variants.softmax.loop_iterations(self.cols)
     }
-
-    fn bytes(&self) -> Vec<u8> {
-        bytemuck::bytes_of(self).to_vec()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn params_size_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<SoftmaxParams>(), 48);
-    }
 
     #[test]
     fn workgroups_fold_into_y() {

@@ -33,9 +33,30 @@ pub struct KernelSpec {
     pub reads: usize,
     /// Read-write storage buffers it binds after those (the step's outputs).
     pub writes: usize,
+    /// Bytes of its params struct (`size_of` the Rust mirror; tests/shaders.rs checks the
+    /// WGSL's uniform struct against it).
+    pub params_size: usize,
 }
 
 impl KernelSpec {
+    /// A kernel with one variant, whose label and entry point are its name.
+    pub const fn one(
+        name: &'static str,
+        source: &'static str,
+        (reads, writes): (usize, usize),
+        params_size: usize,
+    ) -> Self {
+        KernelSpec {
+            name,
+            label: name,
+            source,
+            entry: name,
+            reads,
+            writes,
+            params_size,
+        }
+    }
+
     /// The bindings in order: the params uniform, the inputs, the outputs.
     pub fn bindings(&self) -> Vec<Binding> {
         std::iter::once(Binding::Uniform)

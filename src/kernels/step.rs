@@ -17,8 +17,21 @@ pub struct Dispatch {
     pub groups: [u32; 3],
 }
 
+/// The params as the shader reads them: every params type is plain old data, so this is
+/// implemented once for all of them.
+pub trait ParamsBytes {
+    /// The params' bytes, for the uniform buffer.
+    fn bytes(&self) -> Vec<u8>;
+}
+
+impl<T: bytemuck::Pod> ParamsBytes for T {
+    fn bytes(&self) -> Vec<u8> {
+        bytemuck::bytes_of(self).to_vec()
+    }
+}
+
 /// A kernel's side of the GPU executor, implemented by its params type.
-pub trait GpuStep {
+pub trait GpuStep: ParamsBytes {
     /// The name of the kernel (its [`KernelSpec::name`](super::KernelSpec::name) in the
     /// [`REGISTRY`](super::REGISTRY)) that runs this step, in whichever variant is compiled.
     fn kernel(&self) -> &'static str;
@@ -40,9 +53,6 @@ pub trait GpuStep {
     fn loop_advice(&self) -> &'static str {
         "compute the output without the weights, or use a real GPU"
     }
-
-    /// The params as bytes.
-    fn bytes(&self) -> Vec<u8>;
 
     /// The dispatches that run the step: by default one, with `groups`. `loop_budget` is the
     /// adapter's cap on an invocation's loop iterations, if it has one.
