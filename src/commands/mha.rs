@@ -5,18 +5,20 @@ use selfattn::Result;
 use selfattn::attention::Stage;
 use selfattn::error::Error;
 use selfattn::gpu::GpuContext;
+use selfattn::gpu::row_blocks::RowBlock;
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::state_dict::StateDict;
 use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
+use std::borrow::Cow;
 
 use super::Outcome;
 use super::html;
 use super::inputs::adapter;
 use super::run::verdict;
 use super::tensors::{
-    Maps, RowBlock, Wanted, check_host_weights, check_outputs, draw, labels, print_times,
-    query_row_blocks, run_row_blocks_and_check, save,
+    Maps, Wanted, check_host_weights, check_outputs, draw, labels, print_times, query_row_blocks,
+    run_row_blocks_and_check, save,
 };
 use crate::cli::MhaArgs;
 
@@ -164,7 +166,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         }
         Ok(RowBlock {
             program: plan.program,
-            inputs: plan.input_data,
+            inputs: plan.input_data.into_iter().map(Cow::Owned).collect(),
             ids,
             rows,
         })

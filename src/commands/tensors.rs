@@ -13,7 +13,8 @@ use selfattn::cpu;
 use selfattn::error::Error;
 use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
 use selfattn::gpu::GpuContext;
-use selfattn::gpu::execute::{Kernels, Timings, execute};
+use selfattn::gpu::execute::{Kernels, Timings};
+use selfattn::gpu::row_blocks::{RowBlock, run_row_blocks};
 use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel, block_average};
 use selfattn::limits;
 use selfattn::npy::write_array;
@@ -144,18 +145,6 @@ pub struct Wanted {
     pub shape: Vec<usize>,
 }
 
-/// A program computing the query rows `rows` of every [`Wanted`] tensor.
-pub struct RowBlock {
-    /// The dispatches.
-    pub program: Program,
-    /// Its input data, in declaration order.
-    pub inputs: Vec<Vec<f32>>,
-    /// The buffer holding each wanted tensor's rows, in order.
-    pub ids: Vec<BufId>,
-    /// The query rows.
-    pub rows: std::ops::Range<usize>,
-}
-
 /// The tensors read back, their checks and the phase times.
 pub struct Results {
     /// The adapter that ran them, described.
@@ -192,101 +181,44 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     Ok(cmap)
 }
 
-/// Runs the row blocks (one block of all rows, when the weights fit one buffer) one after another
-/// on `ctx`, each with its own buffers and submission, so no buffer is larger than one block's;
-/// stacks their rows into the whole [`Wanted`] tensors (and the unchecked extras, shaped
-/// `extra_shapes`) on the host, does the same with the CPU reference of each block, then checks
-/// the wanted tensors and prints the report.
-pub fn run_row_blocks_and_check(
+/// Runs the row blocks (one block of all rows, when the weights fit one buffer) with
+/// [`run_row_blocks`], the CPU reference of each block beside it, then checks the wanted tensors
+/// and prints the report. The unchecked extras are shaped `extra_shapes`.
+pub fn run_row_blocks_and_check<'a>(
     ctx: &GpuContext,
-    blocks: impl Iterator<Item = Result<RowBlock>>,
+    blocks: impl Iterator<Item = Result<RowBlock<'a>>>,
     wanted: &[Wanted],
     extra_shapes: &[Vec<usize>],
     tolerance: f64,
 ) -> Result<Results> {
     let kernels = Kernels::new(ctx)?;
-    let shapes: Vec<&Vec<usize>> = wanted
+    let shapes: Vec<Vec<usize>> = wanted
         .iter()
-        .map(|w| &w.shape)
-        .chain(extra_shapes)
+        .map(|w| w.shape.clone())
+        .chain(extra_shapes.iter().cloned())
         .collect();
-    // Allocated at the first block that is not the whole tensor (a single block is moved in).
-    let mut values: Vec<Vec<f32>> = vec![Vec::new(); shapes.len()];
-    let mut reference: Vec<Vec<f64>> = vec![Vec::new(); wanted.len()];
-    let mut timings = Timings::default();
-    let mut cpu_time = Duration::ZERO;
-    let mut first = true;
-    for block in blocks {
-        let block = block?;
-        let inputs: Vec<&[f32]> = block.inputs.iter().map(|v| &v[..]).collect();
-        let (mut gpu, t) = execute(ctx, &kernels, &block.program, &inputs, &block.ids)?;
-        timings.upload += t.upload;
-        timings.gpu += t.gpu;
-        timings.read_back += t.read_back;
-        timings.kernels = match (timings.kernels, t.kernels) {
-            (Some(a), Some(b)) => Some(a + b),
-            (None, k) if first => k,
-            _ => None,
-        };
-        first = false;
-        let start = Instant::now();
-        let mut cpu = super::progress::while_running("CPU reference (f64)", || {
-            cpu::execute::execute(&block.program, &inputs, &block.ids[..wanted.len()])
-        });
-        cpu_time += start.elapsed();
-        for (i, shape) in shapes.iter().enumerate() {
-            let gpu = std::mem::take(&mut gpu[i]);
-            let cpu = (i < wanted.len()).then(|| std::mem::take(&mut cpu[block.ids[i].0]));
-            let len: usize = shape.iter().product();
-            if gpu.len() == len {
-                values[i] = gpu;
-                if let Some(cpu) = cpu {
-                    reference[i] = cpu;
-                }
-                continue;
-            }
-            if values[i].is_empty() {
-                values[i] = vec![f32::NAN; len];
-            }
-            place_rows(&mut values[i], &gpu, shape, &block.rows);
-            if let Some(cpu) = cpu {
-                if reference[i].is_empty() {
-                    reference[i] = vec![f64::NAN; len];
-                }
-                place_rows(&mut reference[i], &cpu, shape, &block.rows);
-            }
-        }
-    }
-    let extra = values.split_off(wanted.len());
-    let checks = check_and_report(wanted, &values, &reference, tolerance);
+    let reference = |program: &Program, inputs: &[&[f32]], want: &[BufId]| {
+        super::progress::while_running("CPU reference (f64)", || {
+            cpu::execute::execute(program, inputs, want)
+        })
+    };
+    let mut run = run_row_blocks(
+        ctx,
+        &kernels,
+        blocks,
+        &shapes,
+        (wanted.len(), Some(&reference)),
+    )?;
+    let extra = run.values.split_off(wanted.len());
+    let checks = check_and_report(wanted, &run.values, &run.reference, tolerance);
     Ok(Results {
         adapter: ctx.describe(),
         extra,
-        values,
+        values: run.values,
         checks,
-        timings,
-        cpu_time,
+        timings: run.timings,
+        cpu_time: run.cpu_time,
     })
-}
-
-/// Copies a block's rows (`part`, shaped like `shape` (…, L, X) with `rows.len()` in place of L)
-/// into `whole` (shaped `shape`).
-fn place_rows<T: Copy>(
-    whole: &mut [T],
-    part: &[T],
-    shape: &[usize],
-    rows: &std::ops::Range<usize>,
-) {
-    let axis = shape.len() - 2;
-    let inner: usize = shape[axis + 1..].iter().product();
-    let whole_chunk = shape[axis] * inner;
-    let part_chunk = rows.len() * inner;
-    for (dst, src) in whole
-        .chunks_exact_mut(whole_chunk)
-        .zip(part.chunks_exact(part_chunk))
-    {
-        dst[rows.start * inner..rows.end * inner].copy_from_slice(src);
-    }
 }
 
 /// Compares each wanted tensor with its reference and prints the report.

@@ -1,5 +1,6 @@
 //! Single-head attention on the GPU: runs a [`Plan`] and returns the requested stages.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::attention::{Attention, Plan, Stage};
@@ -8,6 +9,7 @@ use crate::tensor::Matrix;
 
 use super::GpuContext;
 pub use super::execute::{Kernels, Timings};
+use super::row_blocks::{RowBlock, run_row_blocks};
 
 /// The stages read back from one GPU run.
 pub struct GpuRun {
@@ -54,8 +56,8 @@ pub fn row_blocks_for(ctx: &GpuContext, n: usize) -> Option<usize> {
 }
 
 /// Runs attention for `problem` block by block, `block_rows` query rows at a time (each block
-/// its own [`Plan::row_block`] program and submission), and assembles the stages in `want`
-/// (Weights, Context and/or Output) into full matrices. Nothing N×N is ever allocated on the
+/// its own [`Plan::row_block`] program and submission, through [`run_row_blocks`]), and
+/// assembles the stages in `want` (Weights, Context and/or Output) into full matrices. Nothing N×N is ever allocated on the
 /// device; the host holds the assembled results only.
 pub fn attention_in_row_blocks(
     ctx: &GpuContext,
@@ -70,7 +72,6 @@ pub fn attention_in_row_blocks(
     let block_rows = block_rows.clamp(1, n);
     // The whole problem's plan only gives each stage's shape; it is never run.
     let whole = Plan::new(dims, problem.causal, has_wo);
-    let mut full: Vec<Vec<f32>> = Vec::with_capacity(want.len());
     for stage in want {
         if !matches!(stage, Stage::Weights | Stage::Context | Stage::Output) {
             return Err(crate::error::Error::Usage(format!(
@@ -78,29 +79,30 @@ pub fn attention_in_row_blocks(
                 stage.name()
             )));
         }
-        full.push(Vec::with_capacity(n * whole.shape(*stage).1));
     }
-    let mut timings = Timings::default();
-    let mut start = 0;
-    while start < n {
+    let shapes: Vec<Vec<usize>> = want
+        .iter()
+        .map(|stage| {
+            let (rows, cols) = whole.shape(*stage);
+            vec![rows, cols]
+        })
+        .collect();
+    let blocks = (0..n).step_by(block_rows).map(|start| {
         let rows = start..(start + block_rows).min(n);
         let plan = Plan::row_block(dims, problem.causal, has_wo, rows.clone());
-        let ids: Vec<_> = want.iter().map(|s| plan.stages[s]).collect();
-        let inputs = plan.row_block_input_data(problem, rows.clone());
-        let (values, t) = super::execute::execute(ctx, kernels, &plan.program, &inputs, &ids)?;
-        for (dst, v) in full.iter_mut().zip(values) {
-            dst.extend_from_slice(&v);
-        }
-        timings.upload += t.upload;
-        timings.gpu += t.gpu;
-        timings.read_back += t.read_back;
-        timings.kernels = match (timings.kernels, t.kernels) {
-            (Some(a), Some(b)) => Some(a + b),
-            (None, k) if start == 0 => k,
-            _ => None,
-        };
-        start = rows.end;
-    }
+        Ok(RowBlock {
+            ids: want.iter().map(|s| plan.stages[s]).collect(),
+            inputs: plan
+                .row_block_input_data(problem, rows.clone())
+                .into_iter()
+                .map(Cow::Borrowed)
+                .collect(),
+            program: plan.program,
+            rows,
+        })
+    });
+    let run = run_row_blocks(ctx, kernels, blocks, &shapes, (0, None))?;
+    let (full, timings) = (run.values, run.timings);
     let mut results = BTreeMap::new();
     for (stage, data) in want.iter().zip(full) {
         let (rows, cols) = whole.shape(*stage);

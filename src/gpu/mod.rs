@@ -6,5 +6,6 @@ pub mod buffers;
 pub mod context;
 pub mod execute;
 pub mod kernel;
+pub mod row_blocks;
 
 pub use context::{AdapterChoice, BackendChoice, GpuContext};
