@@ -329,6 +329,19 @@ fn record_and_run(
             (set, resolve, read)
         });
     {
+        // A pass of its own, before the timed one: the kernel time is the steps' alone.
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("poison"),
+            timestamp_writes: None,
+        });
+        let fill = kernels.get("fill");
+        for (id, params, groups) in &poison {
+            let params = uniform_bytes(ctx, fill.label, &params.bytes());
+            let bind = fill.bind(&ctx.device, &[&params, get(*id)]);
+            fill.dispatch(&mut pass, &bind, *groups);
+        }
+    }
+    {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("attention"),
             timestamp_writes: timestamps.as_ref().map(|(set, _, _)| {
@@ -339,12 +352,6 @@ fn record_and_run(
                 }
             }),
         });
-        let fill = kernels.get("fill");
-        for (id, params, groups) in &poison {
-            let params = uniform_bytes(ctx, fill.label, &params.bytes());
-            let bind = fill.bind(&ctx.device, &[&params, get(*id)]);
-            fill.dispatch(&mut pass, &bind, *groups);
-        }
         for ((step, needed), g) in program.steps.iter().zip(&needed).zip(&groups) {
             if !needed {
                 continue;
