@@ -12,7 +12,7 @@ use selfattn::report;
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance, example};
-use super::run::verdict;
+use super::summary::stage_verdict;
 use crate::cli::ExplainArgs;
 
 /// Largest corner of a matrix printed.
@@ -99,5 +99,5 @@ pub fn explain(args: &ExplainArgs) -> Result<Outcome> {
         report::ms(gpu.timings.gpu),
         report::ms(gpu.timings.read_back)
     );
-    Ok(verdict(&checks))
+    Ok(stage_verdict(&checks))
 }

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use super::Outcome;
 use super::html;
 use super::inputs::adapter;
-use super::run::verdict;
+use super::summary::stage_verdict;
 use super::tensors::{
     Maps, Wanted, check_host_weights, check_outputs, draw, labels, print_times, query_row_blocks,
     run_row_blocks_and_check, save,
@@ -270,5 +270,5 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         None
     };
     print_times(&results, draw_time);
-    Ok(verdict(&results.checks))
+    Ok(stage_verdict(&results.checks))
 }

@@ -12,6 +12,7 @@ pub mod model_draw;
 pub mod progress;
 pub mod run;
 pub mod sdpa;
+pub mod summary;
 pub mod tensors;
 
 /// What a finished command reports back to `main`.

@@ -2,6 +2,7 @@
 //! attentions saved and drawn (one head, one layer's heads, or every layer × head).
 
 use super::say;
+use super::summary::{gpu_phases, say_times, verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,6 @@ use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
-use selfattn::report;
 use selfattn::viewer::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, numbered};
 
 use super::Outcome;
@@ -239,7 +239,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         draw_time += super::html::write(path, &doc)?;
     }
     print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
-    Ok(verdict(&checks))
+    Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
 }
 
 /// The viewer's page: one item per sentence, every layer, every head plus their average.
@@ -370,20 +370,6 @@ fn check(
     checks
 }
 
-fn verdict(checks: &[(String, Comparison)]) -> Outcome {
-    match checks.iter().find(|(_, c)| !c.passed) {
-        None => Outcome::Ok,
-        Some((name, c)) => Outcome::Mismatch(format!(
-            "GPU and CPU disagree in {name} at element {:?}: GPU {}, CPU {} (|Δ| {:.3e} > allowed {:.1e})",
-            c.worst,
-            c.worst_gpu,
-            c.worst_cpu,
-            (c.worst_gpu as f64 - c.worst_cpu).abs(),
-            c.allowed
-        )),
-    }
-}
-
 /// Cuts each sentence out of the padded batch, with its tokens.
 fn split_sentences(
     plan: &BertPlan,
@@ -455,14 +441,8 @@ fn print_times(
     cpu: Option<Duration>,
     draw: Duration,
 ) {
-    say!(
-        "\nTimes: load {}, tokenize {}, upload {}, GPU {}, read-back {}, CPU reference {}, heatmap {}",
-        report::ms(load),
-        report::ms(tokenize),
-        report::ms(t.upload),
-        report::ms(t.gpu),
-        report::ms(t.read_back),
-        cpu.map_or("skipped".into(), report::ms),
-        report::ms(draw),
-    );
+    let mut phases = vec![("load", Some(load)), ("tokenize", Some(tokenize))];
+    phases.extend(gpu_phases(&t));
+    phases.extend([("CPU reference", cpu), ("heatmap", Some(draw))]);
+    say_times(&phases);
 }

@@ -1,5 +1,6 @@
 //! `selfattn run` (the default): compute, verify, report, draw, save.
 
+use super::summary::{gpu_phases, say_times, stage_verdict};
 use super::{say, say_part};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -174,19 +175,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     }
     let drew = !args.no_heatmap && weights.is_some();
 
-    let t = gpu.timings;
-    say!(
-        "\nTimes: upload {}, GPU {}, read-back {}, CPU reference {}{}",
-        report::ms(t.upload),
-        report::ms(t.gpu),
-        report::ms(t.read_back),
-        report::ms(cpu_time),
-        if drew {
-            format!(", heatmap {}", report::ms(draw_time))
-        } else {
-            String::new()
-        }
-    );
+    let mut phases = gpu_phases(&gpu.timings).to_vec();
+    phases.push(("CPU reference", Some(cpu_time)));
+    if drew {
+        phases.push(("heatmap", Some(draw_time)));
+    }
+    say_times(&phases);
     if drew {
         say!("Heatmap written to {}", selfattn::fsutil::shown(&args.out));
     } else if args.no_weights && !args.no_heatmap {
@@ -203,7 +197,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             dir.join("output.npy").display()
         );
     }
-    Ok(verdict(&checks))
+    Ok(stage_verdict(&checks))
 }
 
 /// The seed of the inputs, reused to sample the verified rows.
@@ -315,22 +309,6 @@ fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> 
         col_labels: example.tokens.clone(),
     };
     tensors::draw(&args.out, &maps, &title, cmap, causal).map(|_| ())
-}
-
-/// The outcome of a list of comparisons: the first failure, described, or Ok.
-pub fn verdict(checks: &[Comparison]) -> Outcome {
-    match checks.iter().find(|c| !c.passed) {
-        None => Outcome::Ok,
-        Some(c) => Outcome::Mismatch(format!(
-            "GPU and CPU disagree in stage '{}' at element {:?}: GPU {}, CPU {} (|Δ| {:.3e} > allowed {:.1e})",
-            c.stage.name(),
-            c.worst,
-            c.worst_gpu,
-            c.worst_cpu,
-            (c.worst_gpu as f64 - c.worst_cpu).abs(),
-            c.allowed
-        )),
-    }
 }
 
 /// Fails early, before any GPU work, when an output can't be written where asked.

@@ -2,6 +2,7 @@
 //! CPU reference, save them as .npy with PyTorch's shapes, and draw one batch element's maps.
 
 use super::say;
+use super::summary::{gpu_phases, say_times};
 use std::ops::Range;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,7 +20,6 @@ use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel, block_av
 use selfattn::limits;
 use selfattn::npy::write_array;
 use selfattn::program::{BufId, Program};
-use selfattn::report;
 use selfattn::viewer::MAX_TOTAL_WEIGHTS;
 
 use crate::cli::OutputArgs;
@@ -260,16 +260,12 @@ pub fn save(dir: &Path, wanted: &[Wanted], values: &[Vec<f32>]) -> Result<()> {
 
 /// Prints the phase times.
 pub fn print_times(r: &Results, draw: Option<Duration>) {
-    let t = r.timings;
-    say!(
-        "\nTimes: upload {}, GPU {}, read-back {}, CPU reference {}{}",
-        report::ms(t.upload),
-        report::ms(t.gpu),
-        report::ms(t.read_back),
-        report::ms(r.cpu_time),
-        draw.map(|d| format!(", heatmap {}", report::ms(d)))
-            .unwrap_or_default()
-    );
+    let mut phases = gpu_phases(&r.timings).to_vec();
+    phases.push(("CPU reference", Some(r.cpu_time)));
+    if let Some(d) = draw {
+        phases.push(("heatmap", Some(d)));
+    }
+    say_times(&phases);
 }
 
 /// Labels from a space-separated flag, checked against `n`, else 0..n-1.
