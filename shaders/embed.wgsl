@@ -27,7 +27,8 @@ struct EmbedParams {
     _pad1: u32,
 }
 
-const WG = 64u;
+// The workgroup size, set by the pipeline from `WG` in src/kernels/embed.rs.
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> params: EmbedParams;
 @group(0) @binding(1) var<storage, read> ids: array<f32>;

@@ -15,7 +15,8 @@ struct FillParams {
     _pad1: u32,
 }
 
-const WG = 64u;
+// The workgroup size, set by the pipeline from `WG` in src/kernels/fill.rs.
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> params: FillParams;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;

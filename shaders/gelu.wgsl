@@ -18,7 +18,8 @@ struct GeluParams {
     _pad2: u32,
 }
 
-const WG = 64u;
+// The workgroup size, set by the pipeline from `WG` in src/kernels/gelu.rs.
+override WG: u32;
 const FRAC_1_SQRT_2 = 0.70710678118654752;
 
 @group(0) @binding(0) var<uniform> params: GeluParams;

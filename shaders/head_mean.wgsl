@@ -14,7 +14,8 @@ struct HeadMeanParams {
     _pad0: u32,
 }
 
-const WG = 64u;
+// The workgroup size, set by the pipeline from `WG` in src/kernels/head_mean.rs.
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> params: HeadMeanParams;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;

@@ -18,7 +18,8 @@ struct LayerNormParams {
     has_residual: u32,
 }
 
-const WG = 64u;
+// The workgroup size, set by the pipeline from `WG` in src/kernels/layer_norm.rs.
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> params: LayerNormParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

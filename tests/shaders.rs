@@ -24,6 +24,17 @@ fn expanded(path: &PathBuf) -> Result<String, String> {
     selfattn::shader_source::expand(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The `override` constants the registered kernel whose source is `raw` sets (none for a file
+/// no kernel compiles).
+fn spec_constants(raw: &str) -> Vec<(&'static str, f64)> {
+    all_variants()
+        .iter()
+        .flat_map(|v| selfattn::kernels::REGISTRY.iter().map(move |spec| spec(v)))
+        .find(|spec| spec.source == raw)
+        .map(|spec| spec.constants.to_vec())
+        .unwrap_or_default()
+}
+
 fn compile(path: &PathBuf) -> Result<(), String> {
     let source = expanded(path)?;
     let module = naga::front::wgsl::parse_str(&source)
@@ -68,12 +79,27 @@ fn compile(path: &PathBuf) -> Result<(), String> {
     if entry.stage != naga::ShaderStage::Compute {
         return Err("entry point is not a compute shader".into());
     }
-
-    spv::write_vec(&module, &info, &spv::Options::default(), None)
-        .map_err(|e| format!("SPIR-V: {e}"))?;
-    msl::write_string(
+    // The `override` constants, as the pipeline sets them from the kernel's KernelSpec.
+    let raw = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut constants = naga::back::PipelineConstants::default();
+    for (name, value) in spec_constants(&raw) {
+        constants.insert(name.to_string(), value);
+    }
+    let (module, info) = naga::back::pipeline_constants::process_overrides(
         &module,
         &info,
+        Some((naga::ShaderStage::Compute, &entry.name)),
+        &constants,
+    )
+    .map_err(|e| format!("override constants: {e}"))?;
+    let (module, info) = (module.as_ref(), info.as_ref());
+    let entry = &module.entry_points[0];
+
+    spv::write_vec(module, info, &spv::Options::default(), None)
+        .map_err(|e| format!("SPIR-V: {e}"))?;
+    msl::write_string(
+        module,
+        info,
         &msl::Options::default(),
         &msl::PipelineOptions::default(),
     )
@@ -84,7 +110,7 @@ fn compile(path: &PathBuf) -> Result<(), String> {
         &hlsl::Options::default(),
         &hlsl::PipelineOptions::default(),
     )
-    .write(&module, &info, None)
+    .write(module, info, None)
     .map_err(|e| format!("HLSL: {e}"))?;
     let mut glsl_out = String::new();
     let pipeline = glsl::PipelineOptions {
@@ -95,8 +121,8 @@ fn compile(path: &PathBuf) -> Result<(), String> {
     let options = glsl::Options::default();
     glsl::Writer::new(
         &mut glsl_out,
-        &module,
-        &info,
+        module,
+        info,
         &options,
         &pipeline,
         naga::proc::BoundsCheckPolicies::default(),
@@ -237,9 +263,7 @@ fn shader_constant(file: &str, name: &str) -> f64 {
 #[test]
 fn shader_constants_match_their_rust_mirrors() {
     use selfattn::kernels::softmax;
-    use selfattn::kernels::{
-        attention_weights, embed, fill, flash, gelu, head_mean, layer_norm, matmul,
-    };
+    use selfattn::kernels::{attention_weights, flash, matmul};
     let pairs: &[(&str, &str, f64)] = &[
         ("matmul.wgsl", "WG_X", matmul::WG as f64),
         ("matmul.wgsl", "WG_Y", matmul::WG as f64),
@@ -309,11 +333,6 @@ fn shader_constants_match_their_rust_mirrors() {
             "MASKED_BELOW",
             softmax::MASKED_BELOW as f64,
         ),
-        ("embed.wgsl", "WG", embed::WG as f64),
-        ("gelu.wgsl", "WG", gelu::WG as f64),
-        ("fill.wgsl", "WG", fill::WG as f64),
-        ("head_mean.wgsl", "WG", head_mean::WG as f64),
-        ("layer_norm.wgsl", "WG", layer_norm::WG as f64),
     ];
     // flash_shuffle.wgsl's per-lane constants, which have no Rust mirror: its lanes together
     // cover a tile of keys and a chunk of output columns.

@@ -32,6 +32,18 @@ impl Kernel {
         entry: &str,
         bindings: &[Binding],
     ) -> Self {
+        Self::with_constants(device, label, source, entry, bindings, &[])
+    }
+
+    /// [`Kernel::new`] with the shader's `override` constants set to `constants`.
+    pub fn with_constants(
+        device: &wgpu::Device,
+        label: &'static str,
+        source: &str,
+        entry: &str,
+        bindings: &[Binding],
+        constants: &[(&str, f64)],
+    ) -> Self {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
@@ -85,7 +97,10 @@ impl Kernel {
             layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(entry),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                ..Default::default()
+            },
             cache: None,
         });
         Kernel {
@@ -105,7 +120,14 @@ impl Kernel {
     /// tests that run a variant with a path forced, e.g. the shuffle kernel without its shared
     /// loads.
     pub fn compile_source(device: &wgpu::Device, spec: &KernelSpec, source: &str) -> Self {
-        Self::new(device, spec.label, source, spec.entry, &spec.bindings())
+        Self::with_constants(
+            device,
+            spec.label,
+            source,
+            spec.entry,
+            &spec.bindings(),
+            spec.constants,
+        )
     }
 
     /// A bind group with `buffers` bound in order (params, inputs, output).

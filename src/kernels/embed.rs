@@ -8,7 +8,7 @@ use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/embed.wgsl");
-/// Invocations per workgroup; keep in sync with `WG`.
+/// Invocations per workgroup: the shader's `override WG`, set from here.
 pub const WG: u32 = 64;
 
 /// Parameters of one embedding dispatch.
@@ -51,6 +51,7 @@ impl EmbedParams {
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
     KernelSpec::one("embed", SOURCE, (5, 1), size_of::<EmbedParams>())
+        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {

@@ -9,7 +9,7 @@ use super::step::GpuStep;
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/fill.wgsl");
-/// Invocations per workgroup; keep in sync with `WG`.
+/// Invocations per workgroup: the shader's `override WG`, set from here.
 pub const WG: u32 = 64;
 
 /// Parameters of one fill dispatch.
@@ -42,6 +42,7 @@ impl FillParams {
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
     KernelSpec::one("fill", SOURCE, (0, 1), size_of::<FillParams>())
+        .with_constants(&[("WG", WG as f64)])
 }
 
 impl GpuStep for FillParams {

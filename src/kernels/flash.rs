@@ -342,6 +342,7 @@ pub fn spec(variants: &Variants) -> KernelSpec {
         reads: 5,
         writes: 2,
         params_size: size_of::<FlashParams>(),
+        constants: &[],
     }
 }
 

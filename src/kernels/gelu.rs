@@ -8,7 +8,7 @@ use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/gelu.wgsl");
-/// Invocations per workgroup; keep in sync with `WG`.
+/// Invocations per workgroup: the shader's `override WG`, set from here.
 pub const WG: u32 = 64;
 
 /// Parameters of one GELU dispatch.
@@ -45,6 +45,7 @@ impl GeluParams {
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
     KernelSpec::one("gelu", SOURCE, (1, 1), size_of::<GeluParams>())
+        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {

@@ -8,7 +8,7 @@ use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/head_mean.wgsl");
-/// Invocations per workgroup; keep in sync with `WG`.
+/// Invocations per workgroup: the shader's `override WG`, set from here.
 pub const WG: u32 = 64;
 
 /// Parameters of one head-mean dispatch.
@@ -42,6 +42,7 @@ impl HeadMeanParams {
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
     KernelSpec::one("head_mean", SOURCE, (1, 1), size_of::<HeadMeanParams>())
+        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {

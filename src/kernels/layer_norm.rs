@@ -43,6 +43,7 @@ impl LayerNormParams {
 /// The kernel's source: one variant.
 pub fn spec(_: &Variants) -> KernelSpec {
     KernelSpec::one("layer_norm", SOURCE, (4, 1), size_of::<LayerNormParams>())
+        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {

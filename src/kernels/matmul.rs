@@ -257,6 +257,7 @@ pub fn spec(variants: &Variants) -> KernelSpec {
         reads: 3,
         writes: 1,
         params_size: size_of::<MatmulParams>(),
+        constants: &[],
     }
 }
 

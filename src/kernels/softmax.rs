@@ -174,6 +174,7 @@ pub fn spec(variants: &Variants) -> KernelSpec {
         reads: 3,
         writes: 1,
         params_size: size_of::<SoftmaxParams>(),
+        constants: &[],
     }
 }
 

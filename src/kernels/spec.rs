@@ -18,7 +18,7 @@ pub enum Binding {
 }
 
 /// A kernel as source: everything needed to compile it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KernelSpec {
     /// The kernel family's name, which [`GpuStep::kernel`](super::GpuStep::kernel) returns
     /// (one per entry of [`REGISTRY`](super::REGISTRY), whatever the variant).
@@ -36,6 +36,9 @@ pub struct KernelSpec {
     /// Bytes of its params struct (`size_of` the Rust mirror; tests/shaders.rs checks the
     /// WGSL's uniform struct against it).
     pub params_size: usize,
+    /// Values of the shader's `override` constants (sizes the Rust side also computes with,
+    /// e.g. the workgroup size), set at pipeline creation so they are written once, here.
+    pub constants: &'static [(&'static str, f64)],
 }
 
 impl KernelSpec {
@@ -54,7 +57,13 @@ impl KernelSpec {
             reads,
             writes,
             params_size,
+            constants: &[],
         }
+    }
+
+    /// The same kernel with its `override` constants set to `constants`.
+    pub const fn with_constants(self, constants: &'static [(&'static str, f64)]) -> Self {
+        KernelSpec { constants, ..self }
     }
 
     /// The bindings in order: the params uniform, the inputs, the outputs.
