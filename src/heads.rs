@@ -14,8 +14,8 @@ use crate::kernels::matmul::MatmulParams;
 use crate::kernels::softmax::SoftmaxParams;
 use crate::program::{BufId, Program};
 
-/// The sizes of one multi-head attention block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The sizes (and scale) of one multi-head attention block.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HeadsShape {
     /// Batch elements.
     pub batch: usize,
@@ -25,8 +25,12 @@ pub struct HeadsShape {
     pub s: usize,
     /// Heads.
     pub heads: usize,
-    /// Width of one head (q/k/v rows are heads · head_dim wide).
+    /// Width of one head of q and k (their rows are heads · head_dim wide).
     pub head_dim: usize,
+    /// Width of one head of v and of the weighted sums (rows heads · value_dim wide).
+    pub value_dim: usize,
+    /// The factor on q·kᵀ; `None` is 1/√head_dim.
+    pub scale: Option<f32>,
 }
 
 /// The masks applied inside the softmax (all optional).
@@ -55,14 +59,21 @@ pub struct HeadsOutput {
     /// The same context computed with an online softmax, never forming the weights; asking for
     /// it (and not `weights` or `context`) runs only that path.
     pub context_no_weights: BufId,
+    /// The fused weights path: the context from the online softmax, which leaves its row
+    /// statistics for `fused_weights`.
+    pub fused_context: BufId,
+    /// (batch, heads, L, S) weights from those statistics, written once.
+    pub fused_weights: BufId,
 }
 
-/// Adds the attention block over projected `q` (batch, L, E) and `k`, `v` (batch, S, E) to `p`,
-/// naming its buffers with `prefix` (e.g. "layer 3 "). Sizes that overflow u32 saturate, so the
-/// executor reports them by name as too large rather than wrapping.
+/// Adds the attention block over projected `q` (batch, L, E), `k` (batch, S, E) and `v`
+/// (batch, S, heads · value_dim) to `p`, naming its buffers with `prefix` (e.g. "layer 3 ") and
+/// its weighted sums `output` (e.g. "context"). Every path is added (weights, output only,
+/// fused); the executors run only those whose buffers are asked for. Sizes that overflow u32
+/// saturate, so the executor reports them by name as too large rather than wrapping.
 pub fn add_heads(
     p: &mut Program,
-    prefix: &str,
+    (prefix, output): (&str, &str),
     shape: HeadsShape,
     [q, k, v]: [BufId; 3],
     masks: HeadsMasks,
@@ -73,6 +84,8 @@ pub fn add_heads(
         s,
         heads,
         head_dim,
+        value_dim,
+        scale,
     } = shape;
     let (n32, l32, s32, h32, dh32) = (
         batch as u32,
@@ -82,7 +95,9 @@ pub fn add_heads(
         head_dim as u32,
     );
     let e32 = sat(&[h32, dh32]);
-    let scale = 1.0 / (head_dim as f32).sqrt();
+    let dv32 = value_dim as u32;
+    let ev32 = sat(&[h32, dv32]);
+    let scale = scale.unwrap_or(1.0 / (head_dim as f32).sqrt());
     let name = |what: &str| format!("{prefix}{what}");
 
     // Scores for every (batch, head): q_h · k_hᵀ / √head_dim, stored (batch, heads, L, S).
@@ -137,32 +152,32 @@ pub fn add_heads(
     // Weighted sums for every (batch, head), written into the head's columns of (batch, L, E).
     let context_params = MatmulParams {
         m: l32,
-        n: dh32,
+        n: dv32,
         k: s32,
         alpha: 1.0,
         a_row: s32,
         a_col: 1,
-        b_row: e32,
+        b_row: ev32,
         b_col: 1,
-        c_row: e32,
+        c_row: ev32,
         batch_outer: n32,
         batch_inner: h32,
         a_batch_outer: sat(&[h32, l32, s32]),
         a_batch_inner: sat(&[l32, s32]),
-        b_batch_outer: sat(&[s32, e32]),
-        b_batch_inner: dh32,
-        c_batch_outer: sat(&[l32, e32]),
-        c_batch_inner: dh32,
+        b_batch_outer: sat(&[s32, ev32]),
+        b_batch_inner: dv32,
+        c_batch_outer: sat(&[l32, ev32]),
+        c_batch_inner: dv32,
         ..Default::default()
     };
-    let context = p.matmul(&name("context"), context_params, weights, v, None);
+    let context = p.matmul(&name(output), context_params, weights, v, None);
 
     // The output-only path: the same masks, an online softmax, no (batch, heads, L, S) buffer.
     let flash_params = FlashParams {
         l: l32,
         s: s32,
         d: dh32,
-        dv: dh32,
+        dv: dv32,
         scale,
         causal: masks.causal as u32,
         causal_offset: masks.causal_offset,
@@ -178,16 +193,26 @@ pub fn add_heads(
         k_row: e32,
         k_batch_outer: sat(&[s32, e32]),
         k_batch_inner: dh32,
-        v_row: e32,
-        v_batch_outer: sat(&[s32, e32]),
-        v_batch_inner: dh32,
-        o_row: e32,
-        o_batch_outer: sat(&[l32, e32]),
-        o_batch_inner: dh32,
+        v_row: ev32,
+        v_batch_outer: sat(&[s32, ev32]),
+        v_batch_inner: dv32,
+        o_row: ev32,
+        o_batch_outer: sat(&[l32, ev32]),
+        o_batch_inner: dv32,
         ..Default::default()
     };
     let context_no_weights = p.flash(
-        &name("context (online softmax)"),
+        &name(&format!("{output} (online softmax)")),
+        flash_params,
+        q,
+        k,
+        v,
+        masks.attn_mask,
+        masks.padding,
+    );
+    let (fused_context, fused_weights) = p.flash_with_weights(
+        &name(&format!("{output} (fused)")),
+        &name("weights (fused)"),
         flash_params,
         q,
         k,
@@ -199,6 +224,8 @@ pub fn add_heads(
         weights,
         context,
         context_no_weights,
+        fused_context,
+        fused_weights,
     }
 }
 

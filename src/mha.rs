@@ -471,6 +471,8 @@ impl MhaPlan {
             s,
             heads,
             head_dim,
+            value_dim: head_dim,
+            scale: None,
         };
         let masks = HeadsMasks {
             causal: problem.causal,
@@ -482,7 +484,7 @@ impl MhaPlan {
                 .is_some_and(|m| m.array.shape.len() == 3),
             padding,
         };
-        let block = add_heads(&mut p, "", shape, [q, k, v], masks);
+        let block = add_heads(&mut p, ("", "context"), shape, [q, k, v], masks);
         let output = p.matmul(
             "output",
             MatmulParams::transposed_b(n * l, e, e),

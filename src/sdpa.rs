@@ -9,10 +9,7 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::heads::{HeadsShape, add_head_mean, sat};
-use crate::kernels::flash::FlashParams;
-use crate::kernels::matmul::MatmulParams;
-use crate::kernels::softmax::SoftmaxParams;
+use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
 use crate::npy::{Array, Mask};
 use crate::program::{BufId, Program};
 use crate::tensor::cut_rows;
@@ -229,13 +226,6 @@ impl SdpaPlan {
                 dims.l
             )));
         }
-        let (b, l, s, e, ev) = (
-            dims.batch as u32,
-            rows.len() as u32,
-            dims.s as u32,
-            dims.e as u32,
-            dims.ev as u32,
-        );
         let row_offset = rows.start as i32;
         let mut p = Program::default();
         let mut data = Vec::new();
@@ -251,102 +241,40 @@ impl SdpaPlan {
         );
         let k = input(&mut p, "k", problem.k.data.clone());
         let v = input(&mut p, "v", problem.v.data.clone());
-        let mut mask_batch = 0;
+        let mut varies = false;
         let mask = match &problem.attn_mask {
             Some(m) => {
-                let (values, varies) = expand_mask(m, &dims, &rows)?;
-                if varies {
-                    mask_batch = sat(&[l, s]);
-                }
+                let (values, per_batch) = expand_mask(m, &dims, &rows)?;
+                varies = per_batch;
                 Some(input(&mut p, "attn_mask", values))
             }
             None => None,
         };
-        let scale = problem.scale.unwrap_or(1.0 / (dims.e as f32).sqrt());
-        let scores = p.matmul(
-            "scores",
-            MatmulParams {
-                m: l,
-                n: s,
-                k: e,
-                alpha: scale,
-                a_row: e,
-                a_col: 1,
-                b_row: 1,
-                b_col: e,
-                c_row: s,
-                batch_outer: b,
-                batch_inner: 1,
-                a_batch_outer: sat(&[l, e]),
-                b_batch_outer: sat(&[s, e]),
-                c_batch_outer: sat(&[l, s]),
-                ..Default::default()
+        // The leading dimensions are the block's batch, one head each: q, k and v are then
+        // contiguous (…, L, E) as read from the files.
+        let block = add_heads(
+            &mut p,
+            ("", "output"),
+            HeadsShape {
+                batch: dims.batch,
+                l: rows.len(),
+                s: dims.s,
+                heads: 1,
+                head_dim: dims.e,
+                value_dim: dims.ev,
+                scale: Some(problem.scale.unwrap_or(1.0 / (dims.e as f32).sqrt())),
             },
-            q,
-            k,
-            None,
-        );
-        let weights = p.softmax(
-            "weights",
-            SoftmaxParams {
-                rows: l,
-                cols: s,
-                batch: b,
-                causal: problem.causal as u32,
+            [q, k, v],
+            HeadsMasks {
+                causal: problem.causal,
                 causal_offset: row_offset,
-                mask_batch,
-                mask_row: s,
-                ..Default::default()
+                attn_mask: mask,
+                // One (L, S) mask per batch element, or one for all.
+                per_head: varies,
+                padding: None,
             },
-            scores,
-            mask,
-            None,
         );
-        let output = p.matmul(
-            "output",
-            MatmulParams {
-                m: l,
-                n: ev,
-                k: s,
-                alpha: 1.0,
-                a_row: s,
-                a_col: 1,
-                b_row: ev,
-                b_col: 1,
-                c_row: ev,
-                batch_outer: b,
-                batch_inner: 1,
-                a_batch_outer: sat(&[l, s]),
-                b_batch_outer: sat(&[s, ev]),
-                c_batch_outer: sat(&[l, ev]),
-                ..Default::default()
-            },
-            weights,
-            v,
-            None,
-        );
-        let flash = FlashParams {
-            l,
-            s,
-            d: e,
-            dv: ev,
-            scale,
-            causal: problem.causal as u32,
-            causal_offset: row_offset,
-            heads: 1,
-            batch: b,
-            mask_batch,
-            mask_row: s,
-            q_row: e,
-            q_batch_outer: sat(&[l, e]),
-            k_row: e,
-            k_batch_outer: sat(&[s, e]),
-            v_row: ev,
-            v_batch_outer: sat(&[s, ev]),
-            o_row: ev,
-            o_batch_outer: sat(&[l, ev]),
-            ..Default::default()
-        };
+        let weights = block.weights;
         let (groups, heads) = dims.groups_and_heads();
         let weights_head_mean = add_head_mean(
             &mut p,
@@ -357,31 +285,22 @@ impl SdpaPlan {
                 s: dims.s,
                 heads,
                 head_dim: dims.e,
+                value_dim: dims.ev,
+                scale: None,
             },
             weights,
-        );
-        let output_no_weights = p.flash("output (online softmax)", flash, q, k, v, mask, None);
-        let (fused_output, fused_weights) = p.flash_with_weights(
-            "output (fused)",
-            "weights (fused)",
-            flash,
-            q,
-            k,
-            v,
-            mask,
-            None,
         );
         Ok(SdpaPlan {
             dims,
             rows,
             program: p,
             input_data: data,
-            output,
+            output: block.context,
             weights,
             weights_head_mean,
-            output_no_weights,
-            fused_output,
-            fused_weights,
+            output_no_weights: block.context_no_weights,
+            fused_output: block.fused_context,
+            fused_weights: block.fused_weights,
         })
     }
 

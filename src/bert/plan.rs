@@ -161,6 +161,8 @@ impl BertPlan {
             s: seq_len,
             heads: config.heads,
             head_dim: config.head_dim(),
+            value_dim: config.head_dim(),
+            scale: None,
         };
         let masks = HeadsMasks {
             padding,
@@ -173,7 +175,13 @@ impl BertPlan {
             let q = b.linear(&format!("{l}.attention.self.query"), layer.query, x, tokens);
             let k = b.linear(&format!("{l}.attention.self.key"), layer.key, x, tokens);
             let v = b.linear(&format!("{l}.attention.self.value"), layer.value, x, tokens);
-            let block = add_heads(&mut b.p, &format!("{l} "), shape, [q, k, v], masks);
+            let block = add_heads(
+                &mut b.p,
+                (&format!("{l} "), "context"),
+                shape,
+                [q, k, v],
+                masks,
+            );
             attentions.push(block.weights);
             attention_means.push(add_head_mean(
                 &mut b.p,
