@@ -8,9 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::kernels::flash::FlashParams;
+use crate::heads::{HeadsMasks, HeadsOutput, HeadsShape, add_heads};
 use crate::kernels::matmul::MatmulParams;
-use crate::kernels::softmax::SoftmaxParams;
 use crate::program::{BufId, Program};
 use crate::tensor::{Matrix, shape_str};
 
@@ -195,65 +194,88 @@ pub struct Plan {
     pub stages: BTreeMap<Stage, BufId>,
 }
 
-impl Plan {
-    /// Builds the plan for `dims`: projections, raw and scaled scores, softmax, weighted sum and
-    /// the optional output projection. Executors skip the steps nobody asked for (raw scores).
-    pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
-        let Dims {
-            n, d_k, d_v, d_out, ..
-        } = dims;
-        let scale = 1.0 / (d_k as f32).sqrt();
-        let (mut p, mut inputs, [q, k, v]) = projections(dims);
-        let raw = p.matmul(
-            "raw scores",
-            MatmulParams::transposed_b(n, n, d_k),
-            q,
-            k,
-            None,
-        );
-        let scores = p.matmul(
-            "scaled scores",
-            MatmulParams::transposed_b(n, n, d_k).scaled(scale),
-            q,
-            k,
-            None,
-        );
-        let softmax = SoftmaxParams {
-            rows: n as u32,
-            cols: n as u32,
-            batch: 1,
-            causal: causal as u32,
-            ..Default::default()
-        };
-        let weights = p.softmax("weights", softmax, scores, None, None);
-        let context = p.matmul(
-            "weighted sum",
-            MatmulParams::plain(n, d_v, n),
-            weights,
-            v,
-            None,
-        );
-        let output = if has_output_projection {
-            let wo = p.input("W_O", d_v * d_out);
-            inputs.push(wo);
+/// The attention of query rows `rows` against every key, after the projections: one head of
+/// one batch element through [`add_heads`], every path (weights, output only) added, the
+/// executors running only what is asked for. `names` is the prefix and the weighted sum's name.
+fn attend(
+    p: &mut Program,
+    dims: Dims,
+    causal: bool,
+    rows: &std::ops::Range<usize>,
+    names: (&str, &str),
+    qkv: [BufId; 3],
+) -> HeadsOutput {
+    let shape = HeadsShape {
+        batch: 1,
+        l: rows.len(),
+        s: dims.n,
+        heads: 1,
+        head_dim: dims.d_k,
+        value_dim: dims.d_v,
+        scale: None,
+    };
+    // Row i of a block is query rows.start + i: the causal diagonal moves right by that.
+    let masks = HeadsMasks {
+        causal,
+        causal_offset: rows.start as i32,
+        ..Default::default()
+    };
+    add_heads(p, names, shape, qkv, masks)
+}
+
+/// The output projection of `context` (rows × d_v), when the problem has one.
+fn project_output(
+    p: &mut Program,
+    dims: Dims,
+    name: &str,
+    context: BufId,
+    wo: Option<BufId>,
+) -> BufId {
+    match wo {
+        Some(wo) => {
+            let rows = p.spec(context).len / dims.d_v.max(1);
             p.matmul(
-                "output",
-                MatmulParams::plain(n, d_out, d_v),
+                name,
+                MatmulParams::plain(rows, dims.d_out, dims.d_v),
                 context,
                 wo,
                 None,
             )
-        } else {
-            context
-        };
+        }
+        None => context,
+    }
+}
+
+impl Plan {
+    /// Builds the plan for `dims`: projections, raw and scaled scores, softmax, weighted sum and
+    /// the optional output projection. Executors skip the steps nobody asked for (raw scores).
+    pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
+        let (mut p, mut inputs, [q, k, v]) = projections(dims);
+        let raw = p.matmul(
+            "raw scores",
+            MatmulParams::transposed_b(dims.n, dims.n, dims.d_k),
+            q,
+            k,
+            None,
+        );
+        let block = attend(
+            &mut p,
+            dims,
+            causal,
+            &(0..dims.n),
+            ("", "weighted sum"),
+            [q, k, v],
+        );
+        let wo = Self::output_weights(&mut p, &mut inputs, dims, has_output_projection);
+        let output = project_output(&mut p, dims, "output", block.context, wo);
         let stages = BTreeMap::from([
             (Stage::Q, q),
             (Stage::K, k),
             (Stage::V, v),
             (Stage::RawScores, raw),
-            (Stage::Scores, scores),
-            (Stage::Weights, weights),
-            (Stage::Context, context),
+            (Stage::Scores, block.scores),
+            (Stage::Weights, block.weights),
+            (Stage::Context, block.context),
             (Stage::Output, output),
         ]);
         Plan {
@@ -268,26 +290,18 @@ impl Plan {
     /// N×N buffer anywhere), then the optional output projection. Its stages are Q, K, V,
     /// Context and Output.
     pub fn output_only(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
-        let Dims {
-            n, d_k, d_v, d_out, ..
-        } = dims;
         let (mut p, mut inputs, [q, k, v]) = projections(dims);
-        let scale = 1.0 / (d_k as f32).sqrt();
-        let flash = FlashParams::single(n, n, d_k, d_v, scale, causal);
-        let context = p.flash("weighted sum", flash, q, k, v, None, None);
-        let output = if has_output_projection {
-            let wo = p.input("W_O", d_v * d_out);
-            inputs.push(wo);
-            p.matmul(
-                "output",
-                MatmulParams::plain(n, d_out, d_v),
-                context,
-                wo,
-                None,
-            )
-        } else {
-            context
-        };
+        let block = attend(
+            &mut p,
+            dims,
+            causal,
+            &(0..dims.n),
+            ("", "weighted sum"),
+            [q, k, v],
+        );
+        let wo = Self::output_weights(&mut p, &mut inputs, dims, has_output_projection);
+        let context = block.context_no_weights;
+        let output = project_output(&mut p, dims, "output", context, wo);
         let stages = BTreeMap::from([
             (Stage::Q, q),
             (Stage::K, k),
@@ -314,75 +328,45 @@ impl Plan {
         has_output_projection: bool,
         rows: std::ops::Range<usize>,
     ) -> Self {
-        let Dims {
-            n,
-            d_model,
-            d_k,
-            d_v,
-            d_out,
-        } = dims;
-        let m = rows.len();
-        let scale = 1.0 / (d_k as f32).sqrt();
         let (mut p, mut inputs, [_, k, v]) = projections(dims);
         let wq = inputs[1];
-        let wo = has_output_projection.then(|| {
-            let wo = p.input("W_O", d_v * d_out);
-            inputs.push(wo);
-            wo
-        });
-        let x_rows = p.input("X (query rows of this block)", m * d_model);
+        let wo = Self::output_weights(&mut p, &mut inputs, dims, has_output_projection);
+        let x_rows = p.input("X (query rows of this block)", rows.len() * dims.d_model);
         inputs.push(x_rows);
         let q = p.matmul(
             "Q (block rows)",
-            MatmulParams::plain(m, d_k, d_model),
+            MatmulParams::plain(rows.len(), dims.d_k, dims.d_model),
             x_rows,
             wq,
             None,
         );
-        let scores = p.matmul(
-            "scaled scores (block rows)",
-            MatmulParams::transposed_b(m, n, d_k).scaled(scale),
-            q,
-            k,
-            None,
-        );
-        // Row i of the block is query rows.start + i: the causal diagonal moves right by that.
-        let softmax = SoftmaxParams {
-            rows: m as u32,
-            cols: n as u32,
-            batch: 1,
-            causal: causal as u32,
-            causal_offset: rows.start as i32,
-            ..Default::default()
-        };
-        let weights = p.softmax("weights (block rows)", softmax, scores, None, None);
-        let context = p.matmul(
-            "weighted sum (block rows)",
-            MatmulParams::plain(m, d_v, n),
-            weights,
-            v,
-            None,
-        );
-        let output = match wo {
-            Some(wo) => p.matmul(
-                "output (block rows)",
-                MatmulParams::plain(m, d_out, d_v),
-                context,
-                wo,
-                None,
-            ),
-            None => context,
-        };
+        let names = ("block rows: ", "weighted sum");
+        let block = attend(&mut p, dims, causal, &rows, names, [q, k, v]);
+        let output = project_output(&mut p, dims, "output (block rows)", block.context, wo);
         Plan {
             dims,
             program: p,
             inputs,
             stages: BTreeMap::from([
-                (Stage::Weights, weights),
-                (Stage::Context, context),
+                (Stage::Weights, block.weights),
+                (Stage::Context, block.context),
                 (Stage::Output, output),
             ]),
         }
+    }
+
+    /// Declares W_O (after X, W_Q, W_K, W_V) when the problem has an output projection.
+    fn output_weights(
+        p: &mut Program,
+        inputs: &mut Vec<BufId>,
+        dims: Dims,
+        has_output_projection: bool,
+    ) -> Option<BufId> {
+        has_output_projection.then(|| {
+            let wo = p.input("W_O", dims.d_v * dims.d_out);
+            inputs.push(wo);
+            wo
+        })
     }
 
     /// The input data of a [`Plan::row_block`] plan for `rows`.

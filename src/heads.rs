@@ -52,6 +52,8 @@ pub struct HeadsMasks {
 /// Where the block's results are.
 #[derive(Clone, Copy, Debug)]
 pub struct HeadsOutput {
+    /// (batch, heads, L, S) scaled scores, before the softmax.
+    pub scores: BufId,
     /// (batch, heads, L, S) attention weights.
     pub weights: BufId,
     /// (batch, L, heads · head_dim) weighted sums, heads side by side (the out-projection's input).
@@ -221,6 +223,7 @@ pub fn add_heads(
         masks.padding,
     );
     HeadsOutput {
+        scores,
         weights,
         context,
         context_no_weights,
