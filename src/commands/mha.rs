@@ -9,7 +9,7 @@ use selfattn::gpu::row_blocks::RowBlock;
 use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::state_dict::StateDict;
-use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
+use selfattn::viewer::{ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
 use std::borrow::Cow;
 
 use super::Outcome;
@@ -191,17 +191,12 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             &results.checks,
             out.tolerance,
         );
-        let mut head_labels = numbered("Head", h);
-        if h > 1 {
-            head_labels.push("Average".into());
-        }
+        let head_labels = head_labels(h, (h > 1).then_some("Average"));
         let items = (0..dims.n)
             .map(|b| {
-                let mut weights = Vec::with_capacity((h + 1) * l * s);
-                if let Some(per_head) = per_head {
-                    weights.extend_from_slice(&per_head[b * h * l * s..(b + 1) * h * l * s]);
-                }
-                weights.extend_from_slice(&mean[b * l * s..(b + 1) * l * s]);
+                let map = l * s;
+                let heads = per_head.map(|w| &w[b * h * map..(b + 1) * h * map]);
+                let weights = layer_maps(heads, Some(&mean[b * map..(b + 1) * map]), (1, h, map));
                 ViewerItem {
                     label: if dims.batched {
                         format!("batch element {b}")

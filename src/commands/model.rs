@@ -19,7 +19,9 @@ use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
-use selfattn::viewer::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, numbered};
+use selfattn::viewer::{
+    MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered,
+};
 
 use super::Outcome;
 use super::inputs::{adapter, check_tolerance};
@@ -251,20 +253,13 @@ fn viewer_doc(
     cmap: Colormap,
     facts: Vec<(String, String)>,
 ) -> ViewerDoc {
-    let mut head_labels = numbered("Head", heads);
-    head_labels.push("average".into());
+    let head_labels = head_labels(heads, Some("average"));
     let items = results
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let len = r.tokens.len() * r.tokens.len();
-            let mut weights = Vec::with_capacity(layers * (heads + 1) * len);
-            for layer in 0..layers {
-                for head in 0..heads {
-                    weights.extend_from_slice(r.map(heads, layer, head));
-                }
-                weights.extend_from_slice(r.head_mean(layer));
-            }
+            let weights = layer_maps(Some(&r.attentions), Some(&r.means), (layers, heads, len));
             ViewerItem {
                 label: format!("Sentence {i}"),
                 query_tokens: r.tokens.clone(),

@@ -19,7 +19,7 @@ use selfattn::npy::write_array;
 use selfattn::report;
 use selfattn::tensor::Matrix;
 use selfattn::verify::Check;
-use selfattn::viewer::{ViewerDoc, ViewerItem};
+use selfattn::viewer::{ViewerDoc, ViewerItem, head_labels, numbered};
 
 use super::Outcome;
 use super::html;
@@ -286,8 +286,8 @@ fn viewer_doc(
         facts,
         causal: example.problem.causal,
         colormap: cmap,
-        layer_labels: vec!["Layer 0".into()],
-        head_labels: vec!["Head 0".into()],
+        layer_labels: numbered("Layer", 1),
+        head_labels: head_labels(1, None),
         items: vec![ViewerItem {
             label: "input".into(),
             query_tokens: example.tokens.clone(),

@@ -9,7 +9,7 @@ use selfattn::gpu::row_blocks::RowBlock;
 use selfattn::heatmap::Colormap;
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
-use selfattn::viewer::{ViewerDoc, ViewerItem, numbered};
+use selfattn::viewer::{ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
 use std::borrow::Cow;
 
 use super::Outcome;
@@ -194,10 +194,9 @@ fn viewer_doc(
     let map = l * s;
     let items = (0..groups)
         .map(|g| {
-            let mut weights = weights[g * heads * map..(g + 1) * heads * map].to_vec();
-            if let Some(means) = means {
-                weights.extend_from_slice(&means[g * map..(g + 1) * map]);
-            }
+            let own = &weights[g * heads * map..(g + 1) * heads * map];
+            let mean = means.map(|m| &m[g * map..(g + 1) * map]);
+            let weights = layer_maps(Some(own), mean, (1, heads, map));
             ViewerItem {
                 label: format!("batch element {g}"),
                 query_tokens: row_labels.to_vec(),
@@ -206,10 +205,7 @@ fn viewer_doc(
             }
         })
         .collect();
-    let mut head_labels = numbered("Head", heads);
-    if means.is_some() {
-        head_labels.push("Average".into());
-    }
+    let head_labels = head_labels(heads, means.map(|_| "Average"));
     ViewerDoc {
         title: "scaled_dot_product_attention".into(),
         facts,

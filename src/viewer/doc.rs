@@ -147,9 +147,56 @@ pub fn numbered(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix} {i}")).collect()
 }
 
+/// The head labels of a page: "Head 0" … "Head h−1", then `average` (e.g. "Average") when the
+/// page shows the heads' mean too.
+pub fn head_labels(heads: usize, average: Option<&str>) -> Vec<String> {
+    let mut labels = numbered("Head", heads);
+    labels.extend(average.map(String::from));
+    labels
+}
+
+/// One item's weights in the order a page holds them, layer by layer: the layer's `heads` maps
+/// of `map` values each (from `per_head`, (layers, heads, map)), then its mean (from `means`,
+/// (layers, map)). Either may be absent: a page of means only, or of heads without a mean.
+pub fn layer_maps(
+    per_head: Option<&[f32]>,
+    means: Option<&[f32]>,
+    (layers, heads, map): (usize, usize, usize),
+) -> Vec<f32> {
+    let per_layer = per_head.map_or(0, |_| heads) + means.map_or(0, |_| 1);
+    let mut weights = Vec::with_capacity(layers * per_layer * map);
+    for layer in 0..layers {
+        if let Some(per_head) = per_head {
+            weights.extend_from_slice(&per_head[layer * heads * map..(layer + 1) * heads * map]);
+        }
+        if let Some(means) = means {
+            weights.extend_from_slice(&means[layer * map..(layer + 1) * map]);
+        }
+    }
+    weights
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_maps_put_each_layers_mean_after_its_heads() {
+        // 2 layers × 2 heads of 1-value maps, and each layer's mean.
+        let heads = [1.0, 2.0, 3.0, 4.0];
+        let means = [1.5, 3.5];
+        assert_eq!(
+            layer_maps(Some(&heads), Some(&means), (2, 2, 1)),
+            [1.0, 2.0, 1.5, 3.0, 4.0, 3.5]
+        );
+        assert_eq!(layer_maps(Some(&heads), None, (2, 2, 1)), heads);
+        assert_eq!(layer_maps(None, Some(&means), (2, 2, 1)), means);
+        assert_eq!(
+            head_labels(2, Some("Average")),
+            ["Head 0", "Head 1", "Average"]
+        );
+        assert_eq!(head_labels(1, None), ["Head 0"]);
+    }
 
     fn tokens(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("t{i}")).collect()

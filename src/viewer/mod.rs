@@ -18,7 +18,7 @@ mod page;
 
 use std::path::Path;
 
-pub use doc::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, numbered};
+pub use doc::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
 
 use crate::error::Result;
 use crate::fsutil::write_output;
