@@ -1,18 +1,57 @@
-//! `--html FILE`, shared by `run`, `mha` and `sdpa`: check the target up front, collect the run's
-//! facts, write the viewer page (see [`selfattn::viewer`]).
+//! `--html FILE`, shared by every command that draws: check it, and every other output, up front
+//! ([`check_targets`]), collect the run's facts, write the viewer page (see [`selfattn::viewer`]).
 
 use super::say;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use selfattn::Result;
 use selfattn::compare::Comparison;
 use selfattn::error::Error;
-use selfattn::fsutil::check_file_target;
+use selfattn::fsutil::{check_dir_target, check_file_target, refuse_stdout};
 use selfattn::viewer::{ViewerDoc, write_html};
 
+/// Every output a command will write, checked before any work by [`check_targets`].
+pub struct Targets<'a> {
+    /// `--out` when a picture is drawn (`None`: no picture).
+    pub out: Option<&'a Path>,
+    /// The picture files `--out` stands for: itself, or one per text (`FILE_0.png` …).
+    pub pictures: &'a [PathBuf],
+    /// `--html`.
+    pub html: Option<&'a Path>,
+    /// `--save`'s folder.
+    pub save: Option<&'a Path>,
+    /// `--no-weights`: nothing N×N is formed, so nothing can show it.
+    pub no_weights: bool,
+}
+
+/// Fails early, before any GPU work, when an output can't be written where asked: standard
+/// output claimed twice, several pictures asked of `-`, a file or folder that cannot be
+/// written, or `--html` without the weights.
+pub fn check_targets(t: &Targets) -> Result<()> {
+    super::claim_stdout(&[("--out", t.out), ("--html", t.html)])?;
+    if let Some(out) = t.out {
+        if t.pictures.len() > 1 {
+            refuse_stdout(
+                out,
+                &format!(
+                    "for --out with {} texts (one picture each)",
+                    t.pictures.len()
+                ),
+            )?;
+        }
+        for p in t.pictures {
+            check_file_target(p)?;
+        }
+    }
+    if let Some(dir) = t.save {
+        check_dir_target(dir)?;
+    }
+    check_target(t.html, t.no_weights)
+}
+
 /// Fails early, before any GPU work: `--html` needs the weights, and its file must be writable.
-pub fn check_target(html: Option<&Path>, no_weights: bool) -> Result<()> {
+fn check_target(html: Option<&Path>, no_weights: bool) -> Result<()> {
     let Some(path) = html else {
         return Ok(());
     };

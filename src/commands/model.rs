@@ -12,9 +12,7 @@ use selfattn::bert::{BertModel, BertPlan, Tokenized};
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::{
-    check_dir_target, check_file_target, create_dir, refuse_stdout, write_output,
-};
+use selfattn::fsutil::{create_dir, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
@@ -61,28 +59,13 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let cmap = args.cmap;
     let texts = texts(args)?;
     let pictures = picture_paths(&args.out, texts.len());
-    super::claim_stdout(&[
-        (
-            "--out",
-            Some(args.out.as_path()).filter(|_| !args.no_heatmap),
-        ),
-        ("--html", args.html.as_deref()),
-    ])?;
-    if !args.no_heatmap && pictures.len() > 1 {
-        refuse_stdout(
-            &args.out,
-            &format!("for --out with {} texts (one picture each)", pictures.len()),
-        )?;
-    }
-    if !args.no_heatmap {
-        for p in &pictures {
-            check_file_target(p)?;
-        }
-    }
-    if let Some(dir) = &args.save {
-        check_dir_target(dir)?;
-    }
-    super::html::check_target(args.html.as_deref(), false)?;
+    super::html::check_targets(&super::html::Targets {
+        out: Some(args.out.as_path()).filter(|_| !args.no_heatmap),
+        pictures: &pictures,
+        html: args.html.as_deref(),
+        save: args.save.as_deref(),
+        no_weights: false,
+    })?;
 
     let c = BertModel::load_config(&args.model)?;
     if let Some(l) = args.layer.filter(|&l| l >= c.layers) {

@@ -11,7 +11,7 @@ use selfattn::attention::{Plan, Stage};
 use selfattn::compare::{Comparison, compare};
 use selfattn::cpu;
 use selfattn::examples::Example;
-use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
+use selfattn::fsutil::create_dir;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::attention::{Kernels, attention, attention_in_row_blocks, row_blocks_for};
 use selfattn::heatmap::Colormap;
@@ -314,17 +314,13 @@ fn draw(args: &RunArgs, example: &Example, weights: &Matrix, cmap: Colormap) -> 
 /// Fails early, before any GPU work, when an output can't be written where asked.
 fn check_output_paths(args: &RunArgs) -> Result<()> {
     let drawing = !args.no_heatmap && !args.no_weights;
-    super::claim_stdout(&[
-        ("--out", Some(args.out.as_path()).filter(|_| drawing)),
-        ("--html", args.html.as_deref()),
-    ])?;
-    if !args.no_heatmap && !args.no_weights {
-        check_file_target(&args.out)?;
-    }
-    if let Some(dir) = &args.save {
-        check_dir_target(dir)?;
-    }
-    html::check_target(args.html.as_deref(), args.no_weights)
+    html::check_targets(&html::Targets {
+        out: Some(args.out.as_path()).filter(|_| drawing),
+        pictures: std::slice::from_ref(&args.out),
+        html: args.html.as_deref(),
+        save: args.save.as_deref(),
+        no_weights: args.no_weights,
+    })
 }
 
 fn save(dir: &Path, weights: Option<&Matrix>, output: &Matrix) -> Result<()> {

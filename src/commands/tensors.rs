@@ -12,7 +12,7 @@ use selfattn::attention::Stage;
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::{check_dir_target, check_file_target, create_dir};
+use selfattn::fsutil::create_dir;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings};
 use selfattn::gpu::row_blocks::{RowBlock, run_row_blocks};
@@ -167,17 +167,13 @@ pub fn check_outputs(out: &OutputArgs) -> Result<Colormap> {
     check_tolerance(out.tolerance)?;
     let cmap = out.cmap;
     let drawing = !out.no_heatmap && !out.no_weights;
-    super::claim_stdout(&[
-        ("--out", Some(out.out.as_path()).filter(|_| drawing)),
-        ("--html", out.html.as_deref()),
-    ])?;
-    if drawing {
-        check_file_target(&out.out)?;
-    }
-    if let Some(dir) = &out.save {
-        check_dir_target(dir)?;
-    }
-    super::html::check_target(out.html.as_deref(), out.no_weights)?;
+    super::html::check_targets(&super::html::Targets {
+        out: Some(out.out.as_path()).filter(|_| drawing),
+        pictures: std::slice::from_ref(&out.out),
+        html: out.html.as_deref(),
+        save: out.save.as_deref(),
+        no_weights: out.no_weights,
+    })?;
     Ok(cmap)
 }
 
