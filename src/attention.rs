@@ -223,25 +223,22 @@ fn attend(
     add_heads(p, names, shape, qkv, masks)
 }
 
-/// The output projection of `context` (rows × d_v), when the problem has one.
+/// The output projection of `context` (`rows` × d_v), when the problem has one.
 fn project_output(
     p: &mut Program,
     dims: Dims,
-    name: &str,
+    (name, rows): (&str, usize),
     context: BufId,
     wo: Option<BufId>,
 ) -> BufId {
     match wo {
-        Some(wo) => {
-            let rows = p.spec(context).len / dims.d_v.max(1);
-            p.matmul(
-                name,
-                MatmulParams::plain(rows, dims.d_out, dims.d_v),
-                context,
-                wo,
-                None,
-            )
-        }
+        Some(wo) => p.matmul(
+            name,
+            MatmulParams::plain(rows, dims.d_out, dims.d_v),
+            context,
+            wo,
+            None,
+        ),
         None => context,
     }
 }
@@ -250,65 +247,51 @@ impl Plan {
     /// Builds the plan for `dims`: projections, raw and scaled scores, softmax, weighted sum and
     /// the optional output projection. Executors skip the steps nobody asked for (raw scores).
     pub fn new(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
-        let (mut p, mut inputs, [q, k, v]) = projections(dims);
-        let raw = p.matmul(
-            "raw scores",
-            MatmulParams::transposed_b(dims.n, dims.n, dims.d_k),
-            q,
-            k,
-            None,
-        );
-        let block = attend(
-            &mut p,
-            dims,
-            causal,
-            &(0..dims.n),
-            ("", "weighted sum"),
-            [q, k, v],
-        );
-        let wo = Self::output_weights(&mut p, &mut inputs, dims, has_output_projection);
-        let output = project_output(&mut p, dims, "output", block.context, wo);
-        let stages = BTreeMap::from([
-            (Stage::Q, q),
-            (Stage::K, k),
-            (Stage::V, v),
-            (Stage::RawScores, raw),
-            (Stage::Scores, block.scores),
-            (Stage::Weights, block.weights),
-            (Stage::Context, block.context),
-            (Stage::Output, output),
-        ]);
-        Plan {
-            dims,
-            program: p,
-            inputs,
-            stages,
-        }
+        Self::all_rows(dims, causal, has_output_projection, true)
     }
 
     /// The output-only plan: the projections, then one flash dispatch with an online softmax (no
     /// N×N buffer anywhere), then the optional output projection. Its stages are Q, K, V,
     /// Context and Output.
     pub fn output_only(dims: Dims, causal: bool, has_output_projection: bool) -> Self {
+        Self::all_rows(dims, causal, has_output_projection, false)
+    }
+
+    /// Every query row at once, through the weights (`with_weights`) or the online softmax.
+    fn all_rows(dims: Dims, causal: bool, has_output_projection: bool, with_weights: bool) -> Self {
         let (mut p, mut inputs, [q, k, v]) = projections(dims);
-        let block = attend(
-            &mut p,
-            dims,
-            causal,
-            &(0..dims.n),
-            ("", "weighted sum"),
-            [q, k, v],
-        );
+        let raw = with_weights.then(|| {
+            p.matmul(
+                "raw scores",
+                MatmulParams::transposed_b(dims.n, dims.n, dims.d_k),
+                q,
+                k,
+                None,
+            )
+        });
+        let names = ("", "weighted sum");
+        let block = attend(&mut p, dims, causal, &(0..dims.n), names, [q, k, v]);
         let wo = Self::output_weights(&mut p, &mut inputs, dims, has_output_projection);
-        let context = block.context_no_weights;
-        let output = project_output(&mut p, dims, "output", context, wo);
-        let stages = BTreeMap::from([
+        let context = if with_weights {
+            block.context
+        } else {
+            block.context_no_weights
+        };
+        let output = project_output(&mut p, dims, ("output", dims.n), context, wo);
+        let mut stages = BTreeMap::from([
             (Stage::Q, q),
             (Stage::K, k),
             (Stage::V, v),
             (Stage::Context, context),
             (Stage::Output, output),
         ]);
+        if let Some(raw) = raw {
+            stages.extend([
+                (Stage::RawScores, raw),
+                (Stage::Scores, block.scores),
+                (Stage::Weights, block.weights),
+            ]);
+        }
         Plan {
             dims,
             program: p,
@@ -342,7 +325,13 @@ impl Plan {
         );
         let names = ("block rows: ", "weighted sum");
         let block = attend(&mut p, dims, causal, &rows, names, [q, k, v]);
-        let output = project_output(&mut p, dims, "output (block rows)", block.context, wo);
+        let output = project_output(
+            &mut p,
+            dims,
+            ("output (block rows)", rows.len()),
+            block.context,
+            wo,
+        );
         Plan {
             dims,
             program: p,

@@ -174,9 +174,15 @@ fn an_unwritten_element_fails_the_kernel_check() {
 
 /// GPU results in `BertPlan::outputs` order.
 fn run_plan(ctx: &GpuContext, kernels: &Kernels, plan: &BertPlan) -> Vec<Vec<f32>> {
-    execute(ctx, kernels, &plan.program, &plan.inputs(), &plan.outputs())
-        .expect("GPU run")
-        .0
+    execute(
+        ctx,
+        kernels,
+        &plan.program,
+        &plan.inputs(),
+        &plan.outputs(true),
+    )
+    .expect("GPU run")
+    .0
 }
 
 #[test]
@@ -195,7 +201,7 @@ fn tiny_bert_batch_matches_cpu_reference_and_single_runs() {
     assert_eq!(plan.lengths, [9, 6, 5]);
     let values = run_plan(&ctx, &kernels, &plan);
 
-    let want = plan.outputs();
+    let want = plan.outputs(true);
     let reference = cpu::execute::execute(&plan.program, &plan.inputs(), &want);
     let (b, n, heads) = (plan.batch, plan.seq_len, plan.heads);
     let hidden = compare_shaped(

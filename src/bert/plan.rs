@@ -232,17 +232,19 @@ impl BertPlan {
         })
     }
 
-    /// The buffers to read back: `last_hidden_state`, then each layer's attentions, then each
-    /// layer's mean over heads.
-    pub fn outputs(&self) -> Vec<BufId> {
+    /// The buffers to read back: `last_hidden_state`, then each layer's attentions, then, with
+    /// `head_means` (for pictures and pages), each layer's mean over heads.
+    pub fn outputs(&self, head_means: bool) -> Vec<BufId> {
         let mut want = vec![self.last_hidden_state];
         want.extend(&self.attentions);
-        want.extend(&self.attention_means);
+        if head_means {
+            want.extend(&self.attention_means);
+        }
         want
     }
 
     /// Sentence `b` cut out of the padded batch, from `values` read back in [`BertPlan::outputs`]
-    /// order.
+    /// order (its means empty when they were not read).
     pub fn sentence(&self, values: &[Vec<f32>], b: usize) -> SentenceValues {
         let (big_n, heads, h, n) = (self.seq_len, self.heads, self.hidden, self.lengths[b]);
         let layers = self.attentions.len();

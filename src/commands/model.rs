@@ -32,7 +32,8 @@ pub struct SentenceResult {
     pub tokens: Vec<String>,
     /// (layers, heads, n, n).
     pub attentions: Vec<f32>,
-    /// (layers, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`).
+    /// (layers, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`); empty when
+    /// neither a picture nor a page is drawn.
     pub means: Vec<f32>,
     /// (n, hidden).
     pub hidden: Vec<f32>,
@@ -165,7 +166,8 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         );
     }
     let kernels = Kernels::new(&ctx)?;
-    let want = plan.outputs();
+    // The head means only feed the pictures and the page.
+    let want = plan.outputs(!args.no_heatmap || args.html.is_some());
     let inputs = plan.inputs();
     let (values, timings) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
 

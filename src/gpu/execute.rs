@@ -250,7 +250,7 @@ fn record_and_run(
         if *needed {
             // Steps that run one z-slice per matrix are split into several dispatches beyond
             // the device's limit; only their x and y must fit.
-            let z = if kernel.splits_z() {
+            let z = if kernel.at_batch_offset(0).is_some() {
                 g[2].min(max)
             } else {
                 g[2]

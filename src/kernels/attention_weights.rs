@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::flash::FlashParams;
 use super::spec::{KernelSpec, Variants};
-use super::step::{Dispatch, GpuStep, z_sliced};
+use super::step::GpuStep;
 use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
@@ -89,25 +89,12 @@ impl GpuStep for AttentionWeightsParams {
         workgroups(&self.0)
     }
 
-    fn splits_z(&self) -> bool {
-        true
-    }
-
     fn loop_iterations(&self, _: &Variants) -> u64 {
         loop_iterations(&self.0)
     }
 
-    fn dispatches(
-        &self,
-        _: &Variants,
-        _: Option<u64>,
-        groups: [u32; 3],
-        max_z: u32,
-    ) -> Vec<Dispatch> {
-        z_sliced(groups, max_z, |batch_offset| FlashParams {
-            batch_offset,
-            ..self.0
-        })
+    fn at_batch_offset(&self, batch_offset: u32) -> Option<Vec<u8>> {
+        self.0.at_batch_offset(batch_offset)
     }
 }
 

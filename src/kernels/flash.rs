@@ -11,7 +11,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::spec::{DeviceCaps, KernelSpec, Variants};
-use super::step::{Dispatch, GpuStep, z_sliced};
+use super::step::{Dispatch, GpuStep, ParamsBytes, z_split};
 use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
@@ -405,8 +405,14 @@ impl GpuStep for FlashParams {
         self.workgroups_for(variants.flash)
     }
 
-    fn splits_z(&self) -> bool {
-        true
+    fn at_batch_offset(&self, batch_offset: u32) -> Option<Vec<u8>> {
+        Some(
+            FlashParams {
+                batch_offset,
+                ..*self
+            }
+            .bytes(),
+        )
     }
 
     /// Streamed in key blocks within the budget, down to one key (or tile) per dispatch.
@@ -432,12 +438,7 @@ impl GpuStep for FlashParams {
         });
         self.key_blocks(keys)
             .into_iter()
-            .flat_map(|block| {
-                z_sliced(groups, max_z, move |batch_offset| FlashParams {
-                    batch_offset,
-                    ..block
-                })
-            })
+            .flat_map(|block| z_split(&block, groups, max_z))
             .collect()
     }
 }

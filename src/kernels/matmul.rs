@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::spec::{DeviceCaps, KernelSpec, Variants};
-use super::step::{Dispatch, GpuStep, z_sliced};
+use super::step::{GpuStep, ParamsBytes};
 use crate::program::{BufId, Program, Slot, Step};
 
 /// WGSL source, compiled into the binary.
@@ -297,25 +297,18 @@ impl GpuStep for MatmulParams {
         self.workgroups_for(variants.matmul)
     }
 
-    fn splits_z(&self) -> bool {
-        true
-    }
-
     fn loop_iterations(&self, variants: &Variants) -> u64 {
         variants.matmul.loop_iterations(self.k)
     }
 
-    fn dispatches(
-        &self,
-        _: &Variants,
-        _: Option<u64>,
-        groups: [u32; 3],
-        max_z: u32,
-    ) -> Vec<Dispatch> {
-        z_sliced(groups, max_z, |batch_offset| MatmulParams {
-            batch_offset,
-            ..*self
-        })
+    fn at_batch_offset(&self, batch_offset: u32) -> Option<Vec<u8>> {
+        Some(
+            MatmulParams {
+                batch_offset,
+                ..*self
+            }
+            .bytes(),
+        )
     }
 }
 

@@ -39,10 +39,11 @@ pub trait GpuStep: ParamsBytes {
     /// The workgroups of the whole step, before [`GpuStep::dispatches`] splits it.
     fn workgroups(&self, variants: &Variants, max_per_dim: u32) -> [u32; 3];
 
-    /// Whether z, one slice per matrix, is split into several dispatches beyond the device's
-    /// limit (the params then carry a `batch_offset`): only x and y must fit.
-    fn splits_z(&self) -> bool {
-        false
+    /// For a step whose z (one slice per matrix) is split into several dispatches beyond the
+    /// device's limit, the params' bytes for the dispatch that starts at matrix
+    /// `batch_offset`; `None` (the default) for a step that is not split, whose z must fit.
+    fn at_batch_offset(&self, _batch_offset: u32) -> Option<Vec<u8>> {
+        None
     }
 
     /// Loop iterations of one invocation (checked against llvmpipe's cap); for a step that is
@@ -54,33 +55,33 @@ pub trait GpuStep: ParamsBytes {
         "compute the output without the weights, or use a real GPU"
     }
 
-    /// The dispatches that run the step: by default one, with `groups`. `loop_budget` is the
-    /// adapter's cap on an invocation's loop iterations, if it has one.
+    /// The dispatches that run the step: by default one with `groups`, or one per z-slice of
+    /// at most `max_z` matrices for a step with [`GpuStep::at_batch_offset`]. `loop_budget` is
+    /// the adapter's cap on an invocation's loop iterations, if it has one.
     fn dispatches(
         &self,
         _variants: &Variants,
         _loop_budget: Option<u64>,
         groups: [u32; 3],
-        _max_z: u32,
+        max_z: u32,
     ) -> Vec<Dispatch> {
-        vec![Dispatch {
-            params: self.bytes(),
-            groups,
-        }]
+        z_split(self, groups, max_z)
     }
 }
 
-/// The dispatches of a step whose z is split at `max_z`: `with_offset` gives the params of the
-/// dispatch that starts at matrix `offset`.
-pub fn z_sliced<P: bytemuck::Pod>(
-    groups: [u32; 3],
-    max_z: u32,
-    with_offset: impl Fn(u32) -> P,
-) -> Vec<Dispatch> {
+/// The dispatches of `step` with `groups`: one per z-slice of at most `max_z` matrices when the
+/// step is split ([`GpuStep::at_batch_offset`]), else one.
+pub fn z_split(step: &(impl GpuStep + ?Sized), groups: [u32; 3], max_z: u32) -> Vec<Dispatch> {
+    if step.at_batch_offset(0).is_none() {
+        return vec![Dispatch {
+            params: step.bytes(),
+            groups,
+        }];
+    }
     z_slices(groups, max_z)
         .into_iter()
         .map(|(offset, groups)| Dispatch {
-            params: bytemuck::bytes_of(&with_offset(offset)).to_vec(),
+            params: step.at_batch_offset(offset).expect("split"),
             groups,
         })
         .collect()
