@@ -154,6 +154,21 @@ impl Program {
         self.steps.push(step);
     }
 
+    /// Appends a step of `kernel` that reads `inputs` and writes one new buffer, named `name`,
+    /// of `len` elements, bound last; returns that buffer (for kernels' builders).
+    pub fn push_writing(
+        &mut self,
+        name: &str,
+        len: usize,
+        kernel: impl StepKernel + 'static,
+        mut inputs: Vec<Slot>,
+    ) -> BufId {
+        let out = self.output(name, len);
+        inputs.push(Slot::write(out));
+        self.push(Step::new(kernel, inputs));
+        out
+    }
+
     fn buffer(&mut self, name: &str, len: usize, input: bool) -> BufId {
         self.buffers.push(BufferSpec {
             name: name.to_string(),

@@ -9,10 +9,9 @@ use selfattn::cpu;
 use selfattn::gpu::buffers::{POISON, uniform, upload};
 use selfattn::gpu::execute::{Kernels, execute};
 use selfattn::gpu::kernel::Kernel;
-use selfattn::kernels::Variants;
-use selfattn::kernels::fill::{self, FillParams};
+use selfattn::kernels::fill::FillParams;
 use selfattn::kernels::gelu::GeluParams;
-use selfattn::kernels::softmax::fold_groups;
+use selfattn::kernels::{GpuStep, Variants, linear_spec};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::{Program, Slot, Step};
 
@@ -59,14 +58,17 @@ fn an_element_no_step_writes_reads_back_as_the_poison() {
 #[test]
 fn fill_writes_its_pattern_and_nothing_past_it() {
     let Some(ctx) = gpu() else { return };
-    let kernel = Kernel::compile(&ctx.device, &fill::spec(&Variants::default()));
+    let kernel = Kernel::compile(
+        &ctx.device,
+        &linear_spec::<FillParams>(&Variants::default()),
+    );
     let bits = 0x3f80_0001; // 1.0000001, neither zero nor the poison
     let before = f32::from_bits(0x4049_0fdb); // π: what the tail must keep
     // 1, a prime, one workgroup ± 1, and a size whose groups fold into y at a small limit.
     for (len, max_per_dim) in [(1, 65_535), (61, 65_535), (63, 1), (65, 65_535), (6_007, 7)] {
         let tail = 3;
         let params = FillParams::new(len as u32, bits);
-        let groups = fold_groups((len as u32).div_ceil(fill::WG), max_per_dim);
+        let groups = params.workgroups(&Variants::default(), max_per_dim);
         let out = upload(&ctx, "filled", &vec![before; len + tail]).unwrap();
         let u = uniform(&ctx, "fill params", &params);
         let got = dispatch(&ctx, &kernel, &[&u, &out], groups, len + tail);

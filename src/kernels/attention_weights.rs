@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 use super::flash::FlashParams;
 use super::spec::{KernelSpec, Variants};
 use super::step::GpuStep;
-use crate::program::{BufId, Program, Slot, Step};
+use crate::program::{BufId, Program, Slot};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/attention_weights.wgsl");
@@ -60,17 +60,16 @@ impl Program {
         padding: Option<BufId>,
     ) -> (BufId, BufId) {
         let (out, stats, params) = self.flash_step(name, params, [q, k, v], mask, padding);
-        let weights = self.output(weights_name, weights_len(&params));
-        let slots = vec![
+        let inputs = vec![
             Slot::read(q),
             Slot::read(k),
             Slot::optional(mask),
             Slot::optional(padding),
             Slot::read(stats),
-            Slot::write(weights),
         ];
-        self.push(Step::new(AttentionWeightsParams(params), slots));
-        (out, weights)
+        let len = weights_len(&params);
+        let step = AttentionWeightsParams(params);
+        (out, self.push_writing(weights_name, len, step, inputs))
     }
 }
 

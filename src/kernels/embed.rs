@@ -2,14 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
-use super::step::GpuStep;
-use crate::program::{BufId, Program, Slot, Step};
-
-/// WGSL source, compiled into the binary.
-pub const SOURCE: &str = include_str!("../../shaders/embed.wgsl");
-/// Invocations per workgroup: the shader's `override WG`, set from here.
-pub const WG: u32 = 64;
+use super::step::LinearStep;
+use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one embedding dispatch.
 ///
@@ -40,18 +34,6 @@ impl EmbedParams {
     pub fn output_len(&self) -> usize {
         self.tokens as usize * self.hidden as usize
     }
-
-    /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
-    pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
-        let len = self.tokens.saturating_mul(self.hidden);
-        super::softmax::fold_groups(len.div_ceil(WG), max_per_dim)
-    }
-}
-
-/// The kernel's source: one variant.
-pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec::one("embed", SOURCE, (5, 1), size_of::<EmbedParams>())
-        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {
@@ -66,31 +48,26 @@ impl Program {
         types: BufId,
         tables: [BufId; 3],
     ) -> BufId {
-        let out = self.output(name, params.output_len());
         let [word, position, token_type] = tables.map(Slot::read);
-        let slots = vec![
+        let inputs = vec![
             Slot::read(ids),
             Slot::read(types),
             word,
             position,
             token_type,
-            Slot::write(out),
         ];
-        self.push(Step::new(params, slots));
-        out
+        self.push_writing(name, params.output_len(), params, inputs)
     }
 }
 
-impl GpuStep for EmbedParams {
-    fn kernel(&self) -> &'static str {
-        "embed"
-    }
+/// One invocation per output element.
+impl LinearStep for EmbedParams {
+    const KERNEL: &'static str = "embed";
+    const SOURCE: &'static str = include_str!("../../shaders/embed.wgsl");
+    const BINDINGS: (usize, usize) = (5, 1);
+    const WG: u32 = 64;
 
-    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
-        EmbedParams::workgroups(self, max_per_dim)
-    }
-
-    fn loop_iterations(&self, _: &Variants) -> u64 {
-        0
+    fn items(&self) -> u32 {
+        self.tokens.saturating_mul(self.hidden)
     }
 }

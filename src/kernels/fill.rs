@@ -4,13 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
-use super::step::GpuStep;
-
-/// WGSL source, compiled into the binary.
-pub const SOURCE: &str = include_str!("../../shaders/fill.wgsl");
-/// Invocations per workgroup: the shader's `override WG`, set from here.
-pub const WG: u32 = 64;
+use super::step::LinearStep;
 
 /// Parameters of one fill dispatch.
 ///
@@ -39,22 +33,14 @@ impl FillParams {
     }
 }
 
-/// The kernel's source: one variant.
-pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec::one("fill", SOURCE, (0, 1), size_of::<FillParams>())
-        .with_constants(&[("WG", WG as f64)])
-}
+/// One invocation per element.
+impl LinearStep for FillParams {
+    const KERNEL: &'static str = "fill";
+    const SOURCE: &'static str = include_str!("../../shaders/fill.wgsl");
+    const BINDINGS: (usize, usize) = (0, 1);
+    const WG: u32 = 64;
 
-impl GpuStep for FillParams {
-    fn kernel(&self) -> &'static str {
-        "fill"
-    }
-
-    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
-        super::softmax::fold_groups(self.len.div_ceil(WG), max_per_dim)
-    }
-
-    fn loop_iterations(&self, _: &Variants) -> u64 {
-        0
+    fn items(&self) -> u32 {
+        self.len
     }
 }

@@ -2,14 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
-use super::step::GpuStep;
-use crate::program::{BufId, Program, Slot, Step};
-
-/// WGSL source, compiled into the binary.
-pub const SOURCE: &str = include_str!("../../shaders/gelu.wgsl");
-/// Invocations per workgroup: the shader's `override WG`, set from here.
-pub const WG: u32 = 64;
+use super::step::LinearStep;
+use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one GELU dispatch.
 ///
@@ -35,40 +29,23 @@ impl GeluParams {
             ..Default::default()
         }
     }
-
-    /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
-    pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
-        super::softmax::fold_groups(self.len.div_ceil(WG), max_per_dim)
-    }
-}
-
-/// The kernel's source: one variant.
-pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec::one("gelu", SOURCE, (1, 1), size_of::<GeluParams>())
-        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {
     /// Adds the GELU of every element of `x` writing a new buffer named `name`.
     pub fn gelu(&mut self, name: &str, x: BufId) -> BufId {
         let len = self.spec(x).len;
-        let params = GeluParams::new(len as u32);
-        let out = self.output(name, len);
-        self.push(Step::new(params, vec![Slot::read(x), Slot::write(out)]));
-        out
+        self.push_writing(name, len, GeluParams::new(len as u32), vec![Slot::read(x)])
     }
 }
 
-impl GpuStep for GeluParams {
-    fn kernel(&self) -> &'static str {
-        "gelu"
-    }
+impl LinearStep for GeluParams {
+    const KERNEL: &'static str = "gelu";
+    const SOURCE: &'static str = include_str!("../../shaders/gelu.wgsl");
+    const BINDINGS: (usize, usize) = (1, 1);
+    const WG: u32 = 64;
 
-    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
-        GeluParams::workgroups(self, max_per_dim)
-    }
-
-    fn loop_iterations(&self, _: &Variants) -> u64 {
-        0
+    fn items(&self) -> u32 {
+        self.len
     }
 }

@@ -2,14 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::spec::{KernelSpec, Variants};
-use super::step::GpuStep;
-use crate::program::{BufId, Program, Slot, Step};
-
-/// WGSL source, compiled into the binary.
-pub const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
-/// Invocations per workgroup (one per row); keep in sync with `WG`.
-pub const WG: u32 = 64;
+use super::step::LinearStep;
+use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one LayerNorm dispatch.
 ///
@@ -33,17 +27,6 @@ impl LayerNormParams {
     pub fn output_len(&self) -> usize {
         self.rows as usize * self.cols as usize
     }
-
-    /// Workgroups to dispatch, folded into y when x would exceed `max_per_dim`.
-    pub fn workgroups(&self, max_per_dim: u32) -> [u32; 3] {
-        super::softmax::fold_groups(self.rows.div_ceil(WG), max_per_dim)
-    }
-}
-
-/// The kernel's source: one variant.
-pub fn spec(_: &Variants) -> KernelSpec {
-    KernelSpec::one("layer_norm", SOURCE, (4, 1), size_of::<LayerNormParams>())
-        .with_constants(&[("WG", WG as f64)])
 }
 
 impl Program {
@@ -62,29 +45,28 @@ impl Program {
             has_residual: residual.is_some() as u32,
             ..params
         };
-        let out = self.output(name, params.output_len());
-        let slots = vec![
+        let inputs = vec![
             Slot::read(x),
             Slot::optional(residual),
             Slot::read(gamma),
             Slot::read(beta),
-            Slot::write(out),
         ];
-        self.push(Step::new(params, slots));
-        out
+        self.push_writing(name, params.output_len(), params, inputs)
     }
 }
 
-impl GpuStep for LayerNormParams {
-    fn kernel(&self) -> &'static str {
-        "layer_norm"
+/// One invocation per row, three passes over its values.
+impl LinearStep for LayerNormParams {
+    const KERNEL: &'static str = "layer_norm";
+    const SOURCE: &'static str = include_str!("../../shaders/layer_norm.wgsl");
+    const BINDINGS: (usize, usize) = (4, 1);
+    const WG: u32 = 64;
+
+    fn items(&self) -> u32 {
+        self.rows
     }
 
-    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
-        LayerNormParams::workgroups(self, max_per_dim)
-    }
-
-    fn loop_iterations(&self, _: &Variants) -> u64 {
+    fn loops_per_item(&self) -> u64 {
         3 * self.cols as u64
     }
 }

@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::spec::{DeviceCaps, KernelSpec, Variants};
 use super::step::{GpuStep, ParamsBytes};
-use crate::program::{BufId, Program, Slot, Step};
+use crate::program::{BufId, Program, Slot};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
@@ -276,15 +276,8 @@ impl Program {
             has_bias: bias.is_some() as u32,
             ..params
         };
-        let out = self.output(name, params.output_len());
-        let slots = vec![
-            Slot::read(a),
-            Slot::read(b),
-            Slot::optional(bias),
-            Slot::write(out),
-        ];
-        self.push(Step::new(params, slots));
-        out
+        let inputs = vec![Slot::read(a), Slot::read(b), Slot::optional(bias)];
+        self.push_writing(name, params.output_len(), params, inputs)
     }
 }
 

@@ -20,17 +20,18 @@ pub mod spec;
 pub mod step;
 
 pub use spec::{Binding, DeviceCaps, KernelSpec, Variants};
-pub use step::{Dispatch, GpuStep};
+pub use step::{Dispatch, GpuStep, LinearStep, linear_spec};
 
-/// Every kernel, one registration line each: the spec of the variant `Variants` chooses.
+/// Every kernel, one registration line each: the spec of the variant `Variants` chooses
+/// (`linear_spec` makes a [`LinearStep`] kernel's from its impl).
 pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     matmul::spec,
     softmax::spec,
     flash::spec,
     attention_weights::spec,
-    head_mean::spec,
-    embed::spec,
-    layer_norm::spec,
-    gelu::spec,
-    fill::spec,
+    linear_spec::<head_mean::HeadMeanParams>,
+    linear_spec::<embed::EmbedParams>,
+    linear_spec::<layer_norm::LayerNormParams>,
+    linear_spec::<gelu::GeluParams>,
+    linear_spec::<fill::FillParams>,
 ];

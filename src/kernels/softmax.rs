@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::spec::{DeviceCaps, KernelSpec, Variants};
 use super::step::GpuStep;
-use crate::program::{BufId, Program, Slot, Step};
+use crate::program::{BufId, Program, Slot};
 
 /// WGSL source, compiled into the binary.
 pub const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
@@ -145,18 +145,7 @@ impl SoftmaxParams {
             SoftmaxVariant::PerRow => self.total_rows().div_ceil(WG),
             SoftmaxVariant::Subgroup => self.total_rows(),
         };
-        fold_groups(groups, max_per_dim)
-    }
-}
-
-/// Spreads `groups` one-dimensional workgroups over x and y so neither exceeds `max_per_dim`
-/// (the kernels recover the flat index as `gid.x + gid.y · num_workgroups.x · WG`, or, with a
-/// row per workgroup, `wid.x + wid.y · num_workgroups.x`).
-pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
-    if groups <= max_per_dim {
-        [groups, 1, 1]
-    } else {
-        [max_per_dim, groups.div_ceil(max_per_dim), 1]
+        super::step::fold_groups(groups, max_per_dim)
     }
 }
 
@@ -194,15 +183,13 @@ impl Program {
             has_padding: padding.is_some() as u32,
             ..params
         };
-        let out = self.output(name, params.total_rows() as usize * params.cols as usize);
-        let slots = vec![
+        let len = params.total_rows() as usize * params.cols as usize;
+        let inputs = vec![
             Slot::read(scores),
             Slot::optional(mask),
             Slot::optional(padding),
-            Slot::write(out),
         ];
-        self.push(Step::new(params, slots));
-        out
+        self.push_writing(name, len, params, inputs)
     }
 }
 

@@ -6,7 +6,7 @@
 //! ([`Step::slots`](crate::program::Step::slots)) in order, so a kernel's binding order is
 //! written once, in its builder.
 
-use super::spec::Variants;
+use super::spec::{KernelSpec, Variants};
 
 /// One dispatch: the params uniform's bytes and the workgroups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +66,65 @@ pub trait GpuStep: ParamsBytes {
         max_z: u32,
     ) -> Vec<Dispatch> {
         z_split(self, groups, max_z)
+    }
+}
+
+/// A kernel of one variant whose invocations each take one item (an element or a row),
+/// [`LinearStep::WG`] to a workgroup, folded into y beyond the device's per-dimension limit:
+/// its [`GpuStep`] and its [`KernelSpec`] ([`linear_spec`]) follow from these facts (gelu,
+/// layer_norm, embed, head_mean, fill).
+pub trait LinearStep: bytemuck::Pod {
+    /// The kernel's name in the [`REGISTRY`](super::REGISTRY), and its WGSL entry point.
+    const KERNEL: &'static str;
+    /// Its WGSL, compiled into the binary.
+    const SOURCE: &'static str;
+    /// Read-only and read-write storage buffers it binds after the params uniform.
+    const BINDINGS: (usize, usize);
+    /// Invocations per workgroup: the shader's `override WG` (set from here by the spec).
+    const WG: u32;
+    /// Items of the step, one invocation each.
+    fn items(&self) -> u32;
+    /// Loop iterations of one invocation (checked against llvmpipe's cap).
+    fn loops_per_item(&self) -> u64 {
+        0
+    }
+}
+
+impl<T: LinearStep> GpuStep for T {
+    fn kernel(&self) -> &'static str {
+        T::KERNEL
+    }
+
+    fn workgroups(&self, _: &Variants, max_per_dim: u32) -> [u32; 3] {
+        fold_groups(self.items().div_ceil(T::WG), max_per_dim)
+    }
+
+    fn loop_iterations(&self, _: &Variants) -> u64 {
+        self.loops_per_item()
+    }
+}
+
+/// The spec of a [`LinearStep`] kernel: its one variant, with the shader's `WG` set.
+pub fn linear_spec<T: LinearStep>(_: &Variants) -> KernelSpec {
+    KernelSpec::one(T::KERNEL, T::SOURCE, T::BINDINGS, size_of::<T>())
+        .with_constants(WorkgroupSize::<T>::CONSTANTS)
+}
+
+/// Holds a [`LinearStep`]'s override constants as a `'static` slice (a generic constant).
+struct WorkgroupSize<T>(std::marker::PhantomData<T>);
+
+impl<T: LinearStep> WorkgroupSize<T> {
+    const CONSTANTS: &'static [(&'static str, f64)] = &[("WG", T::WG as f64)];
+}
+
+/// Spreads `groups` one-dimensional workgroups over x and y so neither exceeds `max_per_dim`
+/// (the kernels recover the flat index as `gid.x + gid.y · num_workgroups.x · WG`, or, with a
+/// row per workgroup, `wid.x + wid.y · num_workgroups.x`).
+pub fn fold_groups(groups: u32, max_per_dim: u32) -> [u32; 3] {
+    if groups <= max_per_dim {
+        [groups, 1, 1]
+    } else {
+        [max_per_dim, groups.div_ceil(max_per_dim), 1]
     }
 }
 
