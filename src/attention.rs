@@ -5,6 +5,7 @@
 //! Convention (as in the seed tutorial): matrices multiply from the right, Q = X·W_Q, so W_Q and
 //! W_K are d_model×d_k, W_V is d_model×d_v and the optional W_O is d_v×d_out.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
@@ -358,15 +359,23 @@ impl Plan {
         })
     }
 
-    /// The input data of a [`Plan::row_block`] plan for `rows`.
+    /// The input data of a [`Plan::row_block`] plan for `rows`: borrowed where every block
+    /// reads the same, and the block's own rows of X copied, so that what is computed from
+    /// them is not kept between blocks (see `gpu::row_blocks`).
     pub fn row_block_input_data<'a>(
         &self,
         problem: &'a Attention,
         rows: std::ops::Range<usize>,
-    ) -> Vec<&'a [f32]> {
+    ) -> Vec<Cow<'a, [f32]>> {
         let d_model = self.dims.d_model;
-        let mut data = self.input_data(problem);
-        data.push(&problem.x.data[rows.start * d_model..rows.end * d_model]);
+        let mut data: Vec<_> = self
+            .input_data(problem)
+            .into_iter()
+            .map(Cow::Borrowed)
+            .collect();
+        data.push(Cow::Owned(
+            problem.x.data[rows.start * d_model..rows.end * d_model].to_vec(),
+        ));
         data
     }
 

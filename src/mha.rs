@@ -8,6 +8,7 @@
 //! = concat(heads)·W_oᵀ + b_o. One deliberate difference: a query whose every key is masked gets
 //! zero weights (PyTorch returns NaN there).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
@@ -351,15 +352,16 @@ impl MhaDims {
 
 /// The program for one [`MhaProblem`] (or a block of its query rows), its input data, and where
 /// the results are.
-pub struct MhaPlan {
+pub struct MhaPlan<'a> {
     /// The sizes of the whole problem.
     pub dims: MhaDims,
     /// The query rows this program computes (0..L unless built by [`MhaPlan::for_rows`]).
     pub rows: Range<usize>,
     /// The dispatches.
     pub program: Program,
-    /// Data for the program's inputs, in declaration order.
-    pub input_data: Vec<Vec<f32>>,
+    /// Data for the program's inputs, in declaration order: borrowed from the problem where
+    /// every block of rows reads the same, owned where cut to the block's rows.
+    pub input_data: Vec<Cow<'a, [f32]>>,
     /// (N, L, E) output.
     pub output: BufId,
     /// (N, heads, L, S) weights.
@@ -371,9 +373,9 @@ pub struct MhaPlan {
     pub output_no_weights: BufId,
 }
 
-impl MhaPlan {
+impl<'a> MhaPlan<'a> {
     /// Builds the program for `problem` (whose [`MhaProblem::dims`] must have succeeded).
-    pub fn new(problem: &MhaProblem, dims: MhaDims) -> Self {
+    pub fn new(problem: &'a MhaProblem, dims: MhaDims) -> Self {
         Self::for_rows(problem, dims, 0..dims.l)
     }
 
@@ -382,7 +384,7 @@ impl MhaPlan {
     /// whole query as its key and value), the causal diagonal moved by `rows.start`. Its output
     /// and weights are (…, rows.len(), ·): those rows of the whole problem's. For weights too
     /// large for one buffer (see `selfattn mha`).
-    pub fn for_rows(problem: &MhaProblem, dims: MhaDims, rows: Range<usize>) -> Self {
+    pub fn for_rows(problem: &'a MhaProblem, dims: MhaDims, rows: Range<usize>) -> Self {
         assert!(
             !rows.is_empty() && rows.end <= dims.l,
             "query rows {rows:?} not within 0..{}",
@@ -399,8 +401,8 @@ impl MhaPlan {
         let l = rows.len();
         let w = &problem.weights;
         let mut p = Program::default();
-        let mut data: Vec<Vec<f32>> = Vec::new();
-        let mut input = |p: &mut Program, name: &str, values: Vec<f32>| {
+        let mut data: Vec<Cow<'a, [f32]>> = Vec::new();
+        let mut input = |p: &mut Program, name: &str, values: Cow<'a, [f32]>| {
             let id = p.input(name, values.len());
             data.push(values);
             id
@@ -409,44 +411,44 @@ impl MhaPlan {
         let query = input(
             &mut p,
             "query",
-            cut_rows(&problem.query.data, dims.l, e, &rows),
+            cut_rows(&problem.query.data, dims.l, e, &rows).into(),
         );
         let key = match &problem.key {
-            Some(k) => input(&mut p, "key", k.data.clone()),
+            Some(k) => input(&mut p, "key", Cow::Borrowed(&k.data)),
             None if whole => query,
-            None => input(&mut p, "key", problem.query.data.clone()),
+            None => input(&mut p, "key", Cow::Borrowed(&problem.query.data)),
         };
         let value = match &problem.value {
-            Some(v) => input(&mut p, "value", v.data.clone()),
+            Some(v) => input(&mut p, "value", Cow::Borrowed(&v.data)),
             None => key,
         };
-        let wq = input(&mut p, "W_q", w.wq.clone());
-        let wk = input(&mut p, "W_k", w.wk.clone());
-        let wv = input(&mut p, "W_v", w.wv.clone());
+        let wq = input(&mut p, "W_q", Cow::Borrowed(&w.wq));
+        let wk = input(&mut p, "W_k", Cow::Borrowed(&w.wk));
+        let wv = input(&mut p, "W_v", Cow::Borrowed(&w.wv));
         let [bq, bk, bv] = match &w.in_bias {
             Some([bq, bk, bv]) => [
-                Some(input(&mut p, "b_q", bq.clone())),
-                Some(input(&mut p, "b_k", bk.clone())),
-                Some(input(&mut p, "b_v", bv.clone())),
+                Some(input(&mut p, "b_q", Cow::Borrowed(bq))),
+                Some(input(&mut p, "b_k", Cow::Borrowed(bk))),
+                Some(input(&mut p, "b_v", Cow::Borrowed(bv))),
             ],
             None => [None, None, None],
         };
-        let wo = input(&mut p, "out_proj.weight", w.wo.clone());
+        let wo = input(&mut p, "out_proj.weight", Cow::Borrowed(&w.wo));
         let bo = w
             .out_bias
             .as_ref()
-            .map(|b| input(&mut p, "out_proj.bias", b.clone()));
+            .map(|b| input(&mut p, "out_proj.bias", Cow::Borrowed(b)));
         let attn_mask = problem.attn_mask.as_ref().map(|m| {
             input(
                 &mut p,
                 "attn_mask",
-                cut_rows(&m.array.data, dims.l, s, &rows),
+                cut_rows(&m.array.data, dims.l, s, &rows).into(),
             )
         });
         let padding = problem
             .key_padding_mask
             .as_ref()
-            .map(|m| input(&mut p, "key_padding_mask", m.array.data.clone()));
+            .map(|m| input(&mut p, "key_padding_mask", Cow::Borrowed(&m.array.data)));
 
         // Projections, all heads at once: (N·L, in) · Wᵀ + b.
         let q = p.matmul("q", MatmulParams::transposed_b(n * l, e, e), query, wq, bq);

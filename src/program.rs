@@ -187,13 +187,24 @@ impl Program {
 impl Program {
     /// Which steps must run to produce every buffer in `want` (the others are skipped).
     pub fn needed_steps(&self, want: &[BufId]) -> Vec<bool> {
+        self.needed_steps_given(want, &vec![false; self.buffers.len()])
+    }
+
+    /// Which steps must run to produce every buffer in `want` when the buffers marked
+    /// `available` (one flag per buffer) already hold their values: a step runs only for an
+    /// output that is wanted, or read by a step that runs, and not available.
+    pub fn needed_steps_given(&self, want: &[BufId], available: &[bool]) -> Vec<bool> {
         let mut needed_buffers = vec![false; self.buffers.len()];
         for id in want {
             needed_buffers[id.0] = true;
         }
         let mut needed = vec![false; self.steps.len()];
         for (i, step) in self.steps.iter().enumerate().rev() {
-            if step.outs().iter().any(|id| needed_buffers[id.0]) {
+            if step
+                .outs()
+                .iter()
+                .any(|id| needed_buffers[id.0] && !available[id.0])
+            {
                 needed[i] = true;
                 for id in step.reads() {
                     needed_buffers[id.0] = true;
@@ -221,5 +232,13 @@ mod tests {
         assert_eq!(p.needed_steps(&[c]), [true, false, true]);
         assert_eq!(p.needed_steps(&[b]), [false, true, false]);
         assert_eq!(p.spec(c).len, 4);
+        // With `a` already computed, only `c` runs for `c`.
+        let mut available = vec![false; p.buffers.len()];
+        available[a.0] = true;
+        assert_eq!(p.needed_steps_given(&[c], &available), [false, false, true]);
+        assert_eq!(
+            p.needed_steps_given(&[a, c], &available),
+            [false, false, true]
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! (…, L, S); `is_causal` is a top-left aligned lower triangle; `scale` defaults to 1/√E. A query
 //! whose every key is masked gets zero weights and a zero output.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
@@ -183,7 +184,7 @@ fn expand_mask(mask: &Mask, dims: &SdpaDims, rows: &Range<usize>) -> Result<(Vec
 }
 
 /// The program for one [`SdpaProblem`], or for a block of its query rows.
-pub struct SdpaPlan {
+pub struct SdpaPlan<'a> {
     /// The sizes of the whole problem.
     pub dims: SdpaDims,
     /// The query rows this program computes (all of them, 0..L, unless built by
@@ -191,8 +192,9 @@ pub struct SdpaPlan {
     pub rows: Range<usize>,
     /// The dispatches.
     pub program: Program,
-    /// Input data in declaration order.
-    pub input_data: Vec<Vec<f32>>,
+    /// Input data in declaration order: borrowed from the problem where every block of rows
+    /// reads the same (k, v), owned where cut to the block's rows (q, the mask).
+    pub input_data: Vec<Cow<'a, [f32]>>,
     /// (…, L, Ev).
     pub output: BufId,
     /// (…, L, S).
@@ -208,9 +210,9 @@ pub struct SdpaPlan {
     pub fused_weights: BufId,
 }
 
-impl SdpaPlan {
+impl<'a> SdpaPlan<'a> {
     /// Builds the program (after [`SdpaProblem::dims`] succeeded).
-    pub fn new(problem: &SdpaProblem, dims: SdpaDims) -> Result<Self> {
+    pub fn new(problem: &'a SdpaProblem, dims: SdpaDims) -> Result<Self> {
         let all = 0..dims.l;
         Self::for_rows(problem, dims, all)
     }
@@ -219,7 +221,7 @@ impl SdpaPlan {
     /// those rows, the causal diagonal moved by `rows.start`. Its output and weights are
     /// (…, rows.len(), ·): the rows of the whole problem's, computed exactly as it would.
     /// For weights too large for one buffer (see `selfattn sdpa`).
-    pub fn for_rows(problem: &SdpaProblem, dims: SdpaDims, rows: Range<usize>) -> Result<Self> {
+    pub fn for_rows(problem: &'a SdpaProblem, dims: SdpaDims, rows: Range<usize>) -> Result<Self> {
         if rows.is_empty() || rows.end > dims.l {
             return Err(Error::Usage(format!(
                 "query rows {rows:?} are not within 0..{}",
@@ -228,8 +230,8 @@ impl SdpaPlan {
         }
         let row_offset = rows.start as i32;
         let mut p = Program::default();
-        let mut data = Vec::new();
-        let mut input = |p: &mut Program, name: &str, values: Vec<f32>| {
+        let mut data: Vec<Cow<'a, [f32]>> = Vec::new();
+        let mut input = |p: &mut Program, name: &str, values: Cow<'a, [f32]>| {
             let id = p.input(name, values.len());
             data.push(values);
             id
@@ -237,16 +239,16 @@ impl SdpaPlan {
         let q = input(
             &mut p,
             "q",
-            cut_rows(&problem.q.data, dims.l, dims.e, &rows),
+            cut_rows(&problem.q.data, dims.l, dims.e, &rows).into(),
         );
-        let k = input(&mut p, "k", problem.k.data.clone());
-        let v = input(&mut p, "v", problem.v.data.clone());
+        let k = input(&mut p, "k", Cow::Borrowed(&problem.k.data));
+        let v = input(&mut p, "v", Cow::Borrowed(&problem.v.data));
         let mut varies = false;
         let mask = match &problem.attn_mask {
             Some(m) => {
                 let (values, per_batch) = expand_mask(m, &dims, &rows)?;
                 varies = per_batch;
-                Some(input(&mut p, "attn_mask", values))
+                Some(input(&mut p, "attn_mask", values.into()))
             }
             None => None,
         };

@@ -29,11 +29,11 @@ use selfattn::cpu;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::execute;
 use selfattn::kernels::softmax::{MASKED, MASKED_BELOW};
-use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
+use selfattn::mha::{MhaDims, MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{Array, Mask};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::BufId;
-use selfattn::sdpa::{SdpaPlan, SdpaProblem};
+use selfattn::sdpa::{SdpaDims, SdpaPlan, SdpaProblem};
 
 /// Largest allowed |row sum − 1| of the GPU weights (0 for fully masked rows).
 const ROW_SUM_TOLERANCE: f64 = 1e-5;
@@ -372,7 +372,9 @@ fn mha_cases() -> impl Strategy<Value = MhaCase> {
 /// One MHA problem run on both executors.
 struct MhaRun {
     problem: MhaProblem,
-    plan: MhaPlan,
+    dims: MhaDims,
+    /// The output's, the head-mean weights' and the per-head weights' shapes.
+    shapes: [Vec<usize>; 3],
     /// GPU output, head-mean weights, per-head weights.
     gpu: [Vec<f32>; 3],
     /// The CPU executor's values of the same three buffers.
@@ -465,9 +467,16 @@ fn run_mha(ctx: &GpuContext, kernels: &TestKernels, problem: MhaProblem) -> Resu
             }
         }
     }
+    let shapes = [
+        plan.output_shape(),
+        plan.weights_shape(false),
+        plan.weights_shape(true),
+    ];
+    drop(plan);
     Ok(MhaRun {
         problem,
-        plan,
+        dims,
+        shapes,
         gpu,
         cpu,
     })
@@ -588,15 +597,15 @@ fn naive_mha(p: &MhaProblem) -> (Vec<f64>, Vec<f64>) {
 /// Every check of one MHA run; returns how many (batch, head, query) rows were fully masked.
 fn verify_mha(run: &MhaRun) -> Result<usize, String> {
     let p = &run.problem;
-    let plan = &run.plan;
-    let d = plan.dims;
+    let d = run.dims;
     let (n, heads, l, s, e) = (d.n, d.heads, d.l, d.s, d.e);
 
     // 1. GPU against the CPU executor.
+    let [output, mean, per_head] = run.shapes.clone();
     let shapes = [
-        (Stage::Output, plan.output_shape()),
-        (Stage::Weights, plan.weights_shape(false)),
-        (Stage::Weights, plan.weights_shape(true)),
+        (Stage::Output, output),
+        (Stage::Weights, mean),
+        (Stage::Weights, per_head),
     ];
     for (values, (_, shape)) in run.gpu.iter().zip(&shapes) {
         let len: usize = shape.iter().product();
@@ -1077,7 +1086,9 @@ fn naive_sdpa(p: &SdpaProblem) -> (Vec<f64>, Vec<f64>) {
 
 struct SdpaRun {
     problem: SdpaProblem,
-    plan: SdpaPlan,
+    dims: SdpaDims,
+    /// The output's and the weights' shapes.
+    shapes: [Vec<usize>; 2],
     /// GPU output and weights.
     gpu: [Vec<f32>; 2],
     /// CPU executor output and weights.
@@ -1109,9 +1120,12 @@ fn run_sdpa(
     )?;
     check_fused(ctx, kernels, &plan, &cpu)?;
     check_row_blocks(&problem, &dims, &cpu)?;
+    let shapes = [plan.output_shape(), plan.weights_shape()];
+    drop(plan);
     Ok(SdpaRun {
         problem,
-        plan,
+        dims,
+        shapes,
         gpu,
         cpu,
     })
@@ -1206,11 +1220,9 @@ fn check_row_blocks(
 /// Every check of one SDPA run; returns how many query rows were fully masked.
 fn verify_sdpa(run: &SdpaRun) -> Result<usize, String> {
     let p = &run.problem;
-    let d = &run.plan.dims;
-    let shapes = [
-        (Stage::Output, run.plan.output_shape()),
-        (Stage::Weights, run.plan.weights_shape()),
-    ];
+    let d = &run.dims;
+    let [output, weights] = run.shapes.clone();
+    let shapes = [(Stage::Output, output), (Stage::Weights, weights)];
     let comparisons: Vec<Comparison> = shapes
         .iter()
         .zip(run.gpu.iter().zip(&run.cpu))

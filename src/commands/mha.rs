@@ -10,7 +10,6 @@ use selfattn::mha::{MhaPlan, MhaProblem, MhaWeights};
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::state_dict::StateDict;
 use selfattn::viewer::{ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
-use std::borrow::Cow;
 
 use super::Outcome;
 use super::html;
@@ -166,7 +165,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
         }
         Ok(RowBlock {
             program: plan.program,
-            inputs: plan.input_data.into_iter().map(Cow::Owned).collect(),
+            inputs: plan.input_data,
             ids,
             rows,
         })

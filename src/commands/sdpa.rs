@@ -10,7 +10,6 @@ use selfattn::heatmap::Colormap;
 use selfattn::npy::{BoolMask, read_array, read_mask};
 use selfattn::sdpa::{SdpaPlan, SdpaProblem};
 use selfattn::viewer::{ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
-use std::borrow::Cow;
 
 use super::Outcome;
 use super::html;
@@ -112,7 +111,7 @@ pub fn sdpa(args: &SdpaArgs) -> Result<Outcome> {
         }
         Ok(RowBlock {
             program: plan.program,
-            inputs: plan.input_data.into_iter().map(Cow::Owned).collect(),
+            inputs: plan.input_data,
             ids,
             rows,
         })

@@ -356,19 +356,16 @@ pub fn draw(
     let maps = &maps;
     let image = if maps.panels.len() == 1 {
         heatmap::render(&HeatmapSpec {
-            values: maps.panels[0].1,
-            rows: maps.rows,
-            cols: maps.cols,
-            row_labels: &maps.row_labels,
-            col_labels: &maps.col_labels,
             title,
-            x_label: "Key",
-            y_label: "Query",
-            colorbar_label: "Attention Weight",
             cmap,
-            range: None,
-            annotate: None,
             hide: Some(&hide),
+            ..HeatmapSpec::new(
+                maps.panels[0].1,
+                maps.rows,
+                maps.cols,
+                &maps.row_labels,
+                &maps.col_labels,
+            )
         })?
     } else {
         let panels: Vec<Panel> = maps
@@ -380,21 +377,16 @@ pub fn draw(
             })
             .collect();
         heatmap::render_figure(&FigureSpec {
-            panels: &panels,
-            rows: maps.rows,
-            cols: maps.cols,
-            row_labels: &maps.row_labels,
-            col_labels: &maps.col_labels,
-            columns: None,
             title,
-            x_label: "Key",
-            y_label: "Query",
-            colorbar_label: "Attention Weight",
             cmap,
-            range: None,
-            annotate: None,
             hide: Some(&hide),
-            max_width: None,
+            ..FigureSpec::new(
+                &panels,
+                maps.rows,
+                maps.cols,
+                &maps.row_labels,
+                &maps.col_labels,
+            )
         })?
     };
     image.save_png(path)?;

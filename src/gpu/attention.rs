@@ -1,6 +1,5 @@
 //! Single-head attention on the GPU: runs a [`Plan`] and returns the requested stages.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::attention::{Attention, Plan, Stage};
@@ -92,11 +91,7 @@ pub fn attention_in_row_blocks(
         let plan = Plan::row_block(dims, problem.causal, has_wo, rows.clone());
         Ok(RowBlock {
             ids: want.iter().map(|s| plan.stages[s]).collect(),
-            inputs: plan
-                .row_block_input_data(problem, rows.clone())
-                .into_iter()
-                .map(Cow::Borrowed)
-                .collect(),
+            inputs: plan.row_block_input_data(problem, rows.clone()),
             program: plan.program,
             rows,
         })

@@ -7,6 +7,7 @@
 //! shows up as NaN in the comparison. wgpu's validation and out-of-memory errors are
 //! captured with error scopes and returned, never panicked on.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -15,6 +16,7 @@ use crate::program::{BufId, Program, Slot};
 use super::GpuContext;
 use super::buffers::{POISON, output, read_back, staging, uniform_bytes, upload};
 use super::kernel::{Kernel, check_groups};
+use super::resident::{Resident, keys};
 use crate::kernels::fill::FillParams;
 use crate::kernels::flash::FlashVariant;
 use crate::kernels::matmul::MatmulVariant;
@@ -119,9 +121,48 @@ pub fn execute(
     inputs: &[&[f32]],
     want: &[BufId],
 ) -> Result<(Vec<Vec<f32>>, Timings)> {
+    run_scoped(
+        ctx,
+        kernels,
+        program,
+        (inputs, &[]),
+        want,
+        &mut Resident::default(),
+    )
+}
+
+/// As [`execute`], for one of several programs that share work: the borrowed inputs (the same
+/// data in every execution, borrowed for `'a`), and every step computed from them alone, are
+/// bound from `resident` when an earlier execution left them there, and left there for the
+/// next one (see [`Resident`]); the owned inputs are this program's own.
+pub fn execute_resident<'a>(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    program: &Program,
+    inputs: &[Cow<'a, [f32]>],
+    want: &[BufId],
+    resident: &mut Resident<'a>,
+) -> Result<(Vec<Vec<f32>>, Timings)> {
+    let shared: Vec<bool> = inputs
+        .iter()
+        .map(|data| matches!(data, Cow::Borrowed(_)))
+        .collect();
+    let inputs: Vec<&[f32]> = inputs.iter().map(|data| &data[..]).collect();
+    run_scoped(ctx, kernels, program, (&inputs, &shared), want, resident)
+}
+
+/// Runs the program inside wgpu error scopes, turning what they catch into errors.
+fn run_scoped(
+    ctx: &GpuContext,
+    kernels: &Kernels,
+    program: &Program,
+    inputs: (&[&[f32]], &[bool]),
+    want: &[BufId],
+    resident: &mut Resident<'_>,
+) -> Result<(Vec<Vec<f32>>, Timings)> {
     let oom = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let result = record_and_run(ctx, kernels, program, inputs, want);
+    let result = record_and_run(ctx, kernels, program, inputs, want, resident);
     let validation_error = pollster::block_on(validation.pop());
     let oom_error = pollster::block_on(oom.pop());
     if let Some(err) = validation_error.or(oom_error) {
@@ -203,12 +244,26 @@ fn record_and_run(
     ctx: &GpuContext,
     kernels: &Kernels,
     program: &Program,
-    inputs: &[&[f32]],
+    (inputs, shared): (&[&[f32]], &[bool]),
     want: &[BufId],
+    resident: &mut Resident<'_>,
 ) -> Result<(Vec<Vec<f32>>, Timings)> {
     let mut timings = Timings::default();
     let start = Instant::now();
-    let needed = program.needed_steps(want);
+    // What an earlier execution left on the device, and which steps that spares.
+    let keys = keys(program, inputs, shared);
+    let kept: Vec<Option<&wgpu::Buffer>> = keys
+        .iter()
+        .map(|key| key.as_deref().and_then(|key| resident.get(key)))
+        .collect();
+    let available: Vec<bool> = kept.iter().map(Option::is_some).collect();
+    let needed = program.needed_steps_given(want, &available);
+    let reused_steps = program
+        .needed_steps(want)
+        .iter()
+        .zip(&needed)
+        .filter(|(without, with)| **without && !**with)
+        .count();
 
     // Which buffers the needed steps write.
     let mut produced = vec![false; program.buffers.len()];
@@ -278,16 +333,18 @@ fn record_and_run(
         check_groups(&ctx.limits, &program.spec(*id).name, *g)?;
     }
 
-    // Allocate: inputs uploaded, outputs of needed steps left for the poison.
+    // Allocate: kept buffers bound again, inputs uploaded, outputs of needed steps left for
+    // the poison.
     let mut next_input = inputs.iter();
     let mut buffers: Vec<Option<wgpu::Buffer>> = Vec::with_capacity(program.buffers.len());
+    let mut reused_inputs = 0;
     for (i, spec) in program.buffers.iter().enumerate() {
-        buffers.push(if spec.input {
-            Some(upload(
-                ctx,
-                &spec.name,
-                next_input.next().expect("checked"),
-            )?)
+        let data = spec.input.then(|| next_input.next().expect("checked"));
+        buffers.push(if let Some(buffer) = kept[i] {
+            reused_inputs += usize::from(spec.input);
+            Some(buffer.clone())
+        } else if let Some(data) = data {
+            Some(upload(ctx, &spec.name, data)?)
         } else if produced[i] {
             Some(output(ctx, &spec.name, spec.len)?)
         } else {
@@ -295,6 +352,11 @@ fn record_and_run(
         });
     }
     let get = |id: BufId| buffers[id.0].as_ref().expect("needed buffer allocated");
+    let used: Vec<_> = keys
+        .iter()
+        .zip(&buffers)
+        .filter_map(|(key, buffer)| Some((key.clone()?, buffer.clone()?)))
+        .collect();
     // Bound in place of an absent bias or mask (the params say it is not read).
     let absent = upload(ctx, "absent input", &[])?;
 
@@ -406,5 +468,6 @@ fn record_and_run(
             timings.kernels = Some(Duration::from_nanos(ns as u64));
         }
     }
+    resident.keep(used, reused_steps, reused_inputs);
     Ok((values, timings))
 }

@@ -6,6 +6,7 @@ pub mod buffers;
 pub mod context;
 pub mod execute;
 pub mod kernel;
+pub mod resident;
 pub mod row_blocks;
 
 pub use context::{AdapterChoice, BackendChoice, GpuContext};

@@ -1,6 +1,9 @@
 //! Attention whose weights do not fit one buffer, computed in blocks of query rows: one program
 //! and one submission per block, so no buffer is larger than one block's, and each block's rows
-//! stacked into the whole tensors on the host. `run` (single head), `mha` and `sdpa` all go
+//! stacked into the whole tensors on the host. What every block shares (the borrowed inputs:
+//! X, the weights, keys and values; and what is computed from them alone, such as the K and V
+//! projections) is uploaded and computed once and stays on the device between blocks
+//! ([`Resident`]). `run` (single head), `mha` and `sdpa` all go
 //! through [`run_row_blocks`]; a problem builds its blocks (`attention::Plan::row_block`,
 //! `SdpaPlan::for_rows`, `MhaPlan::for_rows`) and says how each wanted tensor is shaped.
 
@@ -12,13 +15,16 @@ use crate::error::Result;
 use crate::program::{BufId, Program};
 
 use super::GpuContext;
-use super::execute::{Kernels, Timings, execute};
+use super::execute::{Kernels, Timings, execute_resident};
+use super::resident::Resident;
 
 /// A program computing the query rows `rows` of every wanted tensor.
 pub struct RowBlock<'a> {
     /// The dispatches.
     pub program: Program,
-    /// Its input data, in declaration order: borrowed where every block reads the same.
+    /// Its input data, in declaration order: borrowed where every block reads the same (kept
+    /// on the device for the next block, with what is computed from it alone), owned where the
+    /// data is this block's own (its query rows, its rows of a mask).
     pub inputs: Vec<Cow<'a, [f32]>>,
     /// The buffer holding each wanted tensor's rows, in the order of the shapes asked for.
     pub ids: Vec<BufId>,
@@ -41,6 +47,8 @@ pub struct Assembled {
     pub timings: Timings,
     /// CPU reference time, summed over the blocks.
     pub cpu_time: Duration,
+    /// GPU steps not run again because an earlier block left their outputs on the device.
+    pub reused_steps: usize,
 }
 
 /// Runs `blocks` one after another on `ctx` and stacks their rows into whole tensors shaped
@@ -60,10 +68,18 @@ pub fn run_row_blocks<'a>(
     let mut timings = Timings::default();
     let mut cpu_time = Duration::ZERO;
     let mut first = true;
+    let mut resident = Resident::default();
     for block in blocks {
         let block = block?;
+        let (mut gpu, t) = execute_resident(
+            ctx,
+            kernels,
+            &block.program,
+            &block.inputs,
+            &block.ids,
+            &mut resident,
+        )?;
         let inputs: Vec<&[f32]> = block.inputs.iter().map(|v| &v[..]).collect();
-        let (mut gpu, t) = execute(ctx, kernels, &block.program, &inputs, &block.ids)?;
         timings.upload += t.upload;
         timings.gpu += t.gpu;
         timings.read_back += t.read_back;
@@ -96,6 +112,7 @@ pub fn run_row_blocks<'a>(
         reference: cpu_values,
         timings,
         cpu_time,
+        reused_steps: resident.reused_steps(),
     })
 }
 
