@@ -2,7 +2,7 @@
 //! attentions saved and drawn (one head, one layer's heads, or every layer × head).
 
 use super::say;
-use super::summary::{gpu_phases, say_times, verdict};
+use super::summary::{CheckLine, gpu_phases, say_checks, say_times, verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -343,10 +343,15 @@ fn check(
             compare_shaped(stage, v, &shape, &reference[id.0], tolerance),
         ));
     }
-    say!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e} (padded batch shapes):");
-    for (name, c) in &checks {
-        say!("  {name:<18} {c}");
-    }
+    let lines: Vec<CheckLine> = checks
+        .iter()
+        .map(|(name, comparison)| CheckLine {
+            name: Some(name),
+            comparison,
+            note: None,
+        })
+        .collect();
+    say_checks("", tolerance, " (padded batch shapes)", &lines);
     checks
 }
 

@@ -1,6 +1,6 @@
 //! `selfattn run` (the default): compute, verify, report, draw, save.
 
-use super::summary::{gpu_phases, say_times, stage_verdict};
+use super::summary::{gpu_phases, plain_lines, say_checks, say_times, stage_verdict};
 use super::{say, say_part};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -223,20 +223,19 @@ fn verify(
             let reference = super::progress::while_running("CPU reference (f64)", || {
                 cpu::attention::attention_stages(plan, &example.problem, want)
             });
-            say!("\nGPU vs CPU (f64) reference, every element, tolerance {tolerance:.1e}:");
-            want.iter()
+            let checks: Vec<Comparison> = want
+                .iter()
                 .map(|s| compare(*s, &gpu[s], &reference[s], tolerance))
-                .collect()
+                .collect();
+            say_checks(", every element", tolerance, "", &plain_lines(&checks));
+            checks
         }
         Check::Rows(rows) => {
             let reference = super::progress::while_running("CPU reference rows (f64)", || {
                 cpu::attention::reference_rows(&example.problem, rows)
             });
-            say!(
-                "\nGPU vs CPU (f64) reference on {} sampled query rows {rows:?}, tolerance {tolerance:.1e}:",
-                rows.len()
-            );
-            want.iter()
+            let checks: Vec<Comparison> = want
+                .iter()
                 .map(|s| {
                     let m = &gpu[s];
                     let picked: Vec<f32> = rows
@@ -252,12 +251,12 @@ fn verify(
                     c.worst[0] = rows[c.worst[0]];
                     c
                 })
-                .collect()
+                .collect();
+            let scope = format!(" on {} sampled query rows {rows:?}", rows.len());
+            say_checks(&scope, tolerance, "", &plain_lines(&checks));
+            checks
         }
     };
-    for c in &checks {
-        say!("  {c}");
-    }
     checks
 }
 

@@ -1,5 +1,6 @@
-//! What every command ends its report with: the phase times ("Times: …") and the verdict of
-//! its GPU-vs-CPU comparisons. One place, so the commands cannot drift apart in wording.
+//! What every command ends its report with: its GPU-vs-CPU comparisons ([`say_checks`]), the
+//! phase times ("Times: …") and the verdict. One place, so the commands cannot drift apart in
+//! wording.
 
 use super::{Outcome, say};
 use std::time::Duration;
@@ -7,6 +8,44 @@ use std::time::Duration;
 use selfattn::compare::Comparison;
 use selfattn::gpu::execute::Timings;
 use selfattn::report;
+
+/// One line of the GPU-vs-CPU report: a name column before the comparison (when the stage's
+/// name alone does not say which tensor it is) and a note after it (e.g. the shape).
+pub struct CheckLine<'a> {
+    /// Shown left of the comparison, padded to a column.
+    pub name: Option<&'a str>,
+    /// The comparison.
+    pub comparison: &'a Comparison,
+    /// Shown right of it.
+    pub note: Option<String>,
+}
+
+/// Prints "GPU vs CPU (f64) reference{scope}, tolerance T{qualifier}:" and one line per
+/// comparison. `scope` says what was compared (", every element", " on 16 sampled query
+/// rows …"), `qualifier` how to read the shapes.
+pub fn say_checks(scope: &str, tolerance: f64, qualifier: &str, lines: &[CheckLine<'_>]) {
+    say!("\nGPU vs CPU (f64) reference{scope}, tolerance {tolerance:.1e}{qualifier}:");
+    for line in lines {
+        let name = line.name.map_or(String::new(), |n| format!("{n:<18} "));
+        let note = line
+            .note
+            .as_ref()
+            .map_or(String::new(), |n| format!("   {n}"));
+        say!("  {name}{}{note}", line.comparison);
+    }
+}
+
+/// The lines of comparisons shown without a name or note.
+pub fn plain_lines(checks: &[Comparison]) -> Vec<CheckLine<'_>> {
+    checks
+        .iter()
+        .map(|comparison| CheckLine {
+            name: None,
+            comparison,
+            note: None,
+        })
+        .collect()
+}
 
 /// One phase of the "Times:" line: its name and how long it took (`None`: skipped).
 pub type Phase<'a> = (&'a str, Option<Duration>);

@@ -2,7 +2,7 @@
 //! CPU reference, save them as .npy with PyTorch's shapes, and draw one batch element's maps.
 
 use super::say;
-use super::summary::{gpu_phases, say_times};
+use super::summary::{CheckLine, gpu_phases, say_checks, say_times};
 use std::ops::Range;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -229,10 +229,16 @@ fn check_and_report(
         .zip(values.iter().zip(reference))
         .map(|(w, (v, r))| compare_shaped(w.stage, v, &w.shape, r, tolerance))
         .collect();
-    say!("\nGPU vs CPU (f64) reference, tolerance {tolerance:.1e}:");
-    for (w, c) in wanted.iter().zip(&checks) {
-        say!("  {c}   shape {:?}", w.shape);
-    }
+    let lines: Vec<CheckLine> = wanted
+        .iter()
+        .zip(&checks)
+        .map(|(w, comparison)| CheckLine {
+            name: None,
+            comparison,
+            note: Some(format!("shape {:?}", w.shape)),
+        })
+        .collect();
+    say_checks("", tolerance, "", &lines);
     checks
 }
 
