@@ -13,6 +13,7 @@ pub mod cpu;
 pub mod error;
 pub mod examples;
 pub mod fsutil;
+pub mod gguf;
 pub mod gpu;
 pub mod heads;
 pub mod heatmap;
