@@ -20,6 +20,7 @@ pub mod heatmap;
 pub mod input_file;
 pub mod kernels;
 pub mod limits;
+pub mod llama;
 pub mod mha;
 pub mod npy;
 pub mod numpy_rng;

@@ -3,95 +3,13 @@
 //! file and key or tensor named; and, when `SELFATTN_SMOLLM2_GGUF` names the real SmolLM2
 //! file (`.ci/fetch-model smollm2`), its metadata and every tensor.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::gguf_writer::{T, W, gguf_bytes, write};
 use half::{bf16, f16};
 use selfattn::gguf::{Gguf, Value};
-
-/// A GGUF value as the writer encodes it.
-enum W {
-    U32(u32),
-    F32(f32),
-    Str(&'static str),
-    Strs(Vec<String>),
-    Raw(u32, Vec<u8>),
-}
-
-/// One tensor to write: name, GGUF dims (fastest first), ggml type id, raw data.
-struct T {
-    name: &'static str,
-    dims: Vec<u64>,
-    type_id: u32,
-    data: Vec<u8>,
-}
-
-fn string(out: &mut Vec<u8>, s: &str) {
-    out.extend((s.len() as u64).to_le_bytes());
-    out.extend(s.as_bytes());
-}
-
-/// A version-3 GGUF file of `metadata` and `tensors`, data aligned to 32 bytes.
-fn gguf_bytes(metadata: &[(&str, W)], tensors: &[T]) -> Vec<u8> {
-    let mut out = b"GGUF".to_vec();
-    out.extend(3u32.to_le_bytes());
-    out.extend((tensors.len() as u64).to_le_bytes());
-    out.extend((metadata.len() as u64).to_le_bytes());
-    for (key, value) in metadata {
-        string(&mut out, key);
-        match value {
-            W::U32(v) => {
-                out.extend(4u32.to_le_bytes());
-                out.extend(v.to_le_bytes());
-            }
-            W::F32(v) => {
-                out.extend(6u32.to_le_bytes());
-                out.extend(v.to_le_bytes());
-            }
-            W::Str(s) => {
-                out.extend(8u32.to_le_bytes());
-                string(&mut out, s);
-            }
-            W::Strs(items) => {
-                out.extend(9u32.to_le_bytes());
-                out.extend(8u32.to_le_bytes());
-                out.extend((items.len() as u64).to_le_bytes());
-                for s in items {
-                    string(&mut out, s);
-                }
-            }
-            W::Raw(type_id, bytes) => {
-                out.extend(type_id.to_le_bytes());
-                out.extend(bytes);
-            }
-        }
-    }
-    let mut offset = 0u64;
-    let mut offsets = Vec::new();
-    for t in tensors {
-        string(&mut out, t.name);
-        out.extend((t.dims.len() as u32).to_le_bytes());
-        for d in &t.dims {
-            out.extend(d.to_le_bytes());
-        }
-        out.extend(t.type_id.to_le_bytes());
-        out.extend(offset.to_le_bytes());
-        offsets.push(offset);
-        offset += (t.data.len() as u64).div_ceil(32) * 32;
-    }
-    let start = out.len().div_ceil(32) * 32;
-    out.resize(start, 0);
-    for (t, offset) in tensors.iter().zip(offsets) {
-        out.resize(start + offset as usize, 0);
-        out.extend(&t.data);
-    }
-    out
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
 
 /// A small deterministic generator (xorshift), so the blocks' contents vary.
 struct Rng(u64);

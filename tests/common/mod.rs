@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod gguf_writer;
 pub mod tiny_bert;
 
 use selfattn::gpu::buffers::{read_back, staging};

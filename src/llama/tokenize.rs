@@ -1,0 +1,237 @@
+//! The tokenizer a GGUF file describes, built with the `tokenizers` crate exactly as
+//! transformers builds it when it loads the file (`integrations/gguf/gguf_tokenizer_mapping.py`,
+//! `byte_level_tokenizer` and `add_gguf_special_tokens`), so the ids are transformers':
+//!
+//! - `tokenizer.ggml.model` must be `gpt2` (byte-level BPE); the vocabulary is
+//!   `tokenizer.ggml.tokens` in order, a token spelled outside GPT-2's byte alphabet re-spelled
+//!   byte by byte, and the merges `tokenizer.ggml.merges`;
+//! - GPT-2's ByteLevel pre-tokenizer (no prefix space, its split regex) and decoder;
+//! - tokens of type 3 (control, e.g. `<|im_start|>`) are special tokens matched whole, those of
+//!   type 4 (user-defined) added tokens;
+//! - the BOS token is put first only when `tokenizer.ggml.add_bos_token` says so.
+//!
+//! Files whose `tokenizer.ggml.pre` names one of transformers' own split regexes (llama3,
+//! qwen2 …) are refused for now rather than tokenized differently.
+
+use std::collections::HashSet;
+
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::{AddedToken, Tokenizer};
+
+use crate::error::{Error, Result};
+use crate::gguf::{Gguf, Value};
+
+/// `tokenizer.ggml.pre` values transformers tokenizes with GPT-2's own split, as here.
+const PLAIN_BYTE_LEVEL_PRE: &[&str] = &["default", "gpt2", "smollm", "starcoder", "refact"];
+
+/// A decoder's tokenizer, from its GGUF file.
+pub struct LlamaTokenizer {
+    inner: Tokenizer,
+    /// The BOS token's id (`tokenizer.ggml.bos_token_id`), if the file names one.
+    pub bos: Option<u32>,
+    /// The EOS token's id (`tokenizer.ggml.eos_token_id`), if the file names one.
+    pub eos: Option<u32>,
+}
+
+impl LlamaTokenizer {
+    /// Builds the tokenizer `gguf` describes. Errors name the file and key: another tokenizer
+    /// model, a pre-tokenizer transformers splits differently, merges that do not parse.
+    pub fn from_gguf(gguf: &Gguf) -> Result<Self> {
+        let model = gguf.string("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(fail(
+                gguf,
+                format!("tokenizer.ggml.model is {model:?}; selfattn reads gpt2 (byte-level BPE)"),
+            ));
+        }
+        if let Some(Value::String(pre)) = gguf.get("tokenizer.ggml.pre")
+            && !PLAIN_BYTE_LEVEL_PRE.contains(&pre.as_str())
+        {
+            return Err(fail(
+                gguf,
+                format!(
+                    "tokenizer.ggml.pre is {pre:?}, a split selfattn does not apply yet \
+                     (it reads {})",
+                    PLAIN_BYTE_LEVEL_PRE.join(", ")
+                ),
+            ));
+        }
+        let tokens = gguf.strings("tokenizer.ggml.tokens")?;
+        let alphabet = byte_alphabet();
+        let vocab: Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(id, &token)| (respell(token, &alphabet), id as u32))
+            .collect();
+        let merges = gguf
+            .strings("tokenizer.ggml.merges")?
+            .iter()
+            .enumerate()
+            .map(|(i, merge)| {
+                merge
+                    .split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| {
+                        fail(
+                            gguf,
+                            format!("tokenizer.ggml.merges[{i}] {merge:?} is not two tokens"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .map_err(|e| fail(gguf, format!("the tokenizer's BPE model: {e}")))?;
+        let mut inner = Tokenizer::new(bpe);
+        inner.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+        inner.with_decoder(Some(ByteLevel::default()));
+        let types = token_types(gguf, tokens.len())?;
+        let special: Vec<AddedToken> = tokens
+            .iter()
+            .zip(&types)
+            .filter(|(token, kind)| **kind == 3 && token.chars().all(|c| alphabet.contains(&c)))
+            .map(|(token, _)| AddedToken::from(token.to_string(), true).normalized(false))
+            .collect();
+        inner
+            .add_special_tokens(special)
+            .map_err(|e| fail(gguf, format!("the control tokens: {e}")))?;
+        let user: Vec<AddedToken> = tokens
+            .iter()
+            .zip(&types)
+            .filter(|(_, kind)| **kind == 4)
+            .map(|(token, _)| AddedToken::from(token.to_string(), false).normalized(false))
+            .collect();
+        inner
+            .add_tokens(user)
+            .map_err(|e| fail(gguf, format!("the user-defined tokens: {e}")))?;
+        let id = |key: &str| -> Result<Option<u32>> {
+            match gguf.get(key) {
+                None => Ok(None),
+                Some(_) => {
+                    let id = gguf.uint(key)?;
+                    if id as usize >= tokens.len() {
+                        return Err(fail(
+                            gguf,
+                            format!("{key} is {id}, past the {} tokens", tokens.len()),
+                        ));
+                    }
+                    Ok(Some(id as u32))
+                }
+            }
+        };
+        let (bos, eos) = (
+            id("tokenizer.ggml.bos_token_id")?,
+            id("tokenizer.ggml.eos_token_id")?,
+        );
+        let add_bos = matches!(
+            gguf.get("tokenizer.ggml.add_bos_token"),
+            Some(Value::Bool(true))
+        );
+        if let (true, Some(bos)) = (add_bos, bos) {
+            let name = tokens[bos as usize].to_string();
+            let template = TemplateProcessing::builder()
+                .try_single(format!("{name} $A"))
+                .and_then(|t| t.try_pair(format!("{name} $A {name} $B")))
+                .map_err(|e| fail(gguf, format!("the BOS template: {e}")))?
+                .special_tokens(vec![(name, bos)])
+                .build()
+                .map_err(|e| fail(gguf, format!("the BOS template: {e}")))?;
+            inner.with_post_processor(Some(template));
+        }
+        Ok(LlamaTokenizer { inner, bos, eos })
+    }
+
+    /// The ids of `text`, with the BOS token first where the file asks for it; special tokens
+    /// written in the text (`<|im_start|>`) are one id each.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.inner
+            .encode(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| Error::Usage(format!("could not tokenize the text ({e})")))
+    }
+
+    /// The tokens of `ids` as the vocabulary spells them (`Ġ` for a leading space).
+    pub fn tokens(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&id| {
+                self.inner
+                    .id_to_token(id)
+                    .unwrap_or_else(|| format!("<{id}>"))
+            })
+            .collect()
+    }
+
+    /// The text of `ids`, special tokens included.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| Error::Usage(format!("could not decode ids ({e})")))
+    }
+}
+
+/// Each token's type (`tokenizer.ggml.token_type`; all normal, 1, when absent).
+fn token_types(gguf: &Gguf, tokens: usize) -> Result<Vec<i64>> {
+    let Some(value) = gguf.get("tokenizer.ggml.token_type") else {
+        return Ok(vec![1; tokens]);
+    };
+    let types: Option<Vec<i64>> = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Int(v) => Some(*v),
+                Value::Uint(v) => i64::try_from(*v).ok(),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    match types {
+        Some(types) if types.len() == tokens => Ok(types),
+        _ => Err(fail(
+            gguf,
+            format!("tokenizer.ggml.token_type is not one integer per token ({tokens} tokens)"),
+        )),
+    }
+}
+
+/// GPT-2's byte alphabet (`bytes_to_unicode`): printable Latin-1 bytes stand for themselves,
+/// the other 68 bytes for the characters from U+0100 on, in byte order.
+pub fn byte_chars() -> [char; 256] {
+    let mut chars = ['\0'; 256];
+    let mut next = 256u32;
+    for byte in 0..=255u8 {
+        let printable = matches!(byte, b'!'..=b'~' | 0xa1..=0xac | 0xae..=0xff);
+        chars[byte as usize] = if printable {
+            byte as char
+        } else {
+            next += 1;
+            char::from_u32(next - 1).expect("U+0100 … U+0143")
+        };
+    }
+    chars
+}
+
+fn byte_alphabet() -> HashSet<char> {
+    byte_chars().into_iter().collect()
+}
+
+/// `token` as the vocabulary must spell it: unchanged when every character is in the byte
+/// alphabet, else its UTF-8 bytes spelled in it (a GGUF writer stored the raw text).
+fn respell(token: &str, alphabet: &HashSet<char>) -> String {
+    if token.chars().all(|c| alphabet.contains(&c)) {
+        token.to_string()
+    } else {
+        let chars = byte_chars();
+        token.bytes().map(|b| chars[b as usize]).collect()
+    }
+}
+
+fn fail(gguf: &Gguf, message: String) -> Error {
+    Error::InputFile {
+        path: gguf.path().to_path_buf(),
+        message,
+    }
+}

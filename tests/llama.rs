@@ -1,0 +1,252 @@
+//! LLaMA-family models from GGUF metadata (`selfattn::llama`): the sizes read and every
+//! inconsistency refused naming the file and key, a tiny byte-level BPE tokenizer written
+//! here, and, with `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`), SmolLM2's config and
+//! tokenizer ids equal to transformers' (`tests/fixtures/smollm2/tokenizer_ids.json`).
+
+mod common;
+
+use std::path::Path;
+
+use common::gguf_writer::{W, gguf_bytes, write};
+use selfattn::gguf::Gguf;
+use selfattn::llama::{LlamaConfig, LlamaTokenizer};
+
+/// The metadata of a small llama: 2 blocks, width 8, 4 heads, 2 KV heads, and a byte-level
+/// vocabulary in which "a b" and "Ġ ab" merge.
+fn tiny_metadata() -> Vec<(&'static str, W)> {
+    let tokens = ["<s>", "</s>", "a", "b", "Ġ", "ab", "Ġab", "Ċ"];
+    vec![
+        ("general.architecture", W::Str("llama")),
+        ("llama.block_count", W::U32(2)),
+        ("llama.context_length", W::U32(16)),
+        ("llama.embedding_length", W::U32(8)),
+        ("llama.feed_forward_length", W::U32(12)),
+        ("llama.attention.head_count", W::U32(4)),
+        ("llama.attention.head_count_kv", W::U32(2)),
+        ("llama.attention.layer_norm_rms_epsilon", W::F32(1e-5)),
+        ("llama.rope.freq_base", W::F32(1e4)),
+        ("tokenizer.ggml.model", W::Str("gpt2")),
+        ("tokenizer.ggml.pre", W::Str("smollm")),
+        (
+            "tokenizer.ggml.tokens",
+            W::Strs(tokens.iter().map(|t| t.to_string()).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type",
+            W::I32s(vec![3, 3, 1, 1, 1, 1, 1, 1]),
+        ),
+        (
+            "tokenizer.ggml.merges",
+            W::Strs(vec!["a b".into(), "Ġ ab".into()]),
+        ),
+        ("tokenizer.ggml.bos_token_id", W::U32(0)),
+        ("tokenizer.ggml.eos_token_id", W::U32(1)),
+        ("tokenizer.ggml.add_bos_token", W::Bool(false)),
+    ]
+}
+
+/// `metadata` with `key` set to `value` (added when absent).
+fn with(
+    mut metadata: Vec<(&'static str, W)>,
+    key: &'static str,
+    value: W,
+) -> Vec<(&'static str, W)> {
+    metadata.retain(|(k, _)| *k != key);
+    metadata.push((key, value));
+    metadata
+}
+
+/// A corrupt case: its name (the file's), its metadata, what the error must say.
+type Case = (
+    &'static str,
+    Vec<(&'static str, W)>,
+    &'static [&'static str],
+);
+
+fn open(dir: &Path, name: &str, metadata: &[(&str, W)]) -> Gguf {
+    Gguf::open(&write(dir, name, &gguf_bytes(metadata, &[]))).unwrap()
+}
+
+#[test]
+fn the_sizes_come_from_the_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = LlamaConfig::from_gguf(&open(dir.path(), "tiny.gguf", &tiny_metadata())).unwrap();
+    assert_eq!(
+        (
+            c.layers,
+            c.hidden,
+            c.intermediate,
+            c.heads,
+            c.kv_heads,
+            c.head_dim,
+            c.context,
+            c.vocab
+        ),
+        (2, 8, 12, 4, 2, 2, 16, 8)
+    );
+    assert_eq!(c.rope_base, 1e4);
+    assert_eq!(c.rms_eps, 1e-5f32 as f64);
+}
+
+#[test]
+fn inconsistent_or_foreign_metadata_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<Case> = vec![
+        (
+            "gpt-neox",
+            with(tiny_metadata(), "general.architecture", W::Str("gptneox")),
+            &["general.architecture", "gptneox", "llama"],
+        ),
+        (
+            "heads",
+            with(tiny_metadata(), "llama.attention.head_count", W::U32(3)),
+            &["llama.embedding_length 8", "head_count 3"],
+        ),
+        (
+            "kv heads",
+            with(tiny_metadata(), "llama.attention.head_count_kv", W::U32(3)),
+            &["head_count 4", "head_count_kv 3"],
+        ),
+        (
+            "zero",
+            with(tiny_metadata(), "llama.block_count", W::U32(0)),
+            &["llama.block_count is 0"],
+        ),
+        (
+            "missing",
+            tiny_metadata()
+                .into_iter()
+                .filter(|(k, _)| *k != "llama.feed_forward_length")
+                .collect(),
+            &["llama.feed_forward_length", "missing"],
+        ),
+    ];
+    for (what, metadata, needles) in cases {
+        let gguf = open(dir.path(), &format!("{what}.gguf"), &metadata);
+        let err = LlamaConfig::from_gguf(&gguf).expect_err(what).to_string();
+        assert!(err.contains(&format!("{what}.gguf")), "{what}: {err}");
+        for needle in needles {
+            assert!(
+                err.contains(needle),
+                "{what}: {err:?} does not say {needle:?}"
+            );
+        }
+    }
+    let tokenizer_cases: Vec<Case> = vec![
+        (
+            "spm",
+            with(tiny_metadata(), "tokenizer.ggml.model", W::Str("llama")),
+            &["tokenizer.ggml.model", "gpt2"],
+        ),
+        (
+            "llama3 split",
+            with(tiny_metadata(), "tokenizer.ggml.pre", W::Str("llama-bpe")),
+            &["tokenizer.ggml.pre", "llama-bpe"],
+        ),
+        (
+            "bad merge",
+            with(
+                tiny_metadata(),
+                "tokenizer.ggml.merges",
+                W::Strs(vec!["ab".into()]),
+            ),
+            &["tokenizer.ggml.merges[0]"],
+        ),
+        (
+            "bos",
+            with(tiny_metadata(), "tokenizer.ggml.bos_token_id", W::U32(99)),
+            &["tokenizer.ggml.bos_token_id is 99"],
+        ),
+        (
+            "types",
+            with(
+                tiny_metadata(),
+                "tokenizer.ggml.token_type",
+                W::I32s(vec![1]),
+            ),
+            &["tokenizer.ggml.token_type"],
+        ),
+    ];
+    for (what, metadata, needles) in tokenizer_cases {
+        let gguf = open(dir.path(), &format!("{what}.gguf"), &metadata);
+        let err = match LlamaTokenizer::from_gguf(&gguf) {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(&format!("{what}.gguf")), "{what}: {err}");
+        for needle in needles {
+            assert!(
+                err.contains(needle),
+                "{what}: {err:?} does not say {needle:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tiny_byte_level_vocabulary_merges_and_keeps_control_tokens_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = LlamaTokenizer::from_gguf(&open(dir.path(), "tiny.gguf", &tiny_metadata())).unwrap();
+    // "ab ab\n": "a b" merges, then "Ġ ab"; the newline is byte 0x0a, spelled Ċ.
+    let ids = t.encode("ab ab\n").unwrap();
+    assert_eq!(ids, [5, 6, 7]);
+    assert_eq!(t.tokens(&ids), ["ab", "Ġab", "Ċ"]);
+    assert_eq!(t.decode(&ids).unwrap(), "ab ab\n");
+    // A control token in the text is one id; no BOS unless the file asks.
+    assert_eq!(t.encode("<s>ab").unwrap(), [0, 5]);
+    assert_eq!((t.bos, t.eos), (Some(0), Some(1)));
+    let with_bos = with(
+        tiny_metadata(),
+        "tokenizer.ggml.add_bos_token",
+        W::Bool(true),
+    );
+    let t = LlamaTokenizer::from_gguf(&open(dir.path(), "bos.gguf", &with_bos)).unwrap();
+    assert_eq!(t.encode("ab").unwrap(), [0, 5]);
+}
+
+#[test]
+fn smollm2_reads_as_transformers_reads_it() {
+    let Some(path) = std::env::var_os("SELFATTN_SMOLLM2_GGUF") else {
+        assert!(
+            std::env::var("SELFATTN_REQUIRE_MODEL").as_deref() != Ok("1"),
+            "SELFATTN_REQUIRE_MODEL=1 but SELFATTN_SMOLLM2_GGUF is not set"
+        );
+        eprintln!(
+            "skipped: set SELFATTN_SMOLLM2_GGUF to the SmolLM2 GGUF (.ci/fetch-model smollm2)"
+        );
+        return;
+    };
+    let gguf = Gguf::open(Path::new(&path)).unwrap();
+    let c = LlamaConfig::from_gguf(&gguf).unwrap();
+    assert_eq!(
+        (
+            c.layers,
+            c.hidden,
+            c.intermediate,
+            c.heads,
+            c.kv_heads,
+            c.head_dim,
+            c.context,
+            c.vocab
+        ),
+        (30, 576, 1536, 9, 3, 64, 8192, 49152)
+    );
+    assert_eq!(c.rope_base, 1e5);
+    let t = LlamaTokenizer::from_gguf(&gguf).unwrap();
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/smollm2/tokenizer_ids.json")).unwrap();
+    for case in fixture["cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        let tokens: Vec<String> = serde_json::from_value(case["tokens"].clone()).unwrap();
+        let ids = t.encode(text).unwrap();
+        assert_eq!(ids, want, "{text:?}");
+        assert_eq!(t.tokens(&ids), tokens, "{text:?}");
+        assert_eq!(
+            t.decode(&ids).unwrap(),
+            text,
+            "{text:?} does not decode back"
+        );
+    }
+    assert_eq!((t.bos, t.eos), (Some(1), Some(2)));
+}
