@@ -1,6 +1,6 @@
 //! LLaMA-family models from GGUF metadata (`selfattn::llama`): the sizes read and every
 //! inconsistency refused naming the file and key, a tiny byte-level BPE tokenizer written
-//! here, and, with `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`), SmolLM2's config and
+//! here, the decoder's kernels against their CPU twins on awkward sizes, and, with `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`), SmolLM2's config and
 //! tokenizer ids equal to transformers' (`tests/fixtures/smollm2/tokenizer_ids.json`).
 
 mod common;
@@ -8,8 +8,15 @@ mod common;
 use std::path::Path;
 
 use common::gguf_writer::{W, gguf_bytes, write};
+use selfattn::attention::Stage;
+use selfattn::compare::compare_shaped;
+use selfattn::cpu;
 use selfattn::gguf::Gguf;
+use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::kernels::rms_norm::RmsNormParams;
 use selfattn::llama::{LlamaConfig, LlamaTokenizer};
+use selfattn::numpy_rng::NumpyRng;
+use selfattn::program::Program;
 
 /// The metadata of a small llama: 2 blocks, width 8, 4 heads, 2 KV heads, and a byte-level
 /// vocabulary in which "a b" and "Ġ ab" merge.
@@ -249,4 +256,37 @@ fn smollm2_reads_as_transformers_reads_it() {
         );
     }
     assert_eq!((t.bos, t.eos), (Some(1), Some(2)));
+}
+
+#[test]
+fn rms_norm_matches_its_cpu_twin_on_awkward_sizes() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(17);
+    let mut normals = |n: usize, std: f64, mean: f64| -> Vec<f32> {
+        rng.randn(n)
+            .iter()
+            .map(|v| (v * std + mean) as f32)
+            .collect()
+    };
+    // One value, a prime, SmolLM2's width over 67 rows (past one workgroup), and one over.
+    for (rows, cols) in [(1usize, 1usize), (3, 5), (67, 576), (2, 577)] {
+        let mut p = Program::default();
+        let x = p.input("x", rows * cols);
+        let w = p.input("weight", cols);
+        let y = p.rms_norm("norm", RmsNormParams::new(rows, cols, 1e-5), x, w);
+        // An offset mean: a kernel that centred like LayerNorm would be caught.
+        let (xs, ws) = (normals(rows * cols, 2.0, 3.0), normals(cols, 1.0, 0.5));
+        let inputs: [&[f32]; 2] = [&xs, &ws];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &inputs, &[y]).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &inputs, &[y]);
+        let c = compare_shaped(Stage::Output, &gpu[0], &[rows, cols], &reference[y.0], 1e-5);
+        assert!(c.passed, "rms_norm {rows}×{cols}: {c}");
+        // The twin is transformers' formula: weight · x · rsqrt(mean(x²) + eps).
+        let row = rows - 1;
+        let values = &xs[row * cols..(row + 1) * cols];
+        let mean_square = values.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / cols as f64;
+        let c0 = ws[0] as f64 * values[0] as f64 / (mean_square + 1e-5f32 as f64).sqrt();
+        assert!((reference[y.0][row * cols] - c0).abs() <= 1e-12 * c0.abs().max(1.0));
+    }
 }

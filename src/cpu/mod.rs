@@ -13,5 +13,6 @@ pub mod gelu;
 pub mod head_mean;
 pub mod layer_norm;
 pub mod matmul;
+pub mod rms_norm;
 pub mod softmax;
 pub mod step;

@@ -15,6 +15,7 @@ pub mod gelu;
 pub mod head_mean;
 pub mod layer_norm;
 pub mod matmul;
+pub mod rms_norm;
 pub mod softmax;
 pub mod spec;
 pub mod step;
@@ -33,5 +34,6 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     linear_spec::<embed::EmbedParams>,
     linear_spec::<layer_norm::LayerNormParams>,
     linear_spec::<gelu::GeluParams>,
+    linear_spec::<rms_norm::RmsNormParams>,
     linear_spec::<fill::FillParams>,
 ];
