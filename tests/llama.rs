@@ -14,6 +14,7 @@ use selfattn::cpu;
 use selfattn::gguf::Gguf;
 use selfattn::gpu::execute::{Kernels, execute};
 use selfattn::kernels::rms_norm::RmsNormParams;
+use selfattn::kernels::rope::RopeParams;
 use selfattn::llama::{LlamaConfig, LlamaTokenizer};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::Program;
@@ -288,5 +289,79 @@ fn rms_norm_matches_its_cpu_twin_on_awkward_sizes() {
         let mean_square = values.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / cols as f64;
         let c0 = ws[0] as f64 * values[0] as f64 / (mean_square + 1e-5f32 as f64).sqrt();
         assert!((reference[y.0][row * cols] - c0).abs() <= 1e-12 * c0.abs().max(1.0));
+    }
+}
+
+#[test]
+fn rope_tables_follow_transformers_float32_recipe() {
+    let (cos, sin) = selfattn::llama::rope::tables(64, 1e5, 8192);
+    assert_eq!((cos.len(), sin.len()), (8192 * 32, 8192 * 32));
+    // Position 0 is no rotation; position 1 turns pair j by θ_j = 1e5^(−2j/64).
+    assert!(cos[..32].iter().all(|&c| c == 1.0) && sin[..32].iter().all(|&s| s == 0.0));
+    for j in 0..32 {
+        let theta = 1e5f64.powf(-(2.0 * j as f64) / 64.0);
+        assert!((cos[32 + j] as f64 - theta.cos()).abs() < 1e-6, "cos θ_{j}");
+        assert!((sin[32 + j] as f64 - theta.sin()).abs() < 1e-6, "sin θ_{j}");
+    }
+    // The angle is the float32 product p · θ_j, as in transformers (not p · θ_j in f64).
+    let (p, j) = (8191usize, 1usize);
+    let theta = 1.0f32 / (1e5f64.powf(2.0 / 64.0) as f32);
+    assert_eq!(cos[p * 32 + j], ((p as f32 * theta) as f64).cos() as f32);
+}
+
+#[test]
+fn rope_matches_its_cpu_twin_and_rotates_each_pair() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(29);
+    // One token of one 2-wide head; a prime of tokens with 3 heads after 5 cached positions;
+    // SmolLM2's 9 heads of 64 over 67 tokens (past one workgroup).
+    for (tokens, heads, head_dim, offset) in [
+        (1usize, 1usize, 2usize, 0usize),
+        (7, 3, 10, 5),
+        (67, 9, 64, 0),
+    ] {
+        let positions = tokens + offset;
+        let (cos, sin) = selfattn::llama::rope::tables(head_dim, 1e5, positions);
+        let params = RopeParams {
+            tokens: tokens as u32,
+            heads: heads as u32,
+            head_dim: head_dim as u32,
+            offset: offset as u32,
+        };
+        let mut p = Program::default();
+        let x = p.input("x", params.len());
+        let c = p.input("cos", cos.len());
+        let s = p.input("sin", sin.len());
+        let y = p.rope("rotated", params, x, [c, s]);
+        let xs: Vec<f32> = rng.randn(params.len()).iter().map(|&v| v as f32).collect();
+        let inputs: [&[f32]; 3] = [&xs, &cos, &sin];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &inputs, &[y]).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &inputs, &[y]);
+        let shape = [tokens, heads * head_dim];
+        let cmp = compare_shaped(Stage::Output, &gpu[0], &shape, &reference[y.0], 1e-5);
+        assert!(
+            cmp.passed,
+            "rope {tokens}×{heads}×{head_dim} at {offset}: {cmp}"
+        );
+        // rotate_half by hand for the last token's last head: pair j is (x[j], x[j + d/2])
+        // turned by (offset + token) · θ_j, so its length is kept.
+        let (t, h, half) = (tokens - 1, heads - 1, head_dim / 2);
+        let start = (t * heads + h) * head_dim;
+        for j in 0..half {
+            // θ_j and the angle in float32, as transformers computes them.
+            let exponent = (2 * j) as f32 / head_dim as f32;
+            let theta = 1.0f32 / (1e5f64.powf(exponent as f64) as f32);
+            let angle = ((offset + t) as f32 * theta) as f64;
+            let (a, b) = (xs[start + j] as f64, xs[start + j + half] as f64);
+            let want = [
+                a * angle.cos() - b * angle.sin(),
+                b * angle.cos() + a * angle.sin(),
+            ];
+            let got = [reference[y.0][start + j], reference[y.0][start + j + half]];
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-5, "pair {j}: {got:?}, by hand {want:?}");
+            }
+        }
     }
 }

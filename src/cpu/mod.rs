@@ -14,5 +14,6 @@ pub mod head_mean;
 pub mod layer_norm;
 pub mod matmul;
 pub mod rms_norm;
+pub mod rope;
 pub mod softmax;
 pub mod step;

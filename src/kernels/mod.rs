@@ -16,6 +16,7 @@ pub mod head_mean;
 pub mod layer_norm;
 pub mod matmul;
 pub mod rms_norm;
+pub mod rope;
 pub mod softmax;
 pub mod spec;
 pub mod step;
@@ -35,5 +36,6 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     linear_spec::<layer_norm::LayerNormParams>,
     linear_spec::<gelu::GeluParams>,
     linear_spec::<rms_norm::RmsNormParams>,
+    linear_spec::<rope::RopeParams>,
     linear_spec::<fill::FillParams>,
 ];

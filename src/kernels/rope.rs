@@ -1,0 +1,64 @@
+//! The rotary position embedding kernel (`shaders/rope.wgsl`): LLaMA's RoPE on the query and
+//! key projections, with cos and sin tables from `llama::rope::tables`.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::step::LinearStep;
+use crate::program::{BufId, Program, Slot};
+
+/// Parameters of one RoPE dispatch.
+///
+/// Keep in sync with `RopeParams` in shaders/rope.wgsl (same field order, 16-byte padded).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct RopeParams {
+    /// Tokens (rows of the projection).
+    pub tokens: u32,
+    /// Heads per row.
+    pub heads: u32,
+    /// Width of one head (even).
+    pub head_dim: u32,
+    /// Position of the first token.
+    pub offset: u32,
+}
+
+impl RopeParams {
+    /// Elements of the input and output: tokens × heads × head_dim.
+    pub fn len(&self) -> usize {
+        self.tokens as usize * self.heads as usize * self.head_dim as usize
+    }
+
+    /// Whether there is nothing to rotate.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Program {
+    /// Adds RoPE of `x` ((tokens, heads · head_dim)) with the tables `cos` and `sin`
+    /// ((positions, head_dim / 2), positions ≥ tokens + offset), writing a new buffer `name`.
+    pub fn rope(
+        &mut self,
+        name: &str,
+        params: RopeParams,
+        x: BufId,
+        [cos, sin]: [BufId; 2],
+    ) -> BufId {
+        let inputs = vec![Slot::read(x), Slot::read(cos), Slot::read(sin)];
+        self.push_writing(name, params.len(), params, inputs)
+    }
+}
+
+/// One invocation per (token, head, pair of values).
+impl LinearStep for RopeParams {
+    const KERNEL: &'static str = "rope";
+    const SOURCE: &'static str = include_str!("../../shaders/rope.wgsl");
+    const BINDINGS: (usize, usize) = (3, 1);
+    const WG: u32 = 64;
+
+    fn items(&self) -> u32 {
+        self.tokens
+            .saturating_mul(self.heads)
+            .saturating_mul(self.head_dim / 2)
+    }
+}
