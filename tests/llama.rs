@@ -365,3 +365,29 @@ fn rope_matches_its_cpu_twin_and_rotates_each_pair() {
         }
     }
 }
+
+#[test]
+fn swiglu_matches_its_cpu_twin_on_awkward_sizes() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(31);
+    for len in [1usize, 61, 1537] {
+        let mut p = Program::default();
+        let gate = p.input("gate", len);
+        let up = p.input("up", len);
+        let y = p.swiglu("gated", gate, up);
+        // Wide gates, so both of silu's tails (e^(−g) overflowing, and vanishing) are run.
+        let mut gs: Vec<f32> = rng.randn(len).iter().map(|&v| (v * 30.0) as f32).collect();
+        gs[0] = -100.0;
+        let us: Vec<f32> = rng.randn(len).iter().map(|&v| v as f32).collect();
+        let inputs: [&[f32]; 2] = [&gs, &us];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &inputs, &[y]).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &inputs, &[y]);
+        let c = compare_shaped(Stage::Output, &gpu[0], &[len], &reference[y.0], 1e-5);
+        assert!(c.passed, "swiglu {len}: {c}");
+        // silu by its definition, for one element.
+        let (g, u) = (gs[len - 1] as f64, us[len - 1] as f64);
+        let want = g * u / (1.0 + (-g).exp());
+        assert!((reference[y.0][len - 1] - want).abs() <= 1e-12 * want.abs().max(1.0));
+    }
+}

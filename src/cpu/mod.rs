@@ -17,3 +17,4 @@ pub mod rms_norm;
 pub mod rope;
 pub mod softmax;
 pub mod step;
+pub mod swiglu;

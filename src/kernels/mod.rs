@@ -20,6 +20,7 @@ pub mod rope;
 pub mod softmax;
 pub mod spec;
 pub mod step;
+pub mod swiglu;
 
 pub use spec::{Binding, DeviceCaps, KernelSpec, Variants};
 pub use step::{Dispatch, GpuStep, LinearStep, linear_spec};
@@ -37,5 +38,6 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     linear_spec::<gelu::GeluParams>,
     linear_spec::<rms_norm::RmsNormParams>,
     linear_spec::<rope::RopeParams>,
+    linear_spec::<swiglu::SwigluParams>,
     linear_spec::<fill::FillParams>,
 ];
