@@ -6,7 +6,8 @@ use std::path::Path;
 
 use selfattn::Result;
 use selfattn::heatmap::{
-    self, Colormap, FigureSpec, HeatmapSpec, Panel, block_average, save_image_png, stack_vertically,
+    self, Colormap, FigureSpec, HeatmapSpec, MapStyle, Panel, block_average, save_image_png,
+    stack_vertically,
 };
 
 use super::model::SentenceResult;
@@ -92,10 +93,13 @@ pub fn draw_sentence(
             }
             let overview = heatmap::render_figure(&FigureSpec {
                 columns: Some(heads),
-                title: &title,
-                annotate: Some(false),
-                cmap,
-                range: Some((0.0, 1.0)),
+                style: MapStyle {
+                    title: &title,
+                    annotate: Some(false),
+                    cmap,
+                    range: Some((0.0, 1.0)),
+                    ..MapStyle::default()
+                },
                 ..FigureSpec::new(&panels, cells, cells, &blank, &blank)
             })?;
             // The zoomed panel: the last layer's average, with the tokens.
@@ -111,8 +115,11 @@ pub fn draw_sentence(
             );
             let zoom_title = format!("Zoom: layer {last}, average of the {heads} heads");
             let zoomed = heatmap::render(&HeatmapSpec {
-                cmap,
-                title: &zoom_title,
+                style: MapStyle {
+                    cmap,
+                    title: &zoom_title,
+                    ..MapStyle::default()
+                },
                 ..HeatmapSpec::new(
                     &zoom.values,
                     zoom.rows,

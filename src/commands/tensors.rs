@@ -16,7 +16,7 @@ use selfattn::fsutil::create_dir;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings};
 use selfattn::gpu::row_blocks::{RowBlock, run_row_blocks};
-use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, Panel, block_average};
+use selfattn::heatmap::{self, Colormap, FigureSpec, HeatmapSpec, MapStyle, Panel, block_average};
 use selfattn::limits;
 use selfattn::npy::write_array;
 use selfattn::program::{BufId, Program};
@@ -360,11 +360,15 @@ pub fn draw(
         col_labels: small[0].col_labels.clone(),
     };
     let maps = &maps;
+    let style = MapStyle {
+        title,
+        cmap,
+        hide: Some(&hide),
+        ..MapStyle::default()
+    };
     let image = if maps.panels.len() == 1 {
         heatmap::render(&HeatmapSpec {
-            title,
-            cmap,
-            hide: Some(&hide),
+            style,
             ..HeatmapSpec::new(
                 maps.panels[0].1,
                 maps.rows,
@@ -383,9 +387,7 @@ pub fn draw(
             })
             .collect();
         heatmap::render_figure(&FigureSpec {
-            title,
-            cmap,
-            hide: Some(&hide),
+            style,
             ..FigureSpec::new(
                 &panels,
                 maps.rows,

@@ -3,7 +3,7 @@
 use super::step::CpuStep;
 use crate::kernels::rope::RopeParams;
 
-/// Rotates each head's pairs (x[j], x[j + d/2]) of `x` by the table's angle of its position.
+/// Rotates each head's pairs (`x[j]`, `x[j + d/2]`) of `x` by the table's angle of its position.
 pub fn rope(p: &RopeParams, x: &[f64], cos: &[f64], sin: &[f64], out: &mut [f64]) {
     let (d, half) = (p.head_dim as usize, p.head_dim as usize / 2);
     for token in 0..p.tokens as usize {

@@ -5,7 +5,7 @@
 use super::colormap::ColorScale;
 use super::layout::{
     AXIS_TITLE_PX, COLORBAR_TICKS, COLORBAR_WIDTH, GAP, MAX_TITLE_WIDTH, Rect, TICK_LABEL_MAX_PX,
-    TICK_LEN, TICK_PAD, TextItem, frame,
+    TICK_LEN, TICK_PAD, TextItem, bounding, frame,
 };
 use super::text::{Orientation, TextStyle};
 
@@ -52,31 +52,27 @@ impl ColorbarLayout {
             labels_right = labels_right.max(item.rect.right());
             texts.push(item);
         }
-        let title_style = TextStyle::new(AXIS_TITLE_PX);
-        let title = title_style.truncate(label, MAX_TITLE_WIDTH);
-        if !title.is_empty() {
-            texts.push(TextItem::new(
-                title,
-                title_style,
-                Orientation::Upward,
-                |_, h| {
-                    (
-                        labels_right + i64::from(GAP),
-                        bar.y + i64::from(bar.h / 2) - i64::from(h / 2),
-                    )
-                },
-            ));
-        }
+        texts.extend(TextItem::fitted(
+            label,
+            TextStyle::new(AXIS_TITLE_PX),
+            MAX_TITLE_WIDTH,
+            Orientation::Upward,
+            |_, h| {
+                (
+                    labels_right + i64::from(GAP),
+                    bar.y + i64::from(bar.h / 2) - i64::from(h / 2),
+                )
+            },
+        ));
         Self { bar, texts, marks }
     }
 
     /// Everything the colorbar draws.
     pub fn bounds(&self) -> Rect {
-        let mut b = self.bar;
-        for r in self.texts.iter().map(|t| &t.rect).chain(&self.marks) {
-            b = b.union(r);
-        }
-        b
+        bounding(
+            self.bar,
+            self.texts.iter().map(|t| &t.rect).chain(&self.marks),
+        )
     }
 }
 

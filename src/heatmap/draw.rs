@@ -9,7 +9,7 @@ use image::{Rgb, RgbImage};
 use super::HeatmapSpec;
 use super::colorbar::ColorbarLayout;
 use super::colormap::{ColorScale, Colormap, prefers_dark_text};
-use super::layout::{PanelLayout, Rect, TextItem};
+use super::layout::{MARGIN, PanelLayout, Rect, TextItem};
 use super::text::Orientation;
 
 /// Canvas background, also the colour of hidden cells.
@@ -21,6 +21,19 @@ const DARK_TEXT: [u8; 3] = [0, 0, 0];
 const LIGHT_TEXT: [u8; 3] = [255, 255, 255];
 /// Blank pixels required around an annotation inside its cell.
 const ANNOTATION_PAD: u32 = 2;
+
+/// A canvas in the background colour holding `bounds` (layout coordinates) with [`MARGIN`]
+/// blank pixels all round, and the offset that moves layout coordinates onto it.
+pub fn blank_canvas(bounds: &Rect) -> (RgbImage, (i64, i64)) {
+    let margin = i64::from(MARGIN);
+    let offset = (margin - bounds.x, margin - bounds.y);
+    let image = RgbImage::from_pixel(
+        bounds.w + 2 * MARGIN,
+        bounds.h + 2 * MARGIN,
+        Rgb(BACKGROUND),
+    );
+    (image, offset)
+}
 
 /// Fills `r` moved by `offset` with `color`, clipped to the canvas.
 pub fn fill(canvas: &mut RgbImage, offset: (i64, i64), r: &Rect, color: [u8; 3]) {
@@ -57,7 +70,7 @@ pub fn draw_panel(
     for row in 0..layout.rows {
         for col in 0..layout.cols {
             let rect = layout.cell_rect(row, col);
-            if spec.hide.is_some_and(|hide| hide(row, col)) {
+            if spec.style.hide.is_some_and(|hide| hide(row, col)) {
                 fill(canvas, offset, &rect, BACKGROUND);
                 continue;
             }
@@ -82,12 +95,7 @@ pub fn draw_panel(
             }
         }
     }
-    for mark in &layout.marks {
-        fill(canvas, offset, mark, FOREGROUND);
-    }
-    for item in &layout.texts {
-        draw_text(canvas, offset, item, FOREGROUND);
-    }
+    draw_marks_and_texts(canvas, offset, &layout.marks, &layout.texts);
 }
 
 /// Draws a laid-out colorbar with `cmap` at `offset`: the gradient from the top colour at the top
@@ -105,10 +113,20 @@ pub fn draw_colorbar(
         let line = Rect::new(bar.x, bar.y + i64::from(i), bar.w, 1);
         fill(canvas, offset, &line, cmap.rgb(t));
     }
-    for mark in &layout.marks {
+    draw_marks_and_texts(canvas, offset, &layout.marks, &layout.texts);
+}
+
+/// Draws tick marks, frames and texts moved by `offset`, all in the foreground colour.
+pub fn draw_marks_and_texts(
+    canvas: &mut RgbImage,
+    offset: (i64, i64),
+    marks: &[Rect],
+    texts: &[TextItem],
+) {
+    for mark in marks {
         fill(canvas, offset, mark, FOREGROUND);
     }
-    for item in &layout.texts {
+    for item in texts {
         draw_text(canvas, offset, item, FOREGROUND);
     }
 }

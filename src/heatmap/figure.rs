@@ -9,13 +9,12 @@
 //! the spec and finds the cell size that keeps the picture inside its width bound;
 //! `figure_layout` places the panels, the shared titles and the colorbar.
 
-use image::RgbImage;
-
-use super::colormap::{ColorScale, Colormap};
-use super::draw::{self, BACKGROUND, FOREGROUND};
+use super::colormap::ColorScale;
+use super::draw;
 use super::figure_layout::{FigureLayout, auto_columns};
 use super::layout::{self, MARGIN, MAX_TITLE_WIDTH};
-use super::{Heatmap, HeatmapSpec, MAX_CELLS_PER_AXIS, shown_range};
+use super::style::MapStyle;
+use super::{Heatmap, HeatmapSpec, check_grid_size, check_labels};
 use crate::error::{Error, Result};
 
 /// Width bound of a figure when [`FigureSpec::max_width`] is `None`, in pixels.
@@ -23,9 +22,7 @@ pub const DEFAULT_MAX_FIGURE_WIDTH: u32 = 2400;
 /// Tallest figure drawn, in pixels: a figure that would be taller (too many grid rows of big
 /// panels) is an error rather than an unbounded allocation.
 pub const MAX_FIGURE_HEIGHT: u32 = 16_384;
-/// Automatic annotations need maps of at most this many cells per side…
-const ANNOTATE_MAX_CELLS: usize = 20;
-/// … and cells at least this big, so "0.25" is legible.
+/// Automatic annotations need cells at least this big, so "0.25" is legible.
 const ANNOTATE_MIN_CELL: u32 = 36;
 
 /// One panel of a figure: its values and the title drawn over it ("Head 0", "Average", "L3 H7").
@@ -52,32 +49,18 @@ pub struct FigureSpec<'a> {
     pub col_labels: &'a [String],
     /// Panels per grid row; `None` picks about √(panels), at most 4, avoiding a ragged last row.
     pub columns: Option<usize>,
-    /// Figure title, centred on top; empty for none.
-    pub title: &'a str,
-    /// Centred under the panels, e.g. "Key".
-    pub x_label: &'a str,
-    /// Left of the panels, reading upward, e.g. "Query".
-    pub y_label: &'a str,
-    /// Title along the one colorbar.
-    pub colorbar_label: &'a str,
-    /// The colormap.
-    pub cmap: Colormap,
-    /// Values drawn with the bottom and top colours; `None` uses the min and max of the finite,
-    /// shown values of all panels together.
-    pub range: Option<(f32, f32)>,
-    /// Write each value to 2 places in its cell; `None` does so only for maps of at most 20 × 20
-    /// whose cells come out at least 36 px.
-    pub annotate: Option<bool>,
-    /// Cells to leave blank in every panel, e.g. a causal mask's upper triangle.
-    pub hide: Option<&'a dyn Fn(usize, usize) -> bool>,
+    /// The figure's titles, colours, annotations and hidden cells: the title is centred on top,
+    /// the axis titles under and left of the panels, and one colorbar, colour scale and set of
+    /// hidden cells serve every panel.
+    pub style: MapStyle<'a>,
     /// The image is at most this wide ([`DEFAULT_MAX_FIGURE_WIDTH`] when `None`); cells shrink
     /// to fit, down to one pixel.
     pub max_width: Option<u32>,
 }
 
 impl<'a> FigureSpec<'a> {
-    /// A figure with the seed's defaults: no title, axes "Key" / "Query", colorbar
-    /// "Attention Weight", viridis, automatic grid, range and annotations, nothing hidden.
+    /// A figure with the seed's defaults ([`MapStyle::default`]), an automatic grid and width
+    /// bound.
     pub fn new(
         panels: &'a [Panel<'a>],
         rows: usize,
@@ -92,14 +75,7 @@ impl<'a> FigureSpec<'a> {
             row_labels,
             col_labels,
             columns: None,
-            title: "",
-            x_label: "Key",
-            y_label: "Query",
-            colorbar_label: "Attention Weight",
-            cmap: Colormap::Viridis,
-            range: None,
-            annotate: None,
-            hide: None,
+            style: MapStyle::default(),
             max_width: None,
         }
     }
@@ -116,28 +92,17 @@ impl<'a> FigureSpec<'a> {
     /// Checks shapes, labels, range and grid; every `render_figure` error but the size bounds
     /// comes from here.
     pub(super) fn validate(&self) -> Result<()> {
-        let Some(first) = self.panels.first() else {
+        if self.panels.is_empty() {
             return Err(Error::InvalidSize(
                 "figure has no panels: give at least one".to_string(),
             ));
-        };
+        }
         if self.columns == Some(0) {
             return Err(Error::InvalidSize(
                 "figure of 0 panels per row: give at least 1".to_string(),
             ));
         }
-        if self.rows == 0 || self.cols == 0 {
-            return Err(Error::InvalidSize(format!(
-                "figure panels of {} × {} cells: both sides must be at least 1",
-                self.rows, self.cols
-            )));
-        }
-        if self.rows.max(self.cols) > MAX_CELLS_PER_AXIS {
-            return Err(Error::InvalidSize(format!(
-                "figure panels of {} × {} cells: at most {MAX_CELLS_PER_AXIS} per side can be drawn",
-                self.rows, self.cols
-            )));
-        }
+        check_grid_size("figure panels", self.rows, self.cols)?;
         for (i, panel) in self.panels.iter().enumerate() {
             if self.rows.checked_mul(self.cols) != Some(panel.values.len()) {
                 return Err(Error::ShapeMismatch(format!(
@@ -150,33 +115,20 @@ impl<'a> FigureSpec<'a> {
                 )));
             }
         }
-        // Labels and range: the single heatmap's checks and messages.
-        HeatmapSpec {
-            range: self.range,
-            ..self.panel_spec(first, false, None)
-        }
-        .validate()
+        check_labels(self.row_labels, self.rows, self.col_labels, self.cols)?;
+        self.style.check_range()
     }
 
     /// The shared colour scale: the given range, or that of all panels' shown values.
     pub(super) fn scale(&self) -> ColorScale {
-        let (lo, hi) = self.range.unwrap_or_else(|| {
-            shown_range(self.panels.iter().map(|p| p.values), self.cols, self.hide)
-        });
-        ColorScale {
-            cmap: self.cmap,
-            lo,
-            hi,
-        }
+        let maps = self.panels.iter().map(|p| p.values);
+        self.style.scale(maps, self.cols)
     }
 
     /// Whether cells of `cell` pixels carry their values.
     fn annotate_at(&self, cell: u32) -> bool {
-        self.annotate.unwrap_or(
-            self.rows <= ANNOTATE_MAX_CELLS
-                && self.cols <= ANNOTATE_MAX_CELLS
-                && cell >= ANNOTATE_MIN_CELL,
-        )
+        self.style
+            .annotates(self.rows, self.cols, cell >= ANNOTATE_MIN_CELL)
     }
 
     /// The single-heatmap spec `draw_panel` draws for `panel`: its values and title, the figure's
@@ -185,7 +137,7 @@ impl<'a> FigureSpec<'a> {
         &'s self,
         panel: &'s Panel<'s>,
         annotate: bool,
-        scale: Option<&ColorScale>,
+        scale: &ColorScale,
     ) -> HeatmapSpec<'s> {
         HeatmapSpec {
             values: panel.values,
@@ -193,14 +145,15 @@ impl<'a> FigureSpec<'a> {
             cols: self.cols,
             row_labels: self.row_labels,
             col_labels: self.col_labels,
-            title: &panel.title,
-            x_label: "",
-            y_label: "",
-            colorbar_label: "",
-            cmap: self.cmap,
-            range: scale.map(|s| (s.lo, s.hi)),
-            annotate: Some(annotate),
-            hide: self.hide,
+            style: MapStyle {
+                title: &panel.title,
+                x_label: "",
+                y_label: "",
+                colorbar_label: "",
+                range: Some((scale.lo, scale.hi)),
+                annotate: Some(annotate),
+                ..self.style
+            },
         }
     }
 }
@@ -260,7 +213,7 @@ pub fn render_figure(spec: &FigureSpec) -> Result<Heatmap> {
         let specs: Vec<HeatmapSpec> = spec
             .panels
             .iter()
-            .map(|p| spec.panel_spec(p, spec.annotate_at(cell), Some(&scale)))
+            .map(|p| spec.panel_spec(p, spec.annotate_at(cell), &scale))
             .collect();
         let layout = FigureLayout::new(spec, &specs, grid_cols, cell, &scale, title_width);
         let bounds = layout.bounds();
@@ -280,15 +233,7 @@ pub fn render_figure(spec: &FigureSpec) -> Result<Heatmap> {
         }
         cell -= 1;
     };
-    let bounds = layout.bounds();
-
-    let margin = i64::from(MARGIN);
-    let offset = (margin - bounds.x, margin - bounds.y);
-    let mut image = RgbImage::from_pixel(
-        bounds.w + 2 * MARGIN,
-        bounds.h + 2 * MARGIN,
-        image::Rgb(BACKGROUND),
-    );
+    let (mut image, offset) = draw::blank_canvas(&layout.bounds());
     let mut grid_origins = Vec::with_capacity(n);
     for ((panel, panel_spec), &(x, y)) in layout.panels.iter().zip(&specs).zip(&layout.origins) {
         let at = (offset.0 + x, offset.1 + y);
@@ -296,10 +241,8 @@ pub fn render_figure(spec: &FigureSpec) -> Result<Heatmap> {
         // Every layout box lies inside `bounds`, so each grid corner is at least MARGIN in.
         grid_origins.push((at.0 as u32, at.1 as u32));
     }
-    draw::draw_colorbar(&mut image, offset, &layout.bar, spec.cmap);
-    for item in &layout.texts {
-        draw::draw_text(&mut image, offset, item, FOREGROUND);
-    }
+    draw::draw_colorbar(&mut image, offset, &layout.bar, spec.style.cmap);
+    draw::draw_marks_and_texts(&mut image, offset, &[], &layout.texts);
     Ok(Heatmap {
         image,
         grid_origins,

@@ -10,9 +10,10 @@ use super::colormap::ColorScale;
 use super::figure::FigureSpec;
 use super::layout::{
     AXIS_TITLE_PX, COLORBAR_GAP, COLORBAR_MIN_HEIGHT, GAP, MAX_TITLE_WIDTH, PanelLayout,
-    PanelParts, Rect, TITLE_PX, TextItem,
+    PanelParts, Rect, TITLE_PX, TextItem, bounding,
 };
 use super::text::{Orientation, TextStyle};
+
 /// The automatic grid never has more panels per row than this.
 const MAX_AUTO_COLUMNS: usize = 4;
 /// Blank space between neighbouring panels' outer boxes (labels included).
@@ -119,11 +120,10 @@ impl FigureLayout {
             .map(|i| (xs[i % grid_cols], ys[i / grid_cols]))
             .collect();
 
-        let mut block = Rect::new(xs[0], ys[0], grid.w, grid.h);
-        for (panel, &(x, y)) in panels.iter().zip(&origins) {
-            let b = panel.bounds();
-            block = block.union(&Rect::new(b.x + x, b.y + y, b.w, b.h));
-        }
+        let block = bounding(
+            Rect::new(xs[0], ys[0], grid.w, grid.h),
+            &placed_bounds(&panels, &origins),
+        );
         let grids_x = (xs[0], xs[grid_cols - 1] + i64::from(grid.w));
         let grids_y = (ys[0], ys[grid_rows - 1] + i64::from(grid.h));
 
@@ -134,7 +134,7 @@ impl FigureLayout {
             (block.right() + i64::from(COLORBAR_GAP), grids_y.0),
             bar_height,
             scale,
-            figure.colorbar_label,
+            figure.style.colorbar_label,
         );
 
         // Axis titles centred on the panels' grids, kept within the panels' reach.
@@ -144,51 +144,41 @@ impl FigureLayout {
         let centred = |lo: i64, hi: i64, len: u32, min: i64, max: i64| {
             ((lo + hi) / 2 - i64::from(len / 2)).clamp(min, (max - i64::from(len)).max(min))
         };
-        let x_title = axis_style.truncate(figure.x_label, block.w.min(MAX_TITLE_WIDTH));
-        if !x_title.is_empty() {
-            texts.push(TextItem::new(
-                x_title,
-                axis_style,
-                Orientation::Horizontal,
-                |w, _| {
-                    let x = centred(grids_x.0, grids_x.1, w, block.x, block.right());
-                    (x, block.bottom() + gap)
-                },
-            ));
-        }
-        let y_title = axis_style.truncate(figure.y_label, block.h.min(MAX_TITLE_WIDTH));
-        if !y_title.is_empty() {
-            texts.push(TextItem::new(
-                y_title,
-                axis_style,
-                Orientation::Upward,
-                |w, h| {
-                    let y = centred(grids_y.0, grids_y.1, h, block.y, block.bottom());
-                    (block.x - gap - i64::from(w), y)
-                },
-            ));
-        }
+        texts.extend(TextItem::fitted(
+            figure.style.x_label,
+            axis_style,
+            block.w.min(MAX_TITLE_WIDTH),
+            Orientation::Horizontal,
+            |w, _| {
+                let x = centred(grids_x.0, grids_x.1, w, block.x, block.right());
+                (x, block.bottom() + gap)
+            },
+        ));
+        texts.extend(TextItem::fitted(
+            figure.style.y_label,
+            axis_style,
+            block.h.min(MAX_TITLE_WIDTH),
+            Orientation::Upward,
+            |w, h| {
+                let y = centred(grids_y.0, grids_y.1, h, block.y, block.bottom());
+                (block.x - gap - i64::from(w), y)
+            },
+        ));
         // The figure title is centred on everything else, so a title no wider than the width
         // bound never widens the picture beyond it.
-        let mut content = block.union(&bar.bounds());
-        for t in &texts {
-            content = content.union(&t.rect);
-        }
-        let title_style = TextStyle::new(TITLE_PX);
-        let title = title_style.truncate(figure.title, title_width);
-        if !title.is_empty() {
-            texts.push(TextItem::new(
-                title,
-                title_style,
-                Orientation::Horizontal,
-                |w, h| {
-                    (
-                        content.x + i64::from(content.w / 2) - i64::from(w / 2),
-                        content.y - gap - 2 - i64::from(h),
-                    )
-                },
-            ));
-        }
+        let content = bounding(block.union(&bar.bounds()), texts.iter().map(|t| &t.rect));
+        texts.extend(TextItem::fitted(
+            figure.style.title,
+            TextStyle::new(TITLE_PX),
+            title_width,
+            Orientation::Horizontal,
+            |w, h| {
+                (
+                    content.x + i64::from(content.w / 2) - i64::from(w / 2),
+                    content.y - gap - 2 - i64::from(h),
+                )
+            },
+        ));
         Self {
             cell,
             panels,
@@ -200,16 +190,19 @@ impl FigureLayout {
 
     /// Everything the figure draws.
     pub(super) fn bounds(&self) -> Rect {
-        let mut b = self.bar.bounds();
-        for (panel, &(x, y)) in self.panels.iter().zip(&self.origins) {
-            let p = panel.bounds();
-            b = b.union(&Rect::new(p.x + x, p.y + y, p.w, p.h));
-        }
-        for t in &self.texts {
-            b = b.union(&t.rect);
-        }
-        b
+        let panels = placed_bounds(&self.panels, &self.origins);
+        let texts = self.texts.iter().map(|t| &t.rect);
+        bounding(self.bar.bounds(), panels.iter().chain(texts))
     }
+}
+
+/// The bounds of each panel moved to its grid corner in `origins`.
+fn placed_bounds(panels: &[PanelLayout], origins: &[(i64, i64)]) -> Vec<Rect> {
+    panels
+        .iter()
+        .zip(origins)
+        .map(|(panel, &at)| panel.bounds().moved(at))
+        .collect()
 }
 
 #[cfg(test)]
@@ -235,7 +228,7 @@ mod tests {
         let specs: Vec<HeatmapSpec> = figure
             .panels
             .iter()
-            .map(|p| figure.panel_spec(p, false, Some(&scale)))
+            .map(|p| figure.panel_spec(p, false, &scale))
             .collect();
         let layout = FigureLayout::new(
             figure,
@@ -249,12 +242,7 @@ mod tests {
         texts.extend(layout.bar.texts.iter().map(|t| t.rect));
         let mut solids = vec![layout.bar.bar];
         for (panel, &(x, y)) in layout.panels.iter().zip(&layout.origins) {
-            texts.extend(
-                panel
-                    .texts
-                    .iter()
-                    .map(|t| Rect::new(t.rect.x + x, t.rect.y + y, t.rect.w, t.rect.h)),
-            );
+            texts.extend(panel.texts.iter().map(|t| t.rect.moved((x, y))));
             solids.push(Rect::new(x, y, panel.grid.w, panel.grid.h));
         }
         let meet = |a: &Rect, b: &Rect| {
@@ -293,7 +281,7 @@ mod tests {
                 .collect();
             let mut figure = FigureSpec::new(&panels, 7, 7, &words, cols_labels);
             figure.columns = columns;
-            figure.title = "Attention of every head";
+            figure.style.title = "Attention of every head";
             assert_no_overlaps(&figure);
         }
     }

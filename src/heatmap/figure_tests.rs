@@ -1,6 +1,8 @@
 //! Whole-figure tests: several panels, one scale, one colorbar; colours read back from the PNG.
 
-use super::tests::{labels, numbered, save_and_reload, values};
+use super::tests::{
+    assert_errors_mention, labels, numbered, samples_dir, save_and_reload, save_sample, values,
+};
 use super::*;
 
 /// The colour 2 px inside the top-left corner of a cell of `panel` (away from annotations), or
@@ -79,7 +81,7 @@ fn two_heads_and_average_share_one_scale_and_one_colorbar() {
         },
     ];
     let mut spec = FigureSpec::new(&panels, 4, 4, &words, &words);
-    spec.title = "Two heads and their average";
+    spec.style.title = "Two heads and their average";
     let map = render_figure(&spec).unwrap();
     let img = save_and_reload(&map);
     assert_eq!(img, map.image);
@@ -177,7 +179,7 @@ fn twelve_panels_of_50_shrink_to_the_width_bound() {
     for max_width in [None, Some(900), Some(700), Some(500)] {
         let mut spec = FigureSpec::new(&panels, n, n, &words, &words);
         spec.max_width = max_width;
-        spec.title = "Twelve heads";
+        spec.style.title = "Twelve heads";
         let map = render_figure(&spec).unwrap();
         let limit = max_width.unwrap_or(DEFAULT_MAX_FIGURE_WIDTH);
         assert!(
@@ -263,8 +265,8 @@ fn causal_hide_blanks_the_same_cells_in_every_panel() {
     let panels = panels_of(&all, n * n);
     let words = numbered(n);
     let mut spec = FigureSpec::new(&panels, n, n, &words, &words);
-    spec.hide = Some(&causal);
-    spec.cmap = Colormap::Blues;
+    spec.style.hide = Some(&causal);
+    spec.style.cmap = Colormap::Blues;
     let map = render_figure(&spec).unwrap();
     let img = save_and_reload(&map);
     let scale = map.scale();
@@ -342,7 +344,10 @@ fn bad_figures_are_errors_not_panics() {
         ),
         (
             FigureSpec {
-                range: Some((2.0, 1.0)),
+                style: MapStyle {
+                    range: Some((2.0, 1.0)),
+                    ..base.style
+                },
                 ..base
             },
             "range",
@@ -355,10 +360,7 @@ fn bad_figures_are_errors_not_panics() {
             "0 px width limit",
         ),
     ];
-    for (spec, want) in cases {
-        let err = render_figure(&spec).unwrap_err().to_string();
-        assert!(err.contains(want), "wanted '{want}' in: {err}");
-    }
+    assert_errors_mention(&cases, render_figure);
     // Too tall even with 1-pixel cells: one panel per row, five panels of 4096 rows.
     let tall = vec![0.5f32; MAX_CELLS_PER_AXIS];
     let tall_panels = panels_of(&tall, MAX_CELLS_PER_AXIS);
@@ -402,10 +404,9 @@ fn bad_figures_are_errors_not_panics() {
 #[test]
 #[ignore = "writes sample PNGs into $SELFATTN_HEATMAP_SAMPLES"]
 fn write_figure_samples() {
-    let Some(dir) = std::env::var_os("SELFATTN_HEATMAP_SAMPLES") else {
+    let Some(dir) = samples_dir() else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir);
 
     // Eight heads with recognisable patterns over a 7-token sentence, and their average.
     let words = labels(&["The", "cat", "sat", "on", "the", "mat", "."]);
@@ -438,12 +439,9 @@ fn write_figure_samples() {
     let mut panels = panels_of(&heads, n * n);
     panels[8].title = "Average".into();
     let mut spec = FigureSpec::new(&panels, n, n, &words, &words);
-    spec.cmap = Colormap::Blues;
-    spec.title = "Self-Attention: 8 heads and their average";
-    render_figure(&spec)
-        .unwrap()
-        .save_png(&dir.join("fig_heads.png"))
-        .unwrap();
+    spec.style.cmap = Colormap::Blues;
+    spec.style.title = "Self-Attention: 8 heads and their average";
+    save_sample(render_figure(&spec), &dir, "fig_heads.png");
 
     // Six layers of twelve heads, one grid row per layer.
     let n = 10;
@@ -467,17 +465,11 @@ fn write_figure_samples() {
         .collect();
     let mut spec = FigureSpec::new(&panels, n, n, &words, &words);
     spec.columns = Some(12);
-    spec.title = "Attention weights: 6 layers × 12 heads";
-    render_figure(&spec)
-        .unwrap()
-        .save_png(&dir.join("fig_grid.png"))
-        .unwrap();
+    spec.style.title = "Attention weights: 6 layers × 12 heads";
+    save_sample(render_figure(&spec), &dir, "fig_grid.png");
     // The same 72 panels in the automatic grid (4 per row).
     spec.columns = None;
-    render_figure(&spec)
-        .unwrap()
-        .save_png(&dir.join("fig_grid_auto.png"))
-        .unwrap();
+    save_sample(render_figure(&spec), &dir, "fig_grid_auto.png");
 
     // A ragged last row (5 panels, 3 per row), long rotated key labels, a causal mask.
     let n = 12;
@@ -503,11 +495,8 @@ fn write_figure_samples() {
         .collect();
     let panels = panels_of(&all, n * n);
     let mut spec = FigureSpec::new(&panels, n, n, &words, &words);
-    spec.hide = Some(&causal);
-    spec.cmap = Colormap::Magma;
-    spec.title = "Causal heads";
-    render_figure(&spec)
-        .unwrap()
-        .save_png(&dir.join("fig_ragged.png"))
-        .unwrap();
+    spec.style.hide = Some(&causal);
+    spec.style.cmap = Colormap::Magma;
+    spec.style.title = "Causal heads";
+    save_sample(render_figure(&spec), &dir, "fig_ragged.png");
 }

@@ -5,7 +5,7 @@
 //! (which may go negative: labels sit left of and above it) and drawn with an offset, so several
 //! panels and one colorbar share a canvas by placing their layouts side by side ([`PanelParts`]
 //! says which labels a panel of a figure keeps). The colorbar's layout lives in `colorbar`, the
-//! arrangement of several panels in `figure`.
+//! arrangement of several panels in `figure_layout`.
 
 use super::HeatmapSpec;
 use super::text::{Orientation, TextStyle};
@@ -76,6 +76,16 @@ impl Rect {
         );
         Rect::new(x, y, (r - x) as u32, (b - y) as u32)
     }
+
+    /// The same rectangle moved by (`dx`, `dy`).
+    pub fn moved(&self, (dx, dy): (i64, i64)) -> Rect {
+        Rect::new(self.x + dx, self.y + dy, self.w, self.h)
+    }
+}
+
+/// The smallest rectangle holding `first` and every one of `others`.
+pub(super) fn bounding<'r>(first: Rect, others: impl IntoIterator<Item = &'r Rect>) -> Rect {
+    others.into_iter().fold(first, |b, r| b.union(r))
 }
 
 /// A piece of text placed in a box.
@@ -107,6 +117,19 @@ impl TextItem {
             orientation,
             rect: Rect::new(x, y, w, h),
         }
+    }
+
+    /// `text` truncated to `max_width` pixels in `style` and placed by `place(w, h)` (see
+    /// [`TextItem::new`]); `None` when nothing is left to draw (an empty title).
+    pub(super) fn fitted(
+        text: &str,
+        style: TextStyle,
+        max_width: u32,
+        orientation: Orientation,
+        place: impl FnOnce(u32, u32) -> (i64, i64),
+    ) -> Option<Self> {
+        let text = style.truncate(text, max_width);
+        (!text.is_empty()).then(|| Self::new(text, style, orientation, place))
     }
 }
 
@@ -250,48 +273,40 @@ impl PanelLayout {
         // Axis titles and the title.
         let axis_style = TextStyle::new(AXIS_TITLE_PX);
         let gap = i64::from(GAP);
-        let x_title = axis_style.truncate(spec.x_label, MAX_TITLE_WIDTH);
-        if !x_title.is_empty() {
-            texts.push(TextItem::new(
-                x_title,
-                axis_style,
-                Orientation::Horizontal,
-                |w, _| (grid.right() / 2 - i64::from(w / 2), labels_bottom + gap),
-            ));
-        }
-        let y_title = axis_style.truncate(spec.y_label, MAX_TITLE_WIDTH);
-        if !y_title.is_empty() {
-            texts.push(TextItem::new(
-                y_title,
-                axis_style,
-                Orientation::Upward,
-                |w, h| {
-                    (
-                        label_left - gap - i64::from(w),
-                        grid.bottom() / 2 - i64::from(h / 2),
-                    )
-                },
-            ));
-        }
-        let title_style = parts.title_style;
-        let title = title_style.truncate(spec.title, parts.title_max_width);
-        if !title.is_empty() {
-            let title_gap = i64::from(parts.title_gap);
-            texts.push(TextItem::new(
-                title,
-                title_style,
-                Orientation::Horizontal,
-                |w, h| {
-                    (
-                        grid.right() / 2 - i64::from(w / 2),
-                        -title_gap - i64::from(h),
-                    )
-                },
-            ));
-        }
+        texts.extend(TextItem::fitted(
+            spec.style.x_label,
+            axis_style,
+            MAX_TITLE_WIDTH,
+            Orientation::Horizontal,
+            |w, _| (grid.right() / 2 - i64::from(w / 2), labels_bottom + gap),
+        ));
+        texts.extend(TextItem::fitted(
+            spec.style.y_label,
+            axis_style,
+            MAX_TITLE_WIDTH,
+            Orientation::Upward,
+            |w, h| {
+                (
+                    label_left - gap - i64::from(w),
+                    grid.bottom() / 2 - i64::from(h / 2),
+                )
+            },
+        ));
+        let title_gap = i64::from(parts.title_gap);
+        texts.extend(TextItem::fitted(
+            spec.style.title,
+            parts.title_style,
+            parts.title_max_width,
+            Orientation::Horizontal,
+            |w, h| {
+                (
+                    grid.right() / 2 - i64::from(w / 2),
+                    -title_gap - i64::from(h),
+                )
+            },
+        ));
 
-        let auto = rows <= 20 && cols <= 20;
-        let annotation = spec.annotate.unwrap_or(auto).then(|| {
+        let annotation = spec.style.annotates(rows, cols, true).then(|| {
             TextStyle::new((cell as f32 * 0.3).clamp(ANNOTATION_MIN_PX, ANNOTATION_MAX_PX))
         });
         Self {
@@ -307,11 +322,10 @@ impl PanelLayout {
 
     /// Everything the panel draws.
     pub fn bounds(&self) -> Rect {
-        let mut b = self.grid;
-        for r in self.texts.iter().map(|t| &t.rect).chain(&self.marks) {
-            b = b.union(r);
-        }
-        b
+        bounding(
+            self.grid,
+            self.texts.iter().map(|t| &t.rect).chain(&self.marks),
+        )
     }
 
     /// The pixel rectangle of cell (`row`, `col`) relative to the grid corner.

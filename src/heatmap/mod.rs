@@ -6,7 +6,9 @@
 //! colormap tables ([`Colormap`]) and an embedded font (no system fonts needed). The output is
 //! deterministic, which lets the tests read colours back from the PNG.
 //!
-//! The module is split so that each step has one job: `layout` decides cell size, label
+//! The module is split so that each step has one job: [`MapStyle`] holds the look shared by a
+//! single heatmap ([`HeatmapSpec`]) and a figure ([`FigureSpec`]) — titles, colormap, range,
+//! annotations, hidden cells — and resolves the colour scale; `layout` decides cell size, label
 //! thinning/rotation and where every text goes (in coordinates relative to a grid corner),
 //! `draw` turns a layout into pixels on a shared canvas, and [`render`] composes one panel with
 //! one colorbar. [`render_figure`] is the same composition with several panels (one per
@@ -20,6 +22,7 @@ mod draw;
 mod figure;
 mod figure_layout;
 mod layout;
+mod style;
 mod text;
 
 use std::path::Path;
@@ -32,10 +35,11 @@ pub use colormap::{ColorScale, Colormap, NAN_COLOR, prefers_dark_text};
 pub use downsample::{Downsampled, block_average};
 pub use draw::BACKGROUND;
 pub use figure::{DEFAULT_MAX_FIGURE_WIDTH, FigureSpec, MAX_FIGURE_HEIGHT, Panel, render_figure};
+pub use style::MapStyle;
 
 use crate::error::{Error, Result};
 use colorbar::ColorbarLayout;
-use layout::{COLORBAR_MIN_HEIGHT, MARGIN, PanelLayout};
+use layout::{COLORBAR_MIN_HEIGHT, PanelLayout};
 
 /// Largest number of rows or columns drawn: cells are at least one pixel, so this bounds the image
 /// (about 4.5k × 4.5k pixels at most).
@@ -55,29 +59,12 @@ pub struct HeatmapSpec<'a> {
     /// One label per column (key tokens), along the bottom; rotated 90° when any is too wide for
     /// its cell.
     pub col_labels: &'a [String],
-    /// Title centred above the grid; empty for none.
-    pub title: &'a str,
-    /// Title under the column labels, e.g. "Key".
-    pub x_label: &'a str,
-    /// Title left of the row labels, reading upward, e.g. "Query".
-    pub y_label: &'a str,
-    /// Title along the colorbar, e.g. "Attention Weight".
-    pub colorbar_label: &'a str,
-    /// The colormap.
-    pub cmap: Colormap,
-    /// Values drawn with the bottom and top colours; `None` uses the min and max of the finite,
-    /// shown values (a degenerate range is widened to include 0 and 1).
-    pub range: Option<(f32, f32)>,
-    /// Write each value to 2 places in its cell; `None` does so when rows and cols are ≤ 20.
-    /// Cells too small for the text stay blank either way.
-    pub annotate: Option<bool>,
-    /// Cells to leave blank (drawn in the background colour), e.g. a causal mask's upper triangle.
-    pub hide: Option<&'a dyn Fn(usize, usize) -> bool>,
+    /// Titles, colours, annotations and hidden cells.
+    pub style: MapStyle<'a>,
 }
 
 impl<'a> HeatmapSpec<'a> {
-    /// A spec with the seed's defaults: no title, axes "Key" / "Query", colorbar
-    /// "Attention Weight", viridis, automatic range and annotations, nothing hidden.
+    /// A spec with the seed's defaults ([`MapStyle::default`]).
     pub fn new(
         values: &'a [f32],
         rows: usize,
@@ -91,31 +78,13 @@ impl<'a> HeatmapSpec<'a> {
             cols,
             row_labels,
             col_labels,
-            title: "",
-            x_label: "Key",
-            y_label: "Query",
-            colorbar_label: "Attention Weight",
-            cmap: Colormap::Viridis,
-            range: None,
-            annotate: None,
-            hide: None,
+            style: MapStyle::default(),
         }
     }
 
     /// Checks shapes and the range; every `render` error comes from here.
     fn validate(&self) -> Result<()> {
-        if self.rows == 0 || self.cols == 0 {
-            return Err(Error::InvalidSize(format!(
-                "heatmap of {} × {} cells: both sides must be at least 1",
-                self.rows, self.cols
-            )));
-        }
-        if self.rows.max(self.cols) > MAX_CELLS_PER_AXIS {
-            return Err(Error::InvalidSize(format!(
-                "heatmap of {} × {} cells: at most {MAX_CELLS_PER_AXIS} per side can be drawn",
-                self.rows, self.cols
-            )));
-        }
+        check_grid_size("heatmap", self.rows, self.cols)?;
         if self.rows.checked_mul(self.cols) != Some(self.values.len()) {
             return Err(Error::ShapeMismatch(format!(
                 "heatmap of {} × {} cells given {} values",
@@ -124,61 +93,48 @@ impl<'a> HeatmapSpec<'a> {
                 self.values.len()
             )));
         }
-        for (what, labels, n) in [
-            ("row", self.row_labels, self.rows),
-            ("column", self.col_labels, self.cols),
-        ] {
-            if labels.len() != n {
-                return Err(Error::ShapeMismatch(format!(
-                    "heatmap has {n} {what}s but {} {what} labels",
-                    labels.len()
-                )));
-            }
-        }
-        if let Some((lo, hi)) = self.range
-            && !(lo.is_finite() && hi.is_finite() && lo < hi)
-        {
-            return Err(Error::Usage(format!(
-                "heatmap colour range ({lo}, {hi}) must be finite with low < high"
-            )));
-        }
-        Ok(())
+        check_labels(self.row_labels, self.rows, self.col_labels, self.cols)?;
+        self.style.check_range()
     }
 
     /// The colour scale: the given range, or the finite shown values' min and max.
     fn scale(&self) -> ColorScale {
-        let (lo, hi) = self
-            .range
-            .unwrap_or_else(|| shown_range([self.values], self.cols, self.hide));
-        ColorScale {
-            cmap: self.cmap,
-            lo,
-            hi,
-        }
+        self.style.scale([self.values], self.cols)
     }
 }
 
-/// The min and max of the finite values of `maps` (each row-major, `cols` wide) that `hide` does
-/// not hide; a degenerate range is widened to include 0 and 1, no values at all give (0, 1).
-fn shown_range<'v>(
-    maps: impl IntoIterator<Item = &'v [f32]>,
+/// Checks that a grid of `rows × cols` cells can be drawn: no empty side, none longer than
+/// [`MAX_CELLS_PER_AXIS`]; `what` names the grid in the error ("heatmap", "figure panels").
+fn check_grid_size(what: &str, rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Err(Error::InvalidSize(format!(
+            "{what} of {rows} × {cols} cells: both sides must be at least 1"
+        )));
+    }
+    if rows.max(cols) > MAX_CELLS_PER_AXIS {
+        return Err(Error::InvalidSize(format!(
+            "{what} of {rows} × {cols} cells: at most {MAX_CELLS_PER_AXIS} per side can be drawn"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that there is one label per row and one per column.
+fn check_labels(
+    row_labels: &[String],
+    rows: usize,
+    col_labels: &[String],
     cols: usize,
-    hide: Option<&dyn Fn(usize, usize) -> bool>,
-) -> (f32, f32) {
-    let mut range: Option<(f32, f32)> = None;
-    for values in maps {
-        for (i, &v) in values.iter().enumerate() {
-            let hidden = hide.is_some_and(|h| h(i / cols, i % cols));
-            if v.is_finite() && !hidden {
-                range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-            }
+) -> Result<()> {
+    for (what, labels, n) in [("row", row_labels, rows), ("column", col_labels, cols)] {
+        if labels.len() != n {
+            return Err(Error::ShapeMismatch(format!(
+                "heatmap has {n} {what}s but {} {what} labels",
+                labels.len()
+            )));
         }
     }
-    match range {
-        Some((lo, hi)) if lo < hi => (lo, hi),
-        Some((v, _)) => (v.min(0.0), v.max(1.0)),
-        None => (0.0, 1.0),
-    }
+    Ok(())
 }
 
 /// A drawn heatmap (one panel, or a figure of several) and where its cells are.
@@ -310,18 +266,11 @@ pub fn render(spec: &HeatmapSpec) -> Result<Heatmap> {
         (panel.colorbar_x(bar_height), 0),
         bar_height,
         &scale,
-        spec.colorbar_label,
+        spec.style.colorbar_label,
     );
-    let bounds = panel.bounds().union(&bar.bounds());
-    let margin = i64::from(MARGIN);
-    let offset = (margin - bounds.x, margin - bounds.y);
-    let mut image = RgbImage::from_pixel(
-        bounds.w + 2 * MARGIN,
-        bounds.h + 2 * MARGIN,
-        image::Rgb(BACKGROUND),
-    );
+    let (mut image, offset) = draw::blank_canvas(&panel.bounds().union(&bar.bounds()));
     draw::draw_panel(&mut image, offset, &panel, spec, &scale);
-    draw::draw_colorbar(&mut image, offset, &bar, spec.cmap);
+    draw::draw_colorbar(&mut image, offset, &bar, spec.style.cmap);
     Ok(Heatmap {
         image,
         // Every layout box lies inside `bounds`, so the grid corner is at least MARGIN in.

@@ -43,11 +43,33 @@ pub(super) fn save_and_reload(map: &Heatmap) -> RgbImage {
     back
 }
 
+/// Checks that drawing each case's spec with `render` fails with an error that mentions the
+/// case's text.
+pub(super) fn assert_errors_mention<S>(
+    cases: &[(S, &str)],
+    render: impl Fn(&S) -> Result<Heatmap>,
+) {
+    for (spec, want) in cases {
+        let err = render(spec).unwrap_err().to_string();
+        assert!(err.contains(want), "wanted '{want}' in: {err}");
+    }
+}
+
+/// The folder named by `SELFATTN_HEATMAP_SAMPLES`, where the ignored sample tests write, if set.
+pub(super) fn samples_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("SELFATTN_HEATMAP_SAMPLES").map(std::path::PathBuf::from)
+}
+
+/// Saves a drawn sample picture as `dir/name`.
+pub(super) fn save_sample(map: Result<Heatmap>, dir: &Path, name: &str) {
+    map.unwrap().save_png(&dir.join(name)).unwrap();
+}
+
 #[test]
 fn seed_3x3_round_trips_with_each_cells_colour() {
     let words = labels(&["I", "love", "AI"]);
     let mut spec = HeatmapSpec::new(&SEED, 3, 3, &words, &words);
-    spec.title = "Self-Attention Heatmap";
+    spec.style.title = "Self-Attention Heatmap";
     let map = render(&spec).unwrap();
     let img = save_and_reload(&map);
     assert_eq!(img, map.image);
@@ -127,7 +149,7 @@ fn annotations_are_white_on_dark_cells_and_black_on_light() {
     );
     // Turning annotations off leaves the cell centre plain.
     let mut spec = HeatmapSpec::new(&SEED, 3, 3, &words, &words);
-    spec.annotate = Some(false);
+    spec.style.annotate = Some(false);
     let plain = render(&spec).unwrap();
     let (x, y, w, h) = plain.cell_rect(1, 1);
     let centre = plain.image.get_pixel(x + w / 2, y + h / 2).0;
@@ -140,10 +162,10 @@ fn blues_4x4_with_a_hidden_causal_triangle() {
     let vals: Vec<f32> = (0..16).map(|i| i as f32 / 15.0).collect();
     let causal = |r: usize, c: usize| c > r;
     let mut spec = HeatmapSpec::new(&vals, 4, 4, &words, &words);
-    spec.cmap = Colormap::Blues;
-    spec.range = Some((0.0, 1.0));
-    spec.hide = Some(&causal);
-    spec.title = "Self-Attention Heatmap (PyTorch Module)";
+    spec.style.cmap = Colormap::Blues;
+    spec.style.range = Some((0.0, 1.0));
+    spec.style.hide = Some(&causal);
+    spec.style.title = "Self-Attention Heatmap (PyTorch Module)";
     let map = render(&spec).unwrap();
     let img = save_and_reload(&map);
     for row in 0..4 {
@@ -167,7 +189,7 @@ fn auto_range_ignores_hidden_and_non_finite_cells() {
     let vals = [0.2, 9.0, f32::NAN, 0.6];
     let hide_top_right = |r: usize, c: usize| r == 0 && c == 1;
     let mut spec = HeatmapSpec::new(&vals, 2, 2, &words, &words);
-    spec.hide = Some(&hide_top_right);
+    spec.style.hide = Some(&hide_top_right);
     let map = render(&spec).unwrap();
     assert_eq!((map.scale().lo, map.scale().hi), (0.2, 0.6));
     assert_eq!(corner_pixel(&map.image, &map, 1, 0), NAN_COLOR);
@@ -302,23 +324,26 @@ fn bad_specs_are_errors_not_panics() {
         ),
         (
             HeatmapSpec {
-                range: Some((1.0, 1.0)),
+                style: MapStyle {
+                    range: Some((1.0, 1.0)),
+                    ..base.style
+                },
                 ..base
             },
             "range",
         ),
         (
             HeatmapSpec {
-                range: Some((0.0, f32::NAN)),
+                style: MapStyle {
+                    range: Some((0.0, f32::NAN)),
+                    ..base.style
+                },
                 ..base
             },
             "range",
         ),
     ];
-    for (spec, want) in cases {
-        let err = render(&spec).unwrap_err().to_string();
-        assert!(err.contains(want), "{err}");
-    }
+    assert_errors_mention(&cases, render);
     let big = vec![0.0; MAX_CELLS_PER_AXIS + 1];
     let many = numbered(MAX_CELLS_PER_AXIS + 1);
     let spec = HeatmapSpec::new(&big, 1, big.len(), &words[..1], &many);
@@ -356,17 +381,13 @@ fn saving_into_a_missing_folder_fails_and_leaves_nothing() {
 #[test]
 #[ignore = "writes sample PNGs into $SELFATTN_HEATMAP_SAMPLES"]
 fn write_samples() {
-    let Some(dir) = std::env::var_os("SELFATTN_HEATMAP_SAMPLES") else {
+    let Some(dir) = samples_dir() else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir);
     let words = labels(&["I", "love", "AI"]);
     let mut spec = HeatmapSpec::new(&SEED, 3, 3, &words, &words);
-    spec.title = "Self-Attention Heatmap";
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_sample.png"))
-        .unwrap();
+    spec.style.title = "Self-Attention Heatmap";
+    save_sample(render(&spec), &dir, "heatmap_sample.png");
 
     let vocab = [
         "the",
@@ -397,23 +418,17 @@ fn write_samples() {
         weights.extend(exps.iter().map(|e| e / sum));
     }
     let mut spec = HeatmapSpec::new(&weights, n, n, &tokens, &tokens);
-    spec.title = "Self-Attention Heatmap (64 tokens)";
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_64.png"))
-        .unwrap();
+    spec.style.title = "Self-Attention Heatmap (64 tokens)";
+    save_sample(render(&spec), &dir, "heatmap_64.png");
 
     let words = labels(&["The", "cat", "sat", "down"]);
     let vals: Vec<f32> = values(16);
     let causal = |r: usize, c: usize| c > r;
     let mut spec = HeatmapSpec::new(&vals, 4, 4, &words, &words);
-    spec.cmap = Colormap::Blues;
-    spec.hide = Some(&causal);
-    spec.title = "Self-Attention Heatmap (PyTorch Module)";
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_causal.png"))
-        .unwrap();
+    spec.style.cmap = Colormap::Blues;
+    spec.style.hide = Some(&causal);
+    spec.style.title = "Self-Attention Heatmap (PyTorch Module)";
+    save_sample(render(&spec), &dir, "heatmap_causal.png");
 
     let rows = labels(&[
         "short",
@@ -432,26 +447,17 @@ fn write_samples() {
     ]);
     let vals = values(28);
     let mut spec = HeatmapSpec::new(&vals, 4, 7, &rows, &cols);
-    spec.cmap = Colormap::Magma;
-    spec.title = "Long labels";
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_long.png"))
-        .unwrap();
+    spec.style.cmap = Colormap::Magma;
+    spec.style.title = "Long labels";
+    save_sample(render(&spec), &dir, "heatmap_long.png");
 
     let n = 512;
     let tokens = numbered(n);
     let vals = values(n * n);
     let spec = HeatmapSpec::new(&vals, n, n, &tokens, &tokens);
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_512.png"))
-        .unwrap();
+    save_sample(render(&spec), &dir, "heatmap_512.png");
 
     let one = labels(&["solo"]);
     let spec = HeatmapSpec::new(&[1.0], 1, 1, &one, &one);
-    render(&spec)
-        .unwrap()
-        .save_png(&dir.join("heatmap_1.png"))
-        .unwrap();
+    save_sample(render(&spec), &dir, "heatmap_1.png");
 }
