@@ -27,8 +27,7 @@ struct EmbedParams {
     _pad1: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/embed.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: EmbedParams;
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
@@ -40,7 +39,7 @@ override WG: u32;
 
 @compute @workgroup_size(WG, 1, 1)
 fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+    let i = linear_item(gid, groups);
     if i >= params.tokens * params.hidden {
         return;
     }

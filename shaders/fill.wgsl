@@ -15,15 +15,14 @@ struct FillParams {
     _pad1: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/fill.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: FillParams;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+    let i = linear_item(gid, groups);
     if i < params.len {
         out[i] = params.bits;
     }

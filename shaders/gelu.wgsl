@@ -18,8 +18,7 @@ struct GeluParams {
     _pad2: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/gelu.rs.
-override WG: u32;
+#import linear_item
 const FRAC_1_SQRT_2 = 0.70710678118654752;
 
 @group(0) @binding(0) var<uniform> params: GeluParams;
@@ -38,7 +37,7 @@ fn erfc(v: f32) -> f32 {
 
 @compute @workgroup_size(WG, 1, 1)
 fn gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+    let i = linear_item(gid, groups);
     if i >= params.len {
         return;
     }

@@ -14,8 +14,7 @@ struct HeadMeanParams {
     _pad0: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/head_mean.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: HeadMeanParams;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
@@ -23,7 +22,7 @@ override WG: u32;
 
 @compute @workgroup_size(WG, 1, 1)
 fn head_mean(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+    let i = linear_item(gid, groups);
     if i >= params.batch * params.len {
         return;
     }

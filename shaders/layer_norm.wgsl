@@ -18,8 +18,7 @@ struct LayerNormParams {
     has_residual: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/layer_norm.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: LayerNormParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -37,7 +36,7 @@ fn value(i: u32) -> f32 {
 
 @compute @workgroup_size(WG, 1, 1)
 fn layer_norm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
+    let row = linear_item(gid, groups);
     if row >= params.rows {
         return;
     }

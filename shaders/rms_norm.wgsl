@@ -15,8 +15,7 @@ struct RmsNormParams {
     _pad0: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/rms_norm.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: RmsNormParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -25,7 +24,7 @@ override WG: u32;
 
 @compute @workgroup_size(WG, 1, 1)
 fn rms_norm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let row = gid.x + gid.y * groups.x * WG;
+    let row = linear_item(gid, groups);
     if row >= params.rows {
         return;
     }

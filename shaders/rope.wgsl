@@ -21,8 +21,7 @@ struct RopeParams {
     offset: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/rope.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: RopeParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -32,7 +31,7 @@ override WG: u32;
 
 @compute @workgroup_size(WG, 1, 1)
 fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let item = gid.x + gid.y * groups.x * WG;
+    let item = linear_item(gid, groups);
     let half = params.head_dim / 2u;
     if item >= params.tokens * params.heads * half {
         return;

@@ -14,8 +14,7 @@ struct SwigluParams {
     _pad2: u32,
 }
 
-// The workgroup size, set by the pipeline from `WG` in src/kernels/swiglu.rs.
-override WG: u32;
+#import linear_item
 
 @group(0) @binding(0) var<uniform> params: SwigluParams;
 @group(0) @binding(1) var<storage, read> gate: array<f32>;
@@ -24,7 +23,7 @@ override WG: u32;
 
 @compute @workgroup_size(WG, 1, 1)
 fn swiglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
+    let i = linear_item(gid, groups);
     if i >= params.len {
         return;
     }

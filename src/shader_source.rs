@@ -31,6 +31,10 @@ pub const SHARED: &[(&str, &str)] = &[
         include_str!("../shaders/shared/flash_params.wgsl"),
     ),
     (
+        "linear_item",
+        include_str!("../shaders/shared/linear_item.wgsl"),
+    ),
+    (
         "masked_below",
         include_str!("../shaders/shared/masked_below.wgsl"),
     ),

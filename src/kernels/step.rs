@@ -80,7 +80,8 @@ pub trait LinearStep: bytemuck::Pod {
     const SOURCE: &'static str;
     /// Read-only and read-write storage buffers it binds after the params uniform.
     const BINDINGS: (usize, usize);
-    /// Invocations per workgroup: the shader's `override WG` (set from here by the spec).
+    /// Invocations per workgroup: the shader's `override WG` (from `#import linear_item`),
+    /// set from here by the spec.
     const WG: u32;
     /// Items of the step, one invocation each.
     fn items(&self) -> u32;
