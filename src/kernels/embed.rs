@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one embedding dispatch.
@@ -60,14 +60,5 @@ impl Program {
     }
 }
 
-/// One invocation per output element.
-impl LinearStep for EmbedParams {
-    const KERNEL: &'static str = "embed";
-    const SOURCE: &'static str = include_str!("../../shaders/embed.wgsl");
-    const BINDINGS: (usize, usize) = (5, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.tokens.saturating_mul(self.hidden)
-    }
-}
+// One invocation per output element.
+linear_step!(EmbedParams: "embed", reads 5, items |p| p.tokens.saturating_mul(p.hidden));

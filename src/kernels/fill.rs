@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 
 /// Parameters of one fill dispatch.
 ///
@@ -33,14 +33,5 @@ impl FillParams {
     }
 }
 
-/// One invocation per element.
-impl LinearStep for FillParams {
-    const KERNEL: &'static str = "fill";
-    const SOURCE: &'static str = include_str!("../../shaders/fill.wgsl");
-    const BINDINGS: (usize, usize) = (0, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.len
-    }
-}
+// One invocation per element.
+linear_step!(FillParams: "fill", reads 0, items |p| p.len);

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one GELU dispatch.
@@ -39,13 +39,4 @@ impl Program {
     }
 }
 
-impl LinearStep for GeluParams {
-    const KERNEL: &'static str = "gelu";
-    const SOURCE: &'static str = include_str!("../../shaders/gelu.wgsl");
-    const BINDINGS: (usize, usize) = (1, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.len
-    }
-}
+linear_step!(GeluParams: "gelu", reads 1, items |p| p.len);

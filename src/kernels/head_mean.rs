@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one head-mean dispatch.
@@ -35,18 +35,5 @@ impl Program {
     }
 }
 
-/// One invocation per output element, a loop over the heads.
-impl LinearStep for HeadMeanParams {
-    const KERNEL: &'static str = "head_mean";
-    const SOURCE: &'static str = include_str!("../../shaders/head_mean.wgsl");
-    const BINDINGS: (usize, usize) = (1, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.batch.saturating_mul(self.len)
-    }
-
-    fn loops_per_item(&self) -> u64 {
-        self.heads as u64
-    }
-}
+// One invocation per output element, a loop over the heads.
+linear_step!(HeadMeanParams: "head_mean", reads 1, items |p| p.batch.saturating_mul(p.len), loops |p| p.heads as u64);

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one LayerNorm dispatch.
@@ -55,18 +55,6 @@ impl Program {
     }
 }
 
-/// One invocation per row, three passes over its values.
-impl LinearStep for LayerNormParams {
-    const KERNEL: &'static str = "layer_norm";
-    const SOURCE: &'static str = include_str!("../../shaders/layer_norm.wgsl");
-    const BINDINGS: (usize, usize) = (4, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.rows
-    }
-
-    fn loops_per_item(&self) -> u64 {
-        3 * self.cols as u64
-    }
-}
+// One invocation per row, three passes over its values.
+linear_step!(LayerNormParams: "layer_norm", reads 4,
+    items |p| p.rows, loops |p| 3 * p.cols as u64);

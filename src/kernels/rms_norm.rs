@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one RMSNorm dispatch.
@@ -50,18 +50,5 @@ impl Program {
     }
 }
 
-/// One invocation per row, two passes over its values.
-impl LinearStep for RmsNormParams {
-    const KERNEL: &'static str = "rms_norm";
-    const SOURCE: &'static str = include_str!("../../shaders/rms_norm.wgsl");
-    const BINDINGS: (usize, usize) = (2, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.rows
-    }
-
-    fn loops_per_item(&self) -> u64 {
-        2 * self.cols as u64
-    }
-}
+// One invocation per row, two passes over its values.
+linear_step!(RmsNormParams: "rms_norm", reads 2, items |p| p.rows, loops |p| 2 * p.cols as u64);

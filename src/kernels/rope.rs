@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one RoPE dispatch.
@@ -49,16 +49,6 @@ impl Program {
     }
 }
 
-/// One invocation per (token, head, pair of values).
-impl LinearStep for RopeParams {
-    const KERNEL: &'static str = "rope";
-    const SOURCE: &'static str = include_str!("../../shaders/rope.wgsl");
-    const BINDINGS: (usize, usize) = (3, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.tokens
-            .saturating_mul(self.heads)
-            .saturating_mul(self.head_dim / 2)
-    }
-}
+// One invocation per (token, head, pair of values).
+linear_step!(RopeParams: "rope", reads 3,
+    items |p| p.tokens.saturating_mul(p.heads).saturating_mul(p.head_dim / 2));

@@ -71,8 +71,9 @@ pub trait GpuStep: ParamsBytes {
 
 /// A kernel of one variant whose invocations each take one item (an element or a row),
 /// [`LinearStep::WG`] to a workgroup, folded into y beyond the device's per-dimension limit:
-/// its [`GpuStep`] and its [`KernelSpec`] ([`linear_spec`]) follow from these facts (gelu,
-/// layer_norm, embed, head_mean, fill).
+/// its [`GpuStep`] and its [`KernelSpec`] ([`linear_spec`]) follow from these facts. Each such
+/// kernel (gelu, layer_norm, embed, head_mean, fill, rms_norm, rope, swiglu) implements it with
+/// one line of the crate's `linear_step!` macro.
 pub trait LinearStep: bytemuck::Pod {
     /// The kernel's name in the [`REGISTRY`](super::REGISTRY), and its WGSL entry point.
     const KERNEL: &'static str;
@@ -104,6 +105,44 @@ impl<T: LinearStep> GpuStep for T {
         self.loops_per_item()
     }
 }
+
+/// Implements [`LinearStep`] for a kernel's params type from the facts that differ between
+/// such kernels, so each states them in one line:
+///
+/// ```ignore
+/// // in src/kernels/gelu.rs
+/// linear_step!(GeluParams: "gelu", reads 1, items |p| p.len);
+/// linear_step!(LayerNormParams: "layer_norm", reads 4, items |p| p.rows, loops |p| 3 * p.cols as u64);
+/// ```
+///
+/// The name is the registry name and the WGSL entry point; the source is `shaders/<name>.wgsl`
+/// (one file per kernel, named after it); the kernel binds `reads` inputs and writes one
+/// output; its workgroups are 64 invocations. `items` counts the invocations, `loops` (0 when
+/// left out) the loop iterations of one.
+macro_rules! linear_step {
+    ($params:ty: $name:literal, reads $reads:literal, items |$p:ident| $items:expr
+        $(, loops |$q:ident| $loops:expr)? $(,)?) => {
+        impl $crate::kernels::step::LinearStep for $params {
+            const KERNEL: &'static str = $name;
+            const SOURCE: &'static str = include_str!(concat!("../../shaders/", $name, ".wgsl"));
+            const BINDINGS: (usize, usize) = ($reads, 1);
+            const WG: u32 = 64;
+
+            fn items(&self) -> u32 {
+                let $p = self;
+                $items
+            }
+
+            $(
+                fn loops_per_item(&self) -> u64 {
+                    let $q = self;
+                    $loops
+                }
+            )?
+        }
+    };
+}
+pub(crate) use linear_step;
 
 /// The spec of a [`LinearStep`] kernel: its one variant, with the shader's `WG` set.
 pub fn linear_spec<T: LinearStep>(_: &Variants) -> KernelSpec {

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::step::LinearStep;
+use super::step::linear_step;
 use crate::program::{BufId, Program, Slot};
 
 /// Parameters of one SwiGLU dispatch.
@@ -39,14 +39,5 @@ impl Program {
     }
 }
 
-/// One invocation per element.
-impl LinearStep for SwigluParams {
-    const KERNEL: &'static str = "swiglu";
-    const SOURCE: &'static str = include_str!("../../shaders/swiglu.wgsl");
-    const BINDINGS: (usize, usize) = (2, 1);
-    const WG: u32 = 64;
-
-    fn items(&self) -> u32 {
-        self.len
-    }
-}
+// One invocation per element.
+linear_step!(SwigluParams: "swiglu", reads 2, items |p| p.len);
