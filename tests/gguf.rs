@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::gguf_writer::{T, W, gguf_bytes, write};
 use half::{bf16, f16};
 use selfattn::gguf::{Gguf, Value};
@@ -230,12 +228,7 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
             Err(e) => e.to_string(),
         };
         assert!(err.contains(&*path.to_string_lossy()), "{what}: {err}");
-        for needle in needles {
-            assert!(
-                err.contains(needle),
-                "{what}: {err:?} does not say {needle:?}"
-            );
-        }
+        common::assert_says(what, &err, needles);
     }
     // An unsupported type is refused when the tensor is read, naming it and its type; a
     // missing key or tensor, or one of the wrong kind, names the key or tensor.
@@ -277,25 +270,16 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
     ] {
         let err = err.expect("an error").to_string();
         assert!(err.contains("q6k.gguf"), "{err}");
-        for needle in needles {
-            assert!(err.contains(needle), "{err:?} does not say {needle:?}");
-        }
+        common::assert_says("q6k.gguf", &err, needles);
     }
 }
 
 #[test]
 fn the_real_smollm2_file_reads_whole() {
-    let Some(path) = std::env::var_os("SELFATTN_SMOLLM2_GGUF") else {
-        assert!(
-            std::env::var("SELFATTN_REQUIRE_MODEL").as_deref() != Ok("1"),
-            "SELFATTN_REQUIRE_MODEL=1 but SELFATTN_SMOLLM2_GGUF is not set"
-        );
-        eprintln!(
-            "skipped: set SELFATTN_SMOLLM2_GGUF to the SmolLM2 GGUF (.ci/fetch-model smollm2)"
-        );
+    let Some(path) = common::smollm2_gguf() else {
         return;
     };
-    let g = Gguf::open(Path::new(&path)).unwrap();
+    let g = Gguf::open(&path).unwrap();
     assert_eq!(g.string("general.architecture").unwrap(), "llama");
     // The facts issue 15 lists for SmolLM2-135M-Instruct.
     for (key, want) in [

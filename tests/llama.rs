@@ -1,7 +1,8 @@
 //! LLaMA-family models from GGUF metadata (`selfattn::llama`): the sizes read and every
 //! inconsistency refused naming the file and key, a tiny byte-level BPE tokenizer written
-//! here, the decoder's kernels against their CPU twins on awkward sizes, and, with `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`), SmolLM2's config and
-//! tokenizer ids equal to transformers' (`tests/fixtures/smollm2/tokenizer_ids.json`).
+//! here, the decoder's kernels against their CPU twins on awkward sizes, and, with
+//! `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`), SmolLM2's config and tokenizer ids
+//! equal to transformers' (`tests/fixtures/smollm2/tokenizer_ids.json`).
 
 mod common;
 
@@ -133,12 +134,7 @@ fn inconsistent_or_foreign_metadata_is_refused_naming_the_key() {
         let gguf = open(dir.path(), &format!("{what}.gguf"), &metadata);
         let err = LlamaConfig::from_gguf(&gguf).expect_err(what).to_string();
         assert!(err.contains(&format!("{what}.gguf")), "{what}: {err}");
-        for needle in needles {
-            assert!(
-                err.contains(needle),
-                "{what}: {err:?} does not say {needle:?}"
-            );
-        }
+        common::assert_says(what, &err, needles);
     }
     let tokenizer_cases: Vec<Case> = vec![
         (
@@ -182,12 +178,7 @@ fn inconsistent_or_foreign_metadata_is_refused_naming_the_key() {
             Err(e) => e.to_string(),
         };
         assert!(err.contains(&format!("{what}.gguf")), "{what}: {err}");
-        for needle in needles {
-            assert!(
-                err.contains(needle),
-                "{what}: {err:?} does not say {needle:?}"
-            );
-        }
+        common::assert_says(what, &err, needles);
     }
 }
 
@@ -214,17 +205,10 @@ fn a_tiny_byte_level_vocabulary_merges_and_keeps_control_tokens_whole() {
 
 #[test]
 fn smollm2_reads_as_transformers_reads_it() {
-    let Some(path) = std::env::var_os("SELFATTN_SMOLLM2_GGUF") else {
-        assert!(
-            std::env::var("SELFATTN_REQUIRE_MODEL").as_deref() != Ok("1"),
-            "SELFATTN_REQUIRE_MODEL=1 but SELFATTN_SMOLLM2_GGUF is not set"
-        );
-        eprintln!(
-            "skipped: set SELFATTN_SMOLLM2_GGUF to the SmolLM2 GGUF (.ci/fetch-model smollm2)"
-        );
+    let Some(path) = common::smollm2_gguf() else {
         return;
     };
-    let gguf = Gguf::open(Path::new(&path)).unwrap();
+    let gguf = Gguf::open(&path).unwrap();
     let c = LlamaConfig::from_gguf(&gguf).unwrap();
     assert_eq!(
         (

@@ -14,6 +14,33 @@ use selfattn::kernels::flash::FlashVariant;
 use selfattn::kernels::matmul::MatmulVariant;
 use selfattn::kernels::softmax::SoftmaxVariant;
 
+/// Panics unless `err` (the error of case `what`) says each of `needles`.
+pub fn assert_says(what: &str, err: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            err.contains(needle),
+            "{what}: {err:?} does not say {needle:?}"
+        );
+    }
+}
+
+/// The SmolLM2 GGUF file `SELFATTN_SMOLLM2_GGUF` names (`.ci/fetch-model smollm2`). Without it
+/// the test is skipped with a message, unless `SELFATTN_REQUIRE_MODEL=1` (as in CI), when it
+/// fails.
+pub fn smollm2_gguf() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("SELFATTN_SMOLLM2_GGUF");
+    if path.is_none() {
+        assert!(
+            std::env::var("SELFATTN_REQUIRE_MODEL").as_deref() != Ok("1"),
+            "SELFATTN_REQUIRE_MODEL=1 but SELFATTN_SMOLLM2_GGUF is not set"
+        );
+        eprintln!(
+            "skipped: set SELFATTN_SMOLLM2_GGUF to the SmolLM2 GGUF (.ci/fetch-model smollm2)"
+        );
+    }
+    path.map(Into::into)
+}
+
 /// Environment variable that makes a missing adapter a test failure (set by `.ci/run`).
 pub const REQUIRE_GPU: &str = "SELFATTN_REQUIRE_GPU";
 
