@@ -1,6 +1,7 @@
 // SwiGLU's gate, element by element (LLaMA's feed-forward, transformers' LlamaMLP before its
-// down projection): out = silu(gate) · up, silu(g) = g / (1 + e^(−g)). For very negative g,
-// e^(−g) overflows to +∞ and the quotient is (−)0, the limit.
+// down projection): out = silu(gate) · up, silu(g) = g / (1 + e^(−g)). e^(−g) is taken of at
+// most 80 (e^80 ≈ 5.5e34, within f32), since WGSL may assume no infinities: for g below −80
+// the quotient is below 1.5e-33, the limit 0 to f32's precision here.
 //
 // One invocation per element.
 //
@@ -28,5 +29,5 @@ fn swiglu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         return;
     }
     let g = gate[i];
-    out[i] = g / (1.0 + exp(-g)) * up[i];
+    out[i] = g / (1.0 + exp(min(-g, 80.0))) * up[i];
 }

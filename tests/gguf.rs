@@ -220,6 +220,19 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
             corrupt(&good, good.len() - 5, &[]),
             &["blk.0.attn_q.weight", "past the end"],
         ),
+        (
+            "half blocks",
+            gguf_bytes(
+                &[],
+                &[T {
+                    name: "w",
+                    dims: vec![16, 2],
+                    type_id: 8,
+                    data: q8[..34].to_vec(),
+                }],
+            ),
+            &["tensor w", "rows of 16 values", "Q8_0 blocks of 32"],
+        ),
     ];
     for (what, bytes, needles) in cases {
         let path = write(dir.path(), &format!("{what}.gguf"), &bytes);

@@ -23,7 +23,8 @@ use selfattn::program::Program;
 /// The metadata of a small llama: 2 blocks, width 8, 4 heads, 2 KV heads, and a byte-level
 /// vocabulary in which "a b" and "Ġ ab" merge.
 fn tiny_metadata() -> Vec<(&'static str, W)> {
-    let tokens = ["<s>", "</s>", "a", "b", "Ġ", "ab", "Ġab", "Ċ"];
+    // Two user-defined tokens: one the vocabulary spells, one stored as raw text (a space).
+    let tokens = ["<s>", "</s>", "a", "b", "Ġ", "ab", "Ġab", "Ċ", "<u>", "a b"];
     vec![
         ("general.architecture", W::Str("llama")),
         ("llama.block_count", W::U32(2)),
@@ -42,7 +43,7 @@ fn tiny_metadata() -> Vec<(&'static str, W)> {
         ),
         (
             "tokenizer.ggml.token_type",
-            W::I32s(vec![3, 3, 1, 1, 1, 1, 1, 1]),
+            W::I32s(vec![3, 3, 1, 1, 1, 1, 1, 1, 4, 4]),
         ),
         (
             "tokenizer.ggml.merges",
@@ -91,7 +92,7 @@ fn the_sizes_come_from_the_metadata() {
             c.context,
             c.vocab
         ),
-        (2, 8, 12, 4, 2, 2, 16, 8)
+        (2, 8, 12, 4, 2, 2, 16, 10)
     );
     assert_eq!(c.rope_base, 1e4);
     assert_eq!(c.rms_eps, 1e-5f32 as f64);
@@ -115,6 +116,16 @@ fn inconsistent_or_foreign_metadata_is_refused_naming_the_key() {
             "kv heads",
             with(tiny_metadata(), "llama.attention.head_count_kv", W::U32(3)),
             &["head_count 4", "head_count_kv 3"],
+        ),
+        (
+            "odd heads",
+            with(tiny_metadata(), "llama.embedding_length", W::U32(12)),
+            &["heads of 3 values", "odd"],
+        ),
+        (
+            "partial rotary",
+            with(tiny_metadata(), "llama.rope.dimension_count", W::U32(1)),
+            &["llama.rope.dimension_count is 1", "head width 2"],
         ),
         (
             "zero",
@@ -194,6 +205,10 @@ fn a_tiny_byte_level_vocabulary_merges_and_keeps_control_tokens_whole() {
     // A control token in the text is one id; no BOS unless the file asks.
     assert_eq!(t.encode("<s>ab").unwrap(), [0, 5]);
     assert_eq!((t.bos, t.eos), (Some(0), Some(1)));
+    // A user-defined token the vocabulary spells is one id; one it does not (stored as raw
+    // text) is not added, as transformers skips it: no id past the table, plain BPE instead.
+    assert_eq!(t.encode("<u>").unwrap(), [8]);
+    assert_eq!(t.encode("a b").unwrap(), [2, 4, 3]);
     let with_bos = with(
         tiny_metadata(),
         "tokenizer.ggml.add_bos_token",

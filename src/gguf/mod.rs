@@ -160,6 +160,18 @@ impl Gguf {
             .iter()
             .try_fold(1u64, |n, &d| n.checked_mul(d))
             .ok_or_else(|| tensor_fail(format!("dimensions {:?} overflow", info.dims)))?;
+        let per_block = kind.block().0 as u64;
+        if info
+            .dims
+            .first()
+            .is_some_and(|&row| !row.is_multiple_of(per_block))
+        {
+            return Err(tensor_fail(format!(
+                "rows of {} values are not whole {} blocks of {per_block}",
+                info.dims[0],
+                kind.name()
+            )));
+        }
         let len = kind.bytes_of(values).ok_or_else(|| {
             tensor_fail(format!(
                 "{values} values are not whole {} blocks of {}",

@@ -63,6 +63,9 @@ pub struct Header {
 }
 
 const MAGIC: &[u8; 4] = b"GGUF";
+/// The most items reserved ahead for a list whose length the file states; longer lists grow
+/// as their items are read, so memory follows what is there, not what the file claims.
+const RESERVE_AT_MOST: u64 = 4096;
 /// Deepest array nesting read (GGUF allows arrays of arrays; real files nest once at most).
 const MAX_NESTING: usize = 4;
 
@@ -138,7 +141,8 @@ impl<'a> Cursor<'a> {
                 }
                 let item_type = self.u32(what)?;
                 let len = self.count(&format!("{what}'s length"), value_min_bytes(item_type))?;
-                let mut items = Vec::with_capacity(len as usize);
+                // Reserved up to a bound: the items are bigger in memory than in the file.
+                let mut items = Vec::with_capacity(len.min(RESERVE_AT_MOST) as usize);
                 for _ in 0..len {
                     items.push(self.value(item_type, what, depth + 1)?);
                 }
@@ -186,14 +190,14 @@ pub fn header(bytes: &[u8]) -> Result<Header, String> {
     // A tensor description takes at least 24 bytes, a key–value pair at least 12.
     let tensor_count = c.count("the tensor count", 24)?;
     let kv_count = c.count("the metadata count", 12)?;
-    let mut metadata = Vec::with_capacity(kv_count as usize);
+    let mut metadata = Vec::with_capacity(kv_count.min(RESERVE_AT_MOST) as usize);
     for i in 0..kv_count {
         let key = c.string(&format!("metadata key {i}"))?;
         let type_id = c.u32(&format!("metadata {key}"))?;
         let value = c.value(type_id, &format!("metadata {key}"), 0)?;
         metadata.push((key, value));
     }
-    let mut tensors = Vec::with_capacity(tensor_count as usize);
+    let mut tensors = Vec::with_capacity(tensor_count.min(RESERVE_AT_MOST) as usize);
     for i in 0..tensor_count {
         let name = c.string(&format!("tensor {i}'s name"))?;
         let what = format!("tensor {name}");

@@ -166,6 +166,8 @@ fn run_scoped(
     let validation_error = pollster::block_on(validation.pop());
     let oom_error = pollster::block_on(oom.pop());
     if let Some(err) = validation_error.or(oom_error) {
+        // What this execution kept may not hold what its steps should have written.
+        resident.clear();
         return Err(Error::Validation {
             stage: "attention".into(),
             message: err.to_string(),

@@ -58,6 +58,11 @@ impl<'a> Resident<'a> {
         self.buffers.get(key)
     }
 
+    /// Drops every kept buffer (after an execution that failed on the device).
+    pub(super) fn clear(&mut self) {
+        self.buffers.clear();
+    }
+
     /// Ends an execution: keeps exactly `used` (what it bound under a key), counting what it
     /// reused.
     pub(super) fn keep(

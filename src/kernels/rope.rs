@@ -44,6 +44,19 @@ impl Program {
         x: BufId,
         [cos, sin]: [BufId; 2],
     ) -> BufId {
+        let angles =
+            (params.tokens as usize + params.offset as usize) * (params.head_dim as usize / 2);
+        assert_eq!(
+            self.spec(x).len,
+            params.len(),
+            "rope's input is not tokens × heads × head_dim"
+        );
+        for table in [cos, sin] {
+            assert!(
+                self.spec(table).len >= angles,
+                "rope's tables end before the last position"
+            );
+        }
         let inputs = vec![Slot::read(x), Slot::read(cos), Slot::read(sin)];
         self.push_writing(name, params.len(), params, inputs)
     }

@@ -79,6 +79,28 @@ impl LlamaConfig {
                 ),
             ));
         }
+        let head_dim = hidden / heads;
+        if head_dim % 2 == 1 {
+            return Err(fail(
+                gguf,
+                format!(
+                    "heads of {head_dim} values ({arch}.embedding_length / head_count) are odd; \
+                     RoPE rotates pairs"
+                ),
+            ));
+        }
+        if gguf.get(&format!("{arch}.rope.dimension_count")).is_some() {
+            let rotated = gguf.uint(&format!("{arch}.rope.dimension_count"))?;
+            if rotated != head_dim as u64 {
+                return Err(fail(
+                    gguf,
+                    format!(
+                        "{arch}.rope.dimension_count is {rotated}, not the head width {head_dim}: \
+                         partial rotary embeddings are not supported"
+                    ),
+                ));
+            }
+        }
         let rope_base = match gguf.get(&format!("{arch}.rope.freq_base")) {
             Some(_) => gguf.float(&format!("{arch}.rope.freq_base"))?,
             None => 10_000.0,
@@ -89,7 +111,7 @@ impl LlamaConfig {
             intermediate: size("feed_forward_length")?,
             heads,
             kv_heads,
-            head_dim: hidden / heads,
+            head_dim,
             context: size("context_length")?,
             vocab: gguf.strings("tokenizer.ggml.tokens")?.len(),
             rms_eps: gguf.float(&format!("{arch}.attention.layer_norm_rms_epsilon"))?,

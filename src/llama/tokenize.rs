@@ -101,7 +101,8 @@ impl LlamaTokenizer {
         let user: Vec<AddedToken> = tokens
             .iter()
             .zip(&types)
-            .filter(|(_, kind)| **kind == 4)
+            // As transformers: only those the vocabulary spells (in the byte alphabet).
+            .filter(|(token, kind)| **kind == 4 && token.chars().all(|c| alphabet.contains(&c)))
             .map(|(token, _)| AddedToken::from(token.to_string(), false).normalized(false))
             .collect();
         inner
