@@ -77,23 +77,25 @@ fn open(dir: &Path, name: &str, metadata: &[(&str, W)]) -> Gguf {
     Gguf::open(&write(dir, name, &gguf_bytes(metadata, &[]))).unwrap()
 }
 
+/// Blocks, width, feed-forward, heads, KV heads, head width, context, vocabulary.
+fn sizes(c: &LlamaConfig) -> [usize; 8] {
+    [
+        c.layers,
+        c.hidden,
+        c.intermediate,
+        c.heads,
+        c.kv_heads,
+        c.head_dim,
+        c.context,
+        c.vocab,
+    ]
+}
+
 #[test]
 fn the_sizes_come_from_the_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let c = LlamaConfig::from_gguf(&open(dir.path(), "tiny.gguf", &tiny_metadata())).unwrap();
-    assert_eq!(
-        (
-            c.layers,
-            c.hidden,
-            c.intermediate,
-            c.heads,
-            c.kv_heads,
-            c.head_dim,
-            c.context,
-            c.vocab
-        ),
-        (2, 8, 12, 4, 2, 2, 16, 10)
-    );
+    assert_eq!(sizes(&c), [2, 8, 12, 4, 2, 2, 16, 10]);
     assert_eq!(c.rope_base, 1e4);
     assert_eq!(c.rms_eps, 1e-5f32 as f64);
 }
@@ -225,19 +227,7 @@ fn smollm2_reads_as_transformers_reads_it() {
     };
     let gguf = Gguf::open(&path).unwrap();
     let c = LlamaConfig::from_gguf(&gguf).unwrap();
-    assert_eq!(
-        (
-            c.layers,
-            c.hidden,
-            c.intermediate,
-            c.heads,
-            c.kv_heads,
-            c.head_dim,
-            c.context,
-            c.vocab
-        ),
-        (30, 576, 1536, 9, 3, 64, 8192, 49152)
-    );
+    assert_eq!(sizes(&c), [30, 576, 1536, 9, 3, 64, 8192, 49152]);
     assert_eq!(c.rope_base, 1e5);
     let t = LlamaTokenizer::from_gguf(&gguf).unwrap();
     let fixture: serde_json::Value =

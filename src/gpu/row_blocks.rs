@@ -47,8 +47,6 @@ pub struct Assembled {
     pub timings: Timings,
     /// CPU reference time, summed over the blocks.
     pub cpu_time: Duration,
-    /// GPU steps not run again because an earlier block left their outputs on the device.
-    pub reused_steps: usize,
 }
 
 /// Runs `blocks` one after another on `ctx` and stacks their rows into whole tensors shaped
@@ -112,7 +110,6 @@ pub fn run_row_blocks<'a>(
         reference: cpu_values,
         timings,
         cpu_time,
-        reused_steps: resident.reused_steps(),
     })
 }
 
