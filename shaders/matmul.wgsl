@@ -30,7 +30,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let outer = batch / params.batch_inner;
     let inner = batch % params.batch_inner;
-    let a_base = outer * params.a_batch_outer + inner * params.a_batch_inner;
+    let a_base = params.a_base + outer * params.a_batch_outer + inner * params.a_batch_inner;
     let b_base = outer * params.b_batch_outer + inner * params.b_batch_inner;
     let c_base = outer * params.c_batch_outer + inner * params.c_batch_inner;
 

@@ -19,7 +19,7 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let outer = batch / params.batch_inner;
     let inner = batch % params.batch_inner;
-    let a_base = outer * params.a_batch_outer + inner * params.a_batch_inner + row * params.a_row;
+    let a_base = params.a_base + outer * params.a_batch_outer + inner * params.a_batch_inner + row * params.a_row;
     let b_base = outer * params.b_batch_outer + inner * params.b_batch_inner + col * params.b_col;
     var acc = 0.0;
     for (var k = 0u; k < params.k; k++) {

@@ -211,6 +211,7 @@ fn attend(
         l: rows.len(),
         s: dims.n,
         heads: 1,
+        kv_heads: 1,
         head_dim: dims.d_k,
         value_dim: dims.d_v,
         scale: None,

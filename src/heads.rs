@@ -23,8 +23,13 @@ pub struct HeadsShape {
     pub l: usize,
     /// Key positions per batch element.
     pub s: usize,
-    /// Heads.
+    /// Query heads.
     pub heads: usize,
+    /// Key and value heads (`heads` for plain multi-head attention). Fewer is grouped-query
+    /// attention: key head g serves query heads g·group .. (g+1)·group, group = heads / kv_heads,
+    /// read in place with a zero stride (never copied per query head). Grouped heads need
+    /// `batch` 1 (a decoder runs one sequence at a time).
+    pub kv_heads: usize,
     /// Width of one head of q and k (their rows are heads · head_dim wide).
     pub head_dim: usize,
     /// Width of one head of v and of the weighted sums (rows heads · value_dim wide).
@@ -68,8 +73,8 @@ pub struct HeadsOutput {
     pub fused_weights: BufId,
 }
 
-/// Adds the attention block over projected `q` (batch, L, E), `k` (batch, S, E) and `v`
-/// (batch, S, heads · value_dim) to `p`, naming its buffers with `prefix` (e.g. "layer 3 ") and
+/// Adds the attention block over projected `q` (batch, L, heads · head_dim), `k` (batch, S,
+/// kv_heads · head_dim) and `v` (batch, S, kv_heads · value_dim) to `p`, naming its buffers with `prefix` (e.g. "layer 3 ") and
 /// its weighted sums `output` (e.g. "context"). Every path is added (weights, output only,
 /// fused); the executors run only those whose buffers are asked for. Sizes that overflow u32
 /// saturate, so the executor reports them by name as too large rather than wrapping.
@@ -85,10 +90,20 @@ pub fn add_heads(
         l,
         s,
         heads,
+        kv_heads,
         head_dim,
         value_dim,
         scale,
     } = shape;
+    assert!(
+        kv_heads > 0 && heads.is_multiple_of(kv_heads),
+        "{heads} query heads cannot be grouped over {kv_heads} key heads"
+    );
+    let group = heads / kv_heads;
+    assert!(
+        group == 1 || batch == 1,
+        "grouped-query attention runs one sequence at a time, not {batch}"
+    );
     let (n32, l32, s32, h32, dh32) = (
         batch as u32,
         l as u32,
@@ -99,8 +114,43 @@ pub fn add_heads(
     let e32 = sat(&[h32, dh32]);
     let dv32 = value_dim as u32;
     let ev32 = sat(&[h32, dv32]);
+    let kv32 = kv_heads as u32;
+    let (ek32, evk32) = (sat(&[kv32, dh32]), sat(&[kv32, dv32]));
     let scale = scale.unwrap_or(1.0 / (head_dim as f32).sqrt());
     let name = |what: &str| format!("{prefix}{what}");
+
+    // Matrix z = outer · inner_count + inner. Plain heads: outer is the batch element and inner
+    // the head, so every operand steps by its (positions × row) per outer and by one head's
+    // columns per inner. Grouped heads (batch 1): outer is the key head and inner the query head
+    // within its group, so q, the weights and the context step by a whole group per outer and
+    // by one head per inner, while k and v step by one key head per outer and stay put per inner.
+    let layout = if group == 1 {
+        Layout {
+            outer: n32,
+            inner: h32,
+            q_outer: sat(&[l32, e32]),
+            k_outer: sat(&[s32, ek32]),
+            k_inner: dh32,
+            v_outer: sat(&[s32, evk32]),
+            v_inner: dv32,
+            maps_outer: sat(&[h32, l32, s32]),
+            out_outer: sat(&[l32, ev32]),
+        }
+    } else {
+        let g32 = group as u32;
+        Layout {
+            outer: kv32,
+            inner: g32,
+            q_outer: sat(&[g32, dh32]),
+            k_outer: dh32,
+            k_inner: 0,
+            v_outer: dv32,
+            v_inner: 0,
+            maps_outer: sat(&[g32, l32, s32]),
+            out_outer: sat(&[g32, dv32]),
+        }
+    };
+    let map32 = sat(&[l32, s32]);
 
     // Scores for every (batch, head): q_h · k_hᵀ / √head_dim, stored (batch, heads, L, S).
     let scores_params = MatmulParams {
@@ -111,16 +161,16 @@ pub fn add_heads(
         a_row: e32,
         a_col: 1,
         b_row: 1,
-        b_col: e32,
+        b_col: ek32,
         c_row: s32,
-        batch_outer: n32,
-        batch_inner: h32,
-        a_batch_outer: sat(&[l32, e32]),
+        batch_outer: layout.outer,
+        batch_inner: layout.inner,
+        a_batch_outer: layout.q_outer,
         a_batch_inner: dh32,
-        b_batch_outer: sat(&[s32, e32]),
-        b_batch_inner: dh32,
-        c_batch_outer: sat(&[h32, l32, s32]),
-        c_batch_inner: sat(&[l32, s32]),
+        b_batch_outer: layout.k_outer,
+        b_batch_inner: layout.k_inner,
+        c_batch_outer: layout.maps_outer,
+        c_batch_inner: map32,
         ..Default::default()
     };
     let scores = p.matmul(&name("scores"), scores_params, q, k, None);
@@ -159,16 +209,16 @@ pub fn add_heads(
         alpha: 1.0,
         a_row: s32,
         a_col: 1,
-        b_row: ev32,
+        b_row: evk32,
         b_col: 1,
         c_row: ev32,
-        batch_outer: n32,
-        batch_inner: h32,
-        a_batch_outer: sat(&[h32, l32, s32]),
-        a_batch_inner: sat(&[l32, s32]),
-        b_batch_outer: sat(&[s32, ev32]),
-        b_batch_inner: dv32,
-        c_batch_outer: sat(&[l32, ev32]),
+        batch_outer: layout.outer,
+        batch_inner: layout.inner,
+        a_batch_outer: layout.maps_outer,
+        a_batch_inner: map32,
+        b_batch_outer: layout.v_outer,
+        b_batch_inner: layout.v_inner,
+        c_batch_outer: layout.out_outer,
         c_batch_inner: dv32,
         ..Default::default()
     };
@@ -183,23 +233,24 @@ pub fn add_heads(
         scale,
         causal: masks.causal as u32,
         causal_offset: masks.causal_offset,
-        heads: h32,
+        heads: layout.inner,
         batch: sat(&[n32, h32]),
-        padding_batch: s32,
-        mask_batch,
+        // Grouped heads have one batch element, so its padding row is the only one.
+        padding_batch: if group == 1 { s32 } else { 0 },
+        mask_batch: if masks.per_head { layout.maps_outer } else { 0 },
         mask_head,
         mask_row: s32,
         q_row: e32,
-        q_batch_outer: sat(&[l32, e32]),
+        q_batch_outer: layout.q_outer,
         q_batch_inner: dh32,
-        k_row: e32,
-        k_batch_outer: sat(&[s32, e32]),
-        k_batch_inner: dh32,
-        v_row: ev32,
-        v_batch_outer: sat(&[s32, ev32]),
-        v_batch_inner: dv32,
+        k_row: ek32,
+        k_batch_outer: layout.k_outer,
+        k_batch_inner: layout.k_inner,
+        v_row: evk32,
+        v_batch_outer: layout.v_outer,
+        v_batch_inner: layout.v_inner,
         o_row: ev32,
-        o_batch_outer: sat(&[l32, ev32]),
+        o_batch_outer: layout.out_outer,
         o_batch_inner: dv32,
         ..Default::default()
     };
@@ -244,6 +295,22 @@ pub fn add_head_mean(p: &mut Program, name: &str, shape: HeadsShape, weights: Bu
         },
         weights,
     )
+}
+
+/// How a batched dispatch's matrix index splits into (outer, inner) and the strides each
+/// operand takes per step of either (see `add_heads`).
+struct Layout {
+    outer: u32,
+    inner: u32,
+    q_outer: u32,
+    k_outer: u32,
+    k_inner: u32,
+    v_outer: u32,
+    v_inner: u32,
+    /// Scores and weights, (batch, heads, L, S).
+    maps_outer: u32,
+    /// The context, (batch, L, heads · value_dim).
+    out_outer: u32,
 }
 
 /// The product of u32 sizes, saturating: a product that does not fit makes a buffer far beyond

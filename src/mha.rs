@@ -472,6 +472,7 @@ impl<'a> MhaPlan<'a> {
             l,
             s,
             heads,
+            kv_heads: heads,
             head_dim,
             value_dim: head_dim,
             scale: None,

@@ -463,7 +463,7 @@ fn extent(p: &MatmulParams, index: impl Fn(u32, u32, u32) -> u32, rows: u32, col
 
 fn a_index(p: &MatmulParams, z: u32, i: u32, k: u32) -> u32 {
     let (outer, inner) = (z / p.batch_inner, z % p.batch_inner);
-    outer * p.a_batch_outer + inner * p.a_batch_inner + i * p.a_row + k * p.a_col
+    p.a_base + outer * p.a_batch_outer + inner * p.a_batch_inner + i * p.a_row + k * p.a_col
 }
 
 fn b_index(p: &MatmulParams, z: u32, k: u32, j: u32) -> u32 {
@@ -678,6 +678,44 @@ fn matmul_kernel_batched_strided_matches_cpu_twin() {
             },
             bias_len: 1,
             tail: 3,
+        },
+        MatmulCase {
+            // A decoder's LM head on its last position: A starts at row 10 of an 11 × 29 matrix.
+            name: "one row at a_base, Bᵀ (an LM head on the last position)",
+            p: MatmulParams {
+                a_base: 10 * 29,
+                ..MatmulParams::transposed_b(1, 67, 29)
+            },
+            bias_len: 67,
+            tail: 4,
+        },
+        MatmulCase {
+            // Grouped-query attention: 2 key heads, each shared by 3 query heads (B's inner
+            // stride 0), with a_base as well.
+            name: "query heads grouped over shared key heads (b_batch_inner 0)",
+            p: MatmulParams {
+                m: 7,
+                n: 5,
+                k: 4,
+                alpha: 0.5,
+                a_row: 24,
+                a_col: 1,
+                b_row: 1,
+                b_col: 8,
+                c_row: 5,
+                batch_outer: 2,
+                batch_inner: 3,
+                a_batch_outer: 12,
+                a_batch_inner: 4,
+                b_batch_outer: 4,
+                b_batch_inner: 0,
+                c_batch_outer: 3 * 35,
+                c_batch_inner: 35,
+                a_base: 3,
+                ..Default::default()
+            },
+            bias_len: 5,
+            tail: 6,
         },
         MatmulCase {
             name: "Q·Kᵀ scaled, 70×70×131",

@@ -380,3 +380,222 @@ fn swiglu_matches_its_cpu_twin_on_awkward_sizes() {
         assert!((reference[y.0][len - 1] - want).abs() <= 1e-12 * want.abs().max(1.0));
     }
 }
+
+#[test]
+fn add_matches_its_cpu_twin_on_awkward_sizes() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(37);
+    for len in [1usize, 67, 577] {
+        let mut p = Program::default();
+        let a = p.input("a", len);
+        let b = p.input("b", len);
+        let y = p.add("sum", a, b);
+        let xs: Vec<f32> = rng.randn(2 * len).iter().map(|&v| v as f32).collect();
+        let inputs: [&[f32]; 2] = [&xs[..len], &xs[len..]];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &inputs, &[y]).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &inputs, &[y]);
+        let c = compare_shaped(Stage::Output, &gpu[0], &[len], &reference[y.0], 1e-6);
+        assert!(c.passed, "add {len}: {c}");
+        let last = xs[len - 1] as f64 + xs[2 * len - 1] as f64;
+        assert_eq!(reference[y.0][len - 1], last);
+    }
+}
+
+/// One grouped-query attention case: sizes, the causal offset and which masks it carries.
+struct GqaCase {
+    l: usize,
+    s: usize,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    value_dim: usize,
+    causal: Option<i32>,
+    padding: bool,
+    per_head_mask: bool,
+}
+
+/// Grouped-query attention by its definition in f64: query head h reads key and value head
+/// h / (heads / kv_heads). Returns ((heads, L, S) weights, (L, heads · value_dim) context).
+fn gqa_by_hand(
+    c: &GqaCase,
+    [q, k, v]: [&[f32]; 3],
+    padding: &[f32],
+    mask: &[f32],
+) -> (Vec<f64>, Vec<f64>) {
+    let group = c.heads / c.kv_heads;
+    let scale = 1.0 / (c.head_dim as f64).sqrt();
+    let mut weights = vec![0.0; c.heads * c.l * c.s];
+    let mut context = vec![0.0; c.l * c.heads * c.value_dim];
+    for h in 0..c.heads {
+        let g = h / group;
+        for i in 0..c.l {
+            let scores: Vec<f64> = (0..c.s)
+                .map(|j| {
+                    let allowed = c.causal.is_none_or(|off| j as i32 <= i as i32 + off);
+                    if !allowed {
+                        return f64::NEG_INFINITY;
+                    }
+                    let dot: f64 = (0..c.head_dim)
+                        .map(|t| {
+                            q[i * c.heads * c.head_dim + h * c.head_dim + t] as f64
+                                * k[j * c.kv_heads * c.head_dim + g * c.head_dim + t] as f64
+                        })
+                        .sum();
+                    let mut score = dot * scale;
+                    if c.padding {
+                        score += padding[j] as f64;
+                    }
+                    if c.per_head_mask {
+                        score += mask[(h * c.l + i) * c.s + j] as f64;
+                    }
+                    score
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+            for j in 0..c.s {
+                let w = (scores[j] - max).exp() / total;
+                weights[(h * c.l + i) * c.s + j] = w;
+                for t in 0..c.value_dim {
+                    context[i * c.heads * c.value_dim + h * c.value_dim + t] +=
+                        w * v[j * c.kv_heads * c.value_dim + g * c.value_dim + t] as f64;
+                }
+            }
+        }
+    }
+    (weights, context)
+}
+
+#[test]
+fn grouped_query_attention_shares_key_heads_on_every_path() {
+    use selfattn::heads::{HeadsMasks, HeadsShape, add_heads};
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(41);
+    let cases = [
+        // The smallest group: one query, one key, two query heads over one key head.
+        GqaCase {
+            l: 1,
+            s: 1,
+            heads: 2,
+            kv_heads: 1,
+            head_dim: 2,
+            value_dim: 2,
+            causal: None,
+            padding: false,
+            per_head_mask: false,
+        },
+        // SmolLM2's grouping (9 over 3), causal, value width unlike the key width.
+        GqaCase {
+            l: 7,
+            s: 7,
+            heads: 9,
+            kv_heads: 3,
+            head_dim: 8,
+            value_dim: 5,
+            causal: Some(0),
+            padding: false,
+            per_head_mask: false,
+        },
+        // The last 5 query rows of 11 (a row block or a cached prefix), with a padding row.
+        GqaCase {
+            l: 5,
+            s: 11,
+            heads: 4,
+            kv_heads: 2,
+            head_dim: 3,
+            value_dim: 3,
+            causal: Some(6),
+            padding: true,
+            per_head_mask: false,
+        },
+        // A mask per head, no causal triangle, head width 64 past one workgroup of keys.
+        GqaCase {
+            l: 13,
+            s: 67,
+            heads: 6,
+            kv_heads: 2,
+            head_dim: 64,
+            value_dim: 64,
+            causal: None,
+            padding: false,
+            per_head_mask: true,
+        },
+    ];
+    for c in &cases {
+        let name = format!(
+            "L {} S {} heads {}/{} d {}/{}",
+            c.l, c.s, c.heads, c.kv_heads, c.head_dim, c.value_dim
+        );
+        let mut draw = |n: usize| -> Vec<f32> { rng.randn(n).iter().map(|&v| v as f32).collect() };
+        let q = draw(c.l * c.heads * c.head_dim);
+        let k = draw(c.s * c.kv_heads * c.head_dim);
+        let v = draw(c.s * c.kv_heads * c.value_dim);
+        let padding = draw(c.s);
+        let mask = draw(c.heads * c.l * c.s);
+        let mut p = Program::default();
+        let ids = [
+            p.input("q", q.len()),
+            p.input("k", k.len()),
+            p.input("v", v.len()),
+        ];
+        let mut data: Vec<&[f32]> = vec![&q, &k, &v];
+        let padding_id = c.padding.then(|| p.input("padding", c.s));
+        if c.padding {
+            data.push(&padding);
+        }
+        let mask_id = c.per_head_mask.then(|| p.input("mask", mask.len()));
+        if c.per_head_mask {
+            data.push(&mask);
+        }
+        let shape = HeadsShape {
+            batch: 1,
+            l: c.l,
+            s: c.s,
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: c.head_dim,
+            value_dim: c.value_dim,
+            scale: None,
+        };
+        let masks = HeadsMasks {
+            causal: c.causal.is_some(),
+            causal_offset: c.causal.unwrap_or(0),
+            attn_mask: mask_id,
+            per_head: c.per_head_mask,
+            padding: padding_id,
+        };
+        let out = add_heads(&mut p, ("", "context"), shape, ids, masks);
+        let want = [
+            out.weights,
+            out.context,
+            out.context_no_weights,
+            out.fused_context,
+            out.fused_weights,
+        ];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &data, &want).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &data, &want);
+        let (weights, context) = gqa_by_hand(c, [&q, &k, &v], &padding, &mask);
+        let weights_shape = [c.heads, c.l, c.s];
+        let context_shape = [c.l, c.heads * c.value_dim];
+        for (i, id) in want.iter().enumerate() {
+            let (what, shape, by_hand) = match i {
+                0 | 4 => ("weights", &weights_shape[..], &weights),
+                _ => ("context", &context_shape[..], &context),
+            };
+            let stage = if i == 0 || i == 4 {
+                Stage::Weights
+            } else {
+                Stage::Output
+            };
+            let twin = compare_shaped(stage, &gpu[i], shape, &reference[id.0], 1e-5);
+            assert!(
+                twin.passed,
+                "{name}, path {i} ({what}) vs its CPU twin: {twin}"
+            );
+            let hand = compare_shaped(stage, &gpu[i], shape, by_hand, 1e-5);
+            assert!(hand.passed, "{name}, path {i} ({what}) vs by hand: {hand}");
+        }
+    }
+}

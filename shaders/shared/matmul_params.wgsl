@@ -30,5 +30,6 @@ struct MatmulParams {
     // first matrix of this dispatch (the executor splits more than 65,535 matrices into
     // several dispatches; 0 otherwise)
     batch_offset: u32,
-    _pad0: u32,
+    // offset of A's first element (0 but for e.g. a decoder's LM head on the last row)
+    a_base: u32,
 }

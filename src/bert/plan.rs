@@ -160,6 +160,7 @@ impl BertPlan {
             l: seq_len,
             s: seq_len,
             heads: config.heads,
+            kv_heads: config.heads,
             head_dim: config.head_dim(),
             value_dim: config.head_dim(),
             scale: None,

@@ -9,7 +9,7 @@ use crate::kernels::matmul::MatmulParams;
 pub fn matmul(p: &MatmulParams, a: &[f64], b: &[f64], bias: &[f64], c: &mut [f64]) {
     for z in 0..p.batch_outer * p.batch_inner {
         let (outer, inner) = (z / p.batch_inner, z % p.batch_inner);
-        let a_base = outer * p.a_batch_outer + inner * p.a_batch_inner;
+        let a_base = p.a_base + outer * p.a_batch_outer + inner * p.a_batch_inner;
         let b_base = outer * p.b_batch_outer + inner * p.b_batch_inner;
         let c_base = outer * p.c_batch_outer + inner * p.c_batch_inner;
         for i in 0..p.m {

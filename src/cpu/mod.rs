@@ -3,6 +3,7 @@
 //! The GPU result is only trusted once it agrees with these. They are deliberately simple (no
 //! blocking, no SIMD) so that they can be read side by side with `shaders/`.
 
+pub mod add;
 pub mod attention;
 pub mod attention_weights;
 pub mod embed;

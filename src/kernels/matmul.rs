@@ -176,8 +176,8 @@ pub struct MatmulParams {
     /// matrices than the device's workgroups per dimension into several dispatches; 0 in
     /// programs (the CPU twin runs every matrix).
     pub batch_offset: u32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// Offset of A's first element (e.g. the last row of a sequence, for a decoder's LM head).
+    pub a_base: u32,
 }
 
 impl MatmulParams {

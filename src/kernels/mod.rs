@@ -7,6 +7,7 @@
 //! [`REGISTRY`] is the one list of kernels: the GPU executor compiles every entry, for the
 //! device's [`Variants`], and looks a step's kernel up by name.
 
+pub mod add;
 pub mod attention_weights;
 pub mod embed;
 pub mod fill;
@@ -39,5 +40,6 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     linear_spec::<rms_norm::RmsNormParams>,
     linear_spec::<rope::RopeParams>,
     linear_spec::<swiglu::SwigluParams>,
+    linear_spec::<add::AddParams>,
     linear_spec::<fill::FillParams>,
 ];
