@@ -1,0 +1,120 @@
+//! SmolLM2-135M-Instruct's forward pass on the GPU against transformers: every kept layer's
+//! attentions within 1e-4, the last hidden state within 1e-3 relative, the last position's
+//! logits, and the greedy next token, on the prompts of `tests/fixtures/smollm2/forward/`
+//! (`make_forward.py`: transformers 5.25 loading the same GGUF, eager attention, float32).
+//! Needs `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`); skipped without it unless
+//! `SELFATTN_REQUIRE_MODEL=1`.
+
+mod common;
+
+use std::path::Path;
+
+use selfattn::attention::Stage;
+use selfattn::compare::compare_shaped;
+use selfattn::cpu;
+use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::llama::{LlamaModel, LlamaPlan, ShownLayers};
+use selfattn::npy::read_array;
+
+fn fixtures() -> serde_json::Value {
+    let path = Path::new("tests/fixtures/smollm2/forward/forward.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("forward.json")).expect("json")
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .expect("an array of ids")
+        .iter()
+        .map(|i| i.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+#[test]
+fn smollm2_matches_transformers_on_every_prompt() {
+    let Some(path) = common::smollm2_gguf() else {
+        return;
+    };
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let model = LlamaModel::load(&path).expect("SmolLM2 loads");
+    let c = &model.config;
+    let fixtures = fixtures();
+    let prompts = fixtures["prompts"].as_object().expect("prompts");
+    assert_eq!(prompts.len(), 4, "the fixture's prompts");
+    for (name, f) in prompts {
+        let dir = Path::new("tests/fixtures/smollm2/forward").join(name);
+        let text = f["text"].as_str().expect("text");
+        let want_ids = ids(&f["ids"]);
+        let got_ids = model.tokenizer.encode(text).expect("tokenizes");
+        assert_eq!(got_ids, want_ids, "{name}: token ids");
+        let layers: Vec<usize> = ids(&f["layers"]).iter().map(|&l| l as usize).collect();
+        let plan = LlamaPlan::new(
+            c,
+            &model.weights,
+            &got_ids,
+            &ShownLayers::Only(layers.clone()),
+        )
+        .expect("plan");
+        let want = plan.outputs(false);
+        let inputs = plan.inputs();
+        let (values, _) = execute(&ctx, &kernels, &plan.program, &inputs, &want).expect("GPU run");
+        let n = got_ids.len();
+
+        let hidden = read_array(&dir.join("last_hidden_state.npy"), "last_hidden_state").unwrap();
+        assert_eq!(hidden.shape, [n, c.hidden]);
+        let reference: Vec<f64> = hidden.data.iter().map(|&v| v as f64).collect();
+        // 1e-3 relative: |gpu − transformers| ≤ 1e-3 · (1 + |transformers|) element by element.
+        let h = compare_shaped(Stage::Output, &values[0], &[n, c.hidden], &reference, 1e-3);
+        assert!(h.passed, "{name}: last_hidden_state vs transformers: {h}");
+
+        let logits = read_array(&dir.join("logits_last.npy"), "logits").unwrap();
+        let reference: Vec<f64> = logits.data.iter().map(|&v| v as f64).collect();
+        let l = compare_shaped(Stage::Output, &values[1], &[c.vocab], &reference, 1e-3);
+        assert!(
+            l.passed,
+            "{name}: last position's logits vs transformers: {l}"
+        );
+        let generated = ids(&f["generated_ids"]);
+        assert_eq!(
+            argmax(&values[1]) as u32,
+            generated[0],
+            "{name}: the greedy next token"
+        );
+
+        let attentions = read_array(&dir.join("attentions.npy"), "attentions").unwrap();
+        let per_layer = c.heads * n * n;
+        assert_eq!(attentions.shape, [layers.len(), c.heads, n, n]);
+        for (k, &layer) in layers.iter().enumerate() {
+            let reference: Vec<f64> = attentions.data[k * per_layer..(k + 1) * per_layer]
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let a = compare_shaped(
+                Stage::Weights,
+                &values[2 + k],
+                &[c.heads, n, n],
+                &reference,
+                1e-4,
+            );
+            assert!(a.passed, "{name}: attentions[{layer}] vs transformers: {a}");
+        }
+        eprintln!("{name}: {n} tokens, hidden {h}, logits {l}");
+
+        // The GPU against its own f64 twin, on the shortest prompt (the twin is slow).
+        if n <= 13 {
+            let twin = cpu::execute::execute(&plan.program, &inputs, &want);
+            let t = compare_shaped(
+                Stage::Output,
+                &values[0],
+                &[n, c.hidden],
+                &twin[want[0].0],
+                1e-3,
+            );
+            assert!(t.passed, "{name}: last_hidden_state vs the CPU twin: {t}");
+        }
+    }
+}
