@@ -72,13 +72,14 @@ pub enum Command {
     /// (4·N²·d per head, half when causal) and the CPU reference's time, with and without
     /// read-back of the weights. Warm-up first, then medians.
     Bench(BenchArgs),
-    /// Run a pretrained BERT-family encoder (a Hugging Face model folder: config.json,
-    /// model.safetensors, tokenizer.json) on the GPU and draw what its heads attend to.
+    /// Run a pretrained model on the GPU and draw what its heads attend to: a BERT-family
+    /// encoder (a Hugging Face model folder) or a LLaMA-family decoder (a GGUF file).
     ///
-    /// The whole forward pass runs in our WGSL kernels (embeddings, LayerNorms, Q/K/V
-    /// projections, attention, GELU feed-forward) and is checked against the same pass on the
-    /// CPU in f64; the attentions and last hidden state match transformers' BertModel with
-    /// output_attentions=True. Layers and heads are numbered from 0, as in transformers.
+    /// The whole forward pass runs in our WGSL kernels and is checked against the same pass on
+    /// the CPU in f64. An encoder's attentions and last hidden state match transformers'
+    /// BertModel with output_attentions=True; a decoder's (RMSNorm, rotary positions, causal
+    /// grouped-query attention, SwiGLU) match LlamaForCausalLM loading the same GGUF, and the
+    /// greedy next token is printed. Layers and heads are numbered from 0, as in transformers.
     #[command(after_help = MODEL_HELP)]
     Model(ModelArgs),
 }
@@ -90,10 +91,12 @@ Pictures:
   (neither)            a layers × heads overview of small maps, with a zoomed panel of the last
                        layer's average carrying the token labels
 Several sentences (--text repeated, or --text-file) run as one padded batch; each gets its own
-picture (FILE_0.png, FILE_1.png …) drawn without its padding.
+picture (FILE_0.png, FILE_1.png …) drawn without its padding. A decoder's pictures and page leave
+the causal triangle blank, and label tokens as text: ␣ a space, ↵ a newline, \\xF0 a byte of a
+character split over tokens.
 
-Example model: all-MiniLM-L6-v2 (see the README's \"Real model\" section for the command that
-fetches it).";
+Example models: all-MiniLM-L6-v2 and SmolLM2-135M-Instruct (see the README's \"Real model\"
+sections for the commands that fetch them).";
 
 /// Which kernels `bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -523,11 +526,14 @@ pub struct ExplainArgs {
 /// Options of `model`.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Hugging Face model folder with config.json, model.safetensors and tokenizer.json.
-    #[arg(long, value_name = "DIR")]
+    /// The model: a Hugging Face BERT-family folder (config.json, model.safetensors,
+    /// tokenizer.json), or a LLaMA-family GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_1 tensors,
+    /// dequantised to f32 on load; e.g. SmolLM2-135M-Instruct.Q4_1.gguf).
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     pub model: PathBuf,
 
-    /// A sentence to run; repeat for a batch.
+    /// A sentence (a prompt, for a decoder) to run; repeat for a batch (a decoder runs them one
+    /// after the other).
     #[arg(long, value_name = "TEXT", required_unless_present = "text_file")]
     pub text: Vec<String>,
 
@@ -535,11 +541,14 @@ pub struct ModelArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "text")]
     pub text_file: Option<PathBuf>,
 
-    /// Refuse text longer than max_position_embeddings instead of truncating it with a warning.
+    /// Refuse text longer than the model's positions (max_position_embeddings, or a decoder's
+    /// context_length) instead of truncating it with a warning.
     #[arg(long)]
     pub no_truncate: bool,
 
-    /// Draw this layer (from 0): with --head one map, else a panel per head.
+    /// Draw this layer (from 0): with --head one map, else a panel per head. For a decoder
+    /// without --save and --html, the other layers run output-only (no N×N weights), so long
+    /// prompts fit.
     #[arg(long, value_name = "L")]
     pub layer: Option<usize>,
 

@@ -80,37 +80,37 @@ fn every_supported_type_reads_back_as_written() {
     let (q41, q41_values) = quantised("q4_1", 3, &mut rng);
     let tensors = vec![
         T {
-            name: "f32",
+            name: "f32".into(),
             dims: vec![7, 3],
             type_id: 0,
             data: f32_data,
         },
         T {
-            name: "f16",
+            name: "f16".into(),
             dims: vec![7, 3],
             type_id: 1,
             data: f16_data,
         },
         T {
-            name: "bf16",
+            name: "bf16".into(),
             dims: vec![7, 3],
             type_id: 30,
             data: bf16_data,
         },
         T {
-            name: "q8_0",
+            name: "q8_0".into(),
             dims: vec![32, 3],
             type_id: 8,
             data: q8,
         },
         T {
-            name: "q4_0",
+            name: "q4_0".into(),
             dims: vec![32],
             type_id: 2,
             data: q40,
         },
         T {
-            name: "q4_1",
+            name: "q4_1".into(),
             dims: vec![32, 3],
             type_id: 3,
             data: q41,
@@ -180,7 +180,7 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
     let good = gguf_bytes(
         &[("general.architecture", W::Str("llama"))],
         &[T {
-            name: "blk.0.attn_q.weight",
+            name: "blk.0.attn_q.weight".into(),
             dims: vec![32, 2],
             type_id: 8,
             data: q8.clone(),
@@ -225,7 +225,7 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
             gguf_bytes(
                 &[],
                 &[T {
-                    name: "w",
+                    name: "w".into(),
                     dims: vec![16, 2],
                     type_id: 8,
                     data: q8[..34].to_vec(),
@@ -255,7 +255,7 @@ fn corrupt_files_are_refused_naming_the_file_and_what_is_wrong() {
             }),
         )],
         &[T {
-            name: "blk.0.ffn_down.weight",
+            name: "blk.0.ffn_down.weight".into(),
             dims: vec![256],
             type_id: 14,
             data: vec![1; 210],
@@ -381,13 +381,13 @@ fn no_truncation_or_byte_change_makes_the_reader_panic() {
         ],
         &[
             T {
-                name: "a",
+                name: "a".into(),
                 dims: vec![32, 2],
                 type_id: 3,
                 data: q41,
             },
             T {
-                name: "b",
+                name: "b".into(),
                 dims: vec![3],
                 type_id: 0,
                 data: vec![0x3f; 12],

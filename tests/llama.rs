@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::gguf_writer::{W, gguf_bytes, write};
+use common::tiny_llama::{tiny_metadata, with};
 use selfattn::attention::Stage;
 use selfattn::compare::compare_shaped;
 use selfattn::cpu;
@@ -19,52 +20,6 @@ use selfattn::kernels::rope::RopeParams;
 use selfattn::llama::{LlamaConfig, LlamaTokenizer};
 use selfattn::numpy_rng::NumpyRng;
 use selfattn::program::Program;
-
-/// The metadata of a small llama: 2 blocks, width 8, 4 heads, 2 KV heads, and a byte-level
-/// vocabulary in which "a b" and "Ġ ab" merge.
-fn tiny_metadata() -> Vec<(&'static str, W)> {
-    // Two user-defined tokens: one the vocabulary spells, one stored as raw text (a space).
-    let tokens = ["<s>", "</s>", "a", "b", "Ġ", "ab", "Ġab", "Ċ", "<u>", "a b"];
-    vec![
-        ("general.architecture", W::Str("llama")),
-        ("llama.block_count", W::U32(2)),
-        ("llama.context_length", W::U32(16)),
-        ("llama.embedding_length", W::U32(8)),
-        ("llama.feed_forward_length", W::U32(12)),
-        ("llama.attention.head_count", W::U32(4)),
-        ("llama.attention.head_count_kv", W::U32(2)),
-        ("llama.attention.layer_norm_rms_epsilon", W::F32(1e-5)),
-        ("llama.rope.freq_base", W::F32(1e4)),
-        ("tokenizer.ggml.model", W::Str("gpt2")),
-        ("tokenizer.ggml.pre", W::Str("smollm")),
-        (
-            "tokenizer.ggml.tokens",
-            W::Strs(tokens.iter().map(|t| t.to_string()).collect()),
-        ),
-        (
-            "tokenizer.ggml.token_type",
-            W::I32s(vec![3, 3, 1, 1, 1, 1, 1, 1, 4, 4]),
-        ),
-        (
-            "tokenizer.ggml.merges",
-            W::Strs(vec!["a b".into(), "Ġ ab".into()]),
-        ),
-        ("tokenizer.ggml.bos_token_id", W::U32(0)),
-        ("tokenizer.ggml.eos_token_id", W::U32(1)),
-        ("tokenizer.ggml.add_bos_token", W::Bool(false)),
-    ]
-}
-
-/// `metadata` with `key` set to `value` (added when absent).
-fn with(
-    mut metadata: Vec<(&'static str, W)>,
-    key: &'static str,
-    value: W,
-) -> Vec<(&'static str, W)> {
-    metadata.retain(|(k, _)| *k != key);
-    metadata.push((key, value));
-    metadata
-}
 
 /// A corrupt case: its name (the file's), its metadata, what the error must say.
 type Case = (

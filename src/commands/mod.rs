@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod mha;
 pub mod model;
 pub mod model_draw;
+pub mod model_llama;
 pub mod progress;
 pub mod run;
 pub mod sdpa;

@@ -28,12 +28,17 @@ use crate::cli::ModelArgs;
 
 /// One sentence's results, its padding removed.
 pub struct SentenceResult {
-    /// The tokenizer's tokens.
+    /// The tokenizer's tokens (as transformers' `convert_ids_to_tokens` spells them).
     pub tokens: Vec<String>,
-    /// (layers, heads, n, n).
+    /// The tokens as pictures and the page show them (byte-level BPE's `Ġ` as a space marker).
+    pub labels: Vec<String>,
+    /// The layers whose attentions are held, in order (every layer unless a long prompt ran
+    /// the others output-only).
+    pub layers_held: Vec<usize>,
+    /// (layers held, heads, n, n).
     pub attentions: Vec<f32>,
-    /// (layers, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`); empty when
-    /// neither a picture nor a page is drawn.
+    /// (layers held, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`); empty
+    /// when neither a picture nor a page is drawn.
     pub means: Vec<f32>,
     /// (n, hidden).
     pub hidden: Vec<f32>,
@@ -43,46 +48,52 @@ impl SentenceResult {
     /// The n×n map of one head of one layer (`heads` per layer).
     pub fn map(&self, heads: usize, layer: usize, head: usize) -> &[f32] {
         let len = self.tokens.len() * self.tokens.len();
-        let start = (layer * heads + head) * len;
+        let start = (self.held(layer) * heads + head) * len;
         &self.attentions[start..start + len]
     }
 
     /// The n×n average of a layer's heads.
     pub fn head_mean(&self, layer: usize) -> &[f32] {
         let len = self.tokens.len() * self.tokens.len();
-        &self.means[layer * len..(layer + 1) * len]
+        let i = self.held(layer);
+        &self.means[i * len..(i + 1) * len]
+    }
+
+    /// Where `layer` is among the layers held.
+    fn held(&self, layer: usize) -> usize {
+        self.layers_held
+            .iter()
+            .position(|&l| l == layer)
+            .expect("a layer whose attentions were computed")
     }
 }
 
-/// Runs `model`.
+/// What the outputs say about the model, whichever its family.
+pub struct ModelInfo {
+    /// For titles: the folder's or file's name.
+    pub name: String,
+    /// Its sizes in words, e.g. "bert: 6 layers × 12 heads, hidden 384, feed-forward 1536".
+    pub sizes: String,
+    /// Layers.
+    pub layers: usize,
+    /// Heads per layer.
+    pub heads: usize,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Whether a query sees only the keys up to itself (a decoder): the hidden triangle is
+    /// left blank in pictures and on the page.
+    pub causal: bool,
+}
+
+/// Runs `model`: a GGUF file is a decoder (`model_llama`), a folder an encoder.
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
-    check_tolerance(args.tolerance)?;
-    let cmap = args.cmap;
-    let texts = texts(args)?;
-    let pictures = picture_paths(&args.out, texts.len());
-    super::html::check_targets(&super::html::Targets {
-        out: Some(args.out.as_path()).filter(|_| !args.no_heatmap),
-        pictures: &pictures,
-        html: args.html.as_deref(),
-        save: args.save.as_deref(),
-        no_weights: false,
-    })?;
+    if super::model_llama::is_gguf(&args.model) {
+        return super::model_llama::model(args);
+    }
+    let (texts, pictures) = prepare(args)?;
 
     let c = BertModel::load_config(&args.model)?;
-    if let Some(l) = args.layer.filter(|&l| l >= c.layers) {
-        return Err(Error::Usage(format!(
-            "--layer {l}: the model has {} layers (0 to {})",
-            c.layers,
-            c.layers - 1
-        )));
-    }
-    if let Some(h) = args.head.filter(|&h| h >= c.heads) {
-        return Err(Error::Usage(format!(
-            "--head {h}: the model has {} heads per layer (0 to {})",
-            c.heads,
-            c.heads - 1
-        )));
-    }
+    check_selection(args, c.layers, c.heads)?;
     let start = Instant::now();
     let model = BertModel::load(&args.model)?;
     let load_time = start.elapsed();
@@ -150,14 +161,18 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
 
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
     say!("Adapter: {}", ctx.describe());
-    say!(
-        "Model: {} (bert: {} layers × {} heads, hidden {}, feed-forward {})",
-        args.model.display(),
-        c.layers,
-        c.heads,
-        c.hidden,
-        c.intermediate
-    );
+    let info = ModelInfo {
+        name: model_name(&args.model),
+        sizes: format!(
+            "bert: {} layers × {} heads, hidden {}, feed-forward {}",
+            c.layers, c.heads, c.hidden, c.intermediate
+        ),
+        layers: c.layers,
+        heads: c.heads,
+        hidden: c.hidden,
+        causal: false,
+    };
+    say!("Model: {} ({})", args.model.display(), info.sizes);
     for (i, t) in tokenized.iter().enumerate() {
         say!(
             "Sentence {i}: {} tokens: {}",
@@ -185,59 +200,101 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     };
 
     let results = split_sentences(&plan, &tokenized, &values);
+    let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
+    print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
+    Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
+}
+
+/// Checks the tolerance and every output path, and reads the texts: what both families do
+/// before loading anything. Returns the texts and their pictures' paths.
+pub fn prepare(args: &ModelArgs) -> Result<(Vec<String>, Vec<PathBuf>)> {
+    check_tolerance(args.tolerance)?;
+    let texts = texts(args)?;
+    let pictures = picture_paths(&args.out, texts.len());
+    super::html::check_targets(&super::html::Targets {
+        out: Some(args.out.as_path()).filter(|_| !args.no_heatmap),
+        pictures: &pictures,
+        html: args.html.as_deref(),
+        save: args.save.as_deref(),
+        no_weights: false,
+    })?;
+    Ok((texts, pictures))
+}
+
+/// Refuses `--layer` / `--head` beyond the model's sizes.
+pub fn check_selection(args: &ModelArgs, layers: usize, heads: usize) -> Result<()> {
+    if let Some(l) = args.layer.filter(|&l| l >= layers) {
+        return Err(Error::Usage(format!(
+            "--layer {l}: the model has {layers} layers (0 to {})",
+            layers - 1
+        )));
+    }
+    if let Some(h) = args.head.filter(|&h| h >= heads) {
+        return Err(Error::Usage(format!(
+            "--head {h}: the model has {heads} heads per layer (0 to {})",
+            heads - 1
+        )));
+    }
+    Ok(())
+}
+
+/// Writes what was asked for, whichever the family: `--save`'s arrays, the pictures, the page.
+/// Returns the time spent drawing.
+pub fn write_outputs(
+    args: &ModelArgs,
+    pictures: &[PathBuf],
+    info: &ModelInfo,
+    results: &[SentenceResult],
+    checks: &[(String, Comparison)],
+    adapter: &str,
+) -> Result<Duration> {
+    let cmap = args.cmap;
     if let Some(dir) = &args.save {
-        save(dir, &results, c.layers, c.heads, c.hidden)?;
+        save(dir, results, info)?;
     }
     let mut draw_time = Duration::ZERO;
     if !args.no_heatmap {
-        let name = model_name(&args.model);
         let selection = match (args.layer, args.head) {
             (Some(layer), Some(head)) => Selection::Head(layer, head),
             (Some(layer), None) => Selection::Layer(layer),
             _ => Selection::Overview,
         };
-        for (r, path) in results.iter().zip(&pictures) {
+        for (r, path) in results.iter().zip(pictures) {
             let start = Instant::now();
-            draw_sentence(path, r, &name, c.layers, c.heads, selection, cmap)?;
+            draw_sentence(path, r, info, selection, cmap)?;
             draw_time += start.elapsed();
             say!("Wrote {}", selfattn::fsutil::shown(path));
         }
     }
     if let Some(path) = &args.html {
-        let name = model_name(&args.model);
         let mut facts = vec![
-            ("Adapter".to_string(), ctx.describe()),
+            ("Adapter".to_string(), adapter.to_string()),
             (
                 "Model".to_string(),
-                format!(
-                    "{name}: {} layers × {} heads, hidden {}, feed-forward {}",
-                    c.layers, c.heads, c.hidden, c.intermediate
-                ),
+                format!("{}: {}", info.name, info.sizes),
             ),
         ];
         if checks.is_empty() {
             facts.push(("GPU vs CPU".into(), "not checked (--no-check)".into()));
         }
-        for (what, check) in &checks {
+        for (what, check) in checks {
             facts.push((format!("GPU vs CPU (f64): {what}"), check.to_string()));
         }
         facts.push(("Tolerance".into(), format!("{:.1e}", args.tolerance)));
-        let doc = viewer_doc(&results, &name, c.layers, c.heads, cmap, facts);
+        let doc = viewer_doc(results, info, cmap, facts);
         draw_time += super::html::write(path, &doc)?;
     }
-    print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
-    Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
+    Ok(draw_time)
 }
 
 /// The viewer's page: one item per sentence, every layer, every head plus their average.
 fn viewer_doc(
     results: &[SentenceResult],
-    name: &str,
-    layers: usize,
-    heads: usize,
+    info: &ModelInfo,
     cmap: Colormap,
     facts: Vec<(String, String)>,
 ) -> ViewerDoc {
+    let (name, layers, heads) = (&info.name, info.layers, info.heads);
     let head_labels = head_labels(heads, Some("average"));
     let items = results
         .iter()
@@ -247,8 +304,8 @@ fn viewer_doc(
             let weights = layer_maps(Some(&r.attentions), Some(&r.means), (layers, heads, len));
             ViewerItem {
                 label: format!("Sentence {i}"),
-                query_tokens: r.tokens.clone(),
-                key_tokens: r.tokens.clone(),
+                query_tokens: r.labels.clone(),
+                key_tokens: r.labels.clone(),
                 weights,
             }
         })
@@ -256,7 +313,7 @@ fn viewer_doc(
     ViewerDoc {
         title: format!("{name}: attention of every layer and head"),
         facts,
-        causal: false,
+        causal: info.causal,
         colormap: cmap,
         layer_labels: numbered("Layer", layers),
         head_labels,
@@ -295,8 +352,9 @@ fn picture_paths(out: &Path, count: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The folder's name, for titles ("all-MiniLM-L6-v2" rather than a cache path's "model").
-fn model_name(dir: &Path) -> String {
+/// The folder's or file's name, for titles ("all-MiniLM-L6-v2" rather than a cache path's
+/// "model").
+pub fn model_name(dir: &Path) -> String {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     match name(dir) {
         Some(n) if n != "model" => n,
@@ -368,6 +426,8 @@ fn split_sentences(
             let v = plan.sentence(values, b);
             SentenceResult {
                 tokens: t.tokens.clone(),
+                labels: t.tokens.clone(),
+                layers_held: (0..plan.attentions.len()).collect(),
                 attentions: v.attentions,
                 means: v.means,
                 hidden: v.hidden,
@@ -377,13 +437,8 @@ fn split_sentences(
 }
 
 /// Writes each sentence's arrays and tokens (into DIR, or DIR/i with several sentences).
-fn save(
-    dir: &Path,
-    results: &[SentenceResult],
-    layers: usize,
-    heads: usize,
-    hidden: usize,
-) -> Result<()> {
+fn save(dir: &Path, results: &[SentenceResult], info: &ModelInfo) -> Result<()> {
+    let (heads, hidden) = (info.heads, info.hidden);
     create_dir(dir)?;
     for (i, r) in results.iter().enumerate() {
         let d = if results.len() == 1 {
@@ -396,7 +451,7 @@ fn save(
         let n = r.tokens.len();
         write_array(
             &d.join("attentions.npy"),
-            &[layers, heads, n, n],
+            &[r.layers_held.len(), heads, n, n],
             &r.attentions,
         )?;
         write_array(&d.join("last_hidden_state.npy"), &[n, hidden], &r.hidden)?;
@@ -419,7 +474,7 @@ fn save(
     Ok(())
 }
 
-fn print_times(
+pub fn print_times(
     load: Duration,
     tokenize: Duration,
     t: Timings,

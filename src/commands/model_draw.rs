@@ -10,7 +10,7 @@ use selfattn::heatmap::{
     stack_vertically,
 };
 
-use super::model::SentenceResult;
+use super::model::{ModelInfo, SentenceResult};
 use super::tensors::{Maps, draw};
 
 /// What to draw.
@@ -27,16 +27,15 @@ pub enum Selection {
 /// Largest side of an overview map before it is block-averaged.
 const OVERVIEW_MAX_CELLS: usize = 64;
 
-/// Draws `r` as `selection` into `path`.
+/// Draws `r` as `selection` into `path`; a causal model's hidden triangle is left blank.
 pub fn draw_sentence(
     path: &Path,
     r: &SentenceResult,
-    model: &str,
-    layers: usize,
-    heads: usize,
+    info: &ModelInfo,
     selection: Selection,
     cmap: Colormap,
 ) -> Result<()> {
+    let (model, layers, heads, causal) = (&info.name, info.layers, info.heads, info.causal);
     let n = r.tokens.len();
     let map = |layer: usize, head: usize| r.map(heads, layer, head);
     let mean = |layer: usize| r.head_mean(layer);
@@ -44,14 +43,14 @@ pub fn draw_sentence(
         panels,
         rows: n,
         cols: n,
-        row_labels: r.tokens.clone(),
-        col_labels: r.tokens.clone(),
+        row_labels: r.labels.clone(),
+        col_labels: r.labels.clone(),
     };
     match selection {
         Selection::Head(layer, head) => {
             let title = format!("{model}: layer {layer}, head {head}");
             let m = maps(vec![(String::new(), map(layer, head))]);
-            draw(path, &m, &title, cmap, false)?;
+            draw(path, &m, &title, cmap, causal)?;
         }
         Selection::Layer(layer) => {
             let average = mean(layer);
@@ -60,7 +59,7 @@ pub fn draw_sentence(
                 .collect();
             panels.push(("Average".into(), average));
             let title = format!("{model}: layer {layer}, every head");
-            draw(path, &maps(panels), &title, cmap, false)?;
+            draw(path, &maps(panels), &title, cmap, causal)?;
         }
         Selection::Overview => {
             let none = vec![String::new(); n];
@@ -86,6 +85,9 @@ pub fn draw_sentence(
                 .collect();
             let cells = small[0].rows;
             let blank = vec![String::new(); cells];
+            let hidden_above =
+                |f: usize| move |r: usize, c: usize| causal && c * f > (r + 1) * f - 1;
+            let hide = hidden_above(small[0].factor);
             let mut title = format!("{model}: every layer (rows) × head (columns)");
             if small[0].factor > 1 {
                 let f = small[0].factor;
@@ -98,6 +100,7 @@ pub fn draw_sentence(
                     annotate: Some(false),
                     cmap,
                     range: Some((0.0, 1.0)),
+                    hide: Some(&hide),
                     ..MapStyle::default()
                 },
                 ..FigureSpec::new(&panels, cells, cells, &blank, &blank)
@@ -109,15 +112,17 @@ pub fn draw_sentence(
                 zoom_values,
                 n,
                 n,
-                &r.tokens,
-                &r.tokens,
+                &r.labels,
+                &r.labels,
                 heatmap::MAX_CELLS_PER_AXIS,
             );
+            let zoom_hide = hidden_above(zoom.factor);
             let zoom_title = format!("Zoom: layer {last}, average of the {heads} heads");
             let zoomed = heatmap::render(&HeatmapSpec {
                 style: MapStyle {
                     cmap,
                     title: &zoom_title,
+                    hide: Some(&zoom_hide),
                     ..MapStyle::default()
                 },
                 ..HeatmapSpec::new(

@@ -49,6 +49,8 @@ pub struct LlamaPlan<'w> {
     pub input_data: Vec<Cow<'w, [f32]>>,
     /// Tokens in the prompt.
     pub tokens: usize,
+    /// Layers.
+    pub layers: usize,
     /// Query heads per layer.
     pub heads: usize,
     /// Hidden width.
@@ -233,6 +235,7 @@ impl<'w> LlamaPlan<'w> {
             program: b.p,
             input_data: b.data,
             tokens: n,
+            layers: c.layers,
             heads: c.heads,
             hidden: h,
             vocab: c.vocab,

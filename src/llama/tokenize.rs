@@ -165,6 +165,14 @@ impl LlamaTokenizer {
             .collect()
     }
 
+    /// The tokens of `ids` as a reader wants them labelled: each token's bytes (byte-level
+    /// BPE spells byte b as one printable character) shown as text, a space as `␣`, a newline
+    /// as `↵` and a tab as `⇥`; bytes that are not whole UTF-8 characters (half an emoji) as
+    /// `\xF0`. Control tokens (`<|im_start|>`) keep their name.
+    pub fn labels(&self, ids: &[u32]) -> Vec<String> {
+        self.tokens(ids).iter().map(|t| label(t)).collect()
+    }
+
     /// The text of `ids`, special tokens included.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
@@ -196,6 +204,35 @@ fn token_types(gguf: &Gguf, tokens: usize) -> Result<Vec<i64>> {
             format!("tokenizer.ggml.token_type is not one integer per token ({tokens} tokens)"),
         )),
     }
+}
+
+/// One token's label (see [`LlamaTokenizer::labels`]).
+pub fn label(token: &str) -> String {
+    let chars = byte_chars();
+    let bytes: Option<Vec<u8>> = token
+        .chars()
+        .map(|c| chars.iter().position(|&b| b == c).map(|b| b as u8))
+        .collect();
+    // A token outside the byte alphabet (an added token) is shown as it is spelled.
+    let Some(bytes) = bytes else {
+        return token.to_string();
+    };
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                ' ' => out.push('␣'),
+                '\n' => out.push('↵'),
+                '\t' => out.push('⇥'),
+                c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 /// GPT-2's byte alphabet (`bytes_to_unicode`): printable Latin-1 bytes stand for themselves,

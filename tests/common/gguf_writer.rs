@@ -23,7 +23,7 @@ pub enum W {
 
 /// One tensor to write: name, GGUF dims (fastest first), ggml type id, raw data.
 pub struct T {
-    pub name: &'static str,
+    pub name: String,
     pub dims: Vec<u64>,
     pub type_id: u32,
     pub data: Vec<u8>,
@@ -84,7 +84,7 @@ pub fn gguf_bytes(metadata: &[(&str, W)], tensors: &[T]) -> Vec<u8> {
     let mut offset = 0u64;
     let mut offsets = Vec::new();
     for t in tensors {
-        string(&mut out, t.name);
+        string(&mut out, &t.name);
         out.extend((t.dims.len() as u32).to_le_bytes());
         for d in &t.dims {
             out.extend(d.to_le_bytes());

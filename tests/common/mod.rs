@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod gguf_writer;
 pub mod tiny_bert;
+pub mod tiny_llama;
 
 use selfattn::gpu::buffers::{read_back, staging};
 use selfattn::gpu::execute::Kernels;

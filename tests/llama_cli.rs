@@ -1,0 +1,273 @@
+//! `selfattn model --model FILE.gguf` as a user meets it, on a tiny random LLaMA the test
+//! writes (2 blocks, 4 heads over 2 KV heads): the files and shapes a good run leaves, causal
+//! pictures, readable labels, and for every bad file or prompt the exit code, a message naming
+//! the file and the key or tensor, and nothing left behind. With `SELFATTN_SMOLLM2_GGUF`, the
+//! real model's saved attentions equal transformers' (`tests/fixtures/smollm2/forward/`).
+//!
+//! Bad files are refused before an adapter is opened, so those tests run everywhere.
+
+mod common;
+
+use std::path::Path;
+
+use selfattn::npy::read_array;
+
+use common::assert_says;
+use common::cli::{files_in, have_gpu, ok, run};
+use common::gguf_writer::W;
+use common::tiny_llama::{tiny_llama_gguf, tiny_metadata, tiny_tensors, with};
+
+fn tiny(dir: &Path) -> String {
+    tiny_llama_gguf(dir, "tiny.gguf", &tiny_metadata(), &tiny_tensors(7))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_tiny_decoder_saves_its_causal_attentions_and_draws_them() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    // "ab a b ab": ab, Ġ, a, Ġ, b, Ġab — six tokens.
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            "ab a b ab",
+            "--save",
+            "saved",
+            "--html",
+            "view.html",
+        ],
+    );
+    assert!(
+        out.contains("llama: 2 layers × 4 heads (2 key/value heads)"),
+        "{out}"
+    );
+    assert!(out.contains("Prompt 0: 6 tokens: ab ␣ a ␣ b ␣ab"), "{out}");
+    assert!(out.contains("Next token (greedy): "), "{out}");
+    let att = read_array(&dir.path().join("saved/attentions.npy"), "a").unwrap();
+    assert_eq!(att.shape, [2, 4, 6, 6]);
+    for (r, row) in att.data.chunks(6).enumerate() {
+        let i = r % 6;
+        let sum: f32 = row.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "row {r} sums to {sum}");
+        // Causal: query i gives nothing to the keys after it, something to those before.
+        assert!(row[i + 1..].iter().all(|&w| w == 0.0), "row {r}: {row:?}");
+        assert!(row[..=i].iter().all(|&w| w > 0.0), "row {r}: {row:?}");
+    }
+    let hid = read_array(&dir.path().join("saved/last_hidden_state.npy"), "h").unwrap();
+    assert_eq!(hid.shape, [6, 8]);
+    let tokens = std::fs::read_to_string(dir.path().join("saved/tokens.txt")).unwrap();
+    assert_eq!(tokens, "ab\nĠ\na\nĠ\nb\nĠab\n");
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    assert!(
+        page.contains("\"causal\":true"),
+        "the page hides the causal triangle"
+    );
+    assert!(dir.path().join("attention_heatmap.png").is_file());
+
+    // One layer's heads, and one head, draw as well.
+    for extra in [&["--layer", "1"][..], &["--layer", "0", "--head", "3"]] {
+        let mut args = vec![
+            "model",
+            "--model",
+            &model,
+            "--text",
+            "ab a b ab",
+            "--out",
+            "one.png",
+        ];
+        args.extend_from_slice(extra);
+        ok(dir.path(), &args);
+        assert!(dir.path().join("one.png").is_file());
+    }
+}
+
+#[test]
+fn bad_decoder_files_and_prompts_exit_1_naming_the_file_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let meta = tiny_metadata;
+    let mut tensors_q6k = tiny_tensors(7);
+    // ggml type 14 is Q6_K; its data need not be valid, it is refused by type first.
+    tensors_q6k[3].type_id = 14;
+    tensors_q6k[3].data = vec![0; 8 * 4 * 210 / 256 + 210];
+    let mut tensors_short = tiny_tensors(7);
+    tensors_short.pop();
+    let mut bytes_cut = std::fs::read(tiny(d)).unwrap();
+    bytes_cut.truncate(bytes_cut.len() - 40);
+    std::fs::write(d.join("cut.gguf"), &bytes_cut).unwrap();
+    std::fs::write(
+        d.join("magic.gguf"),
+        b"GGML\x03\x00\x00\x00 not a gguf file",
+    )
+    .unwrap();
+    let cases: Vec<(String, Vec<&str>, Vec<&str>)> = vec![
+        (
+            tiny_llama_gguf(
+                d,
+                "arch.gguf",
+                &with(meta(), "general.architecture", W::Str("gptneox")),
+                &tiny_tensors(7),
+            )
+            .display()
+            .to_string(),
+            vec![],
+            vec!["arch.gguf", "general.architecture", "gptneox", "llama"],
+        ),
+        (
+            tiny_llama_gguf(d, "q6k.gguf", &meta(), &tensors_q6k)
+                .display()
+                .to_string(),
+            vec![],
+            vec!["q6k.gguf", "blk.0.attn_k.weight", "Q6_K"],
+        ),
+        (
+            tiny_llama_gguf(d, "missing.gguf", &meta(), &tensors_short)
+                .display()
+                .to_string(),
+            vec![],
+            vec!["missing.gguf", "output_norm.weight", "missing"],
+        ),
+        (
+            tiny_llama_gguf(
+                d,
+                "heads.gguf",
+                &with(meta(), "llama.attention.head_count_kv", W::U32(3)),
+                &tiny_tensors(7),
+            )
+            .display()
+            .to_string(),
+            vec![],
+            vec!["heads.gguf", "head_count_kv"],
+        ),
+        (
+            d.join("cut.gguf").display().to_string(),
+            vec![],
+            vec!["cut.gguf"],
+        ),
+        (
+            d.join("magic.gguf").display().to_string(),
+            vec![],
+            vec!["magic.gguf", "GGUF"],
+        ),
+        // The tiny model's context is 16 tokens; "a a … a" (11 a's) is 21: a, then Ġ and a.
+        (
+            tiny(d),
+            vec!["--no-truncate"],
+            vec!["21 tokens", "context is 16", "--no-truncate"],
+        ),
+        (tiny(d), vec!["--layer", "2"], vec!["--layer 2", "2 layers"]),
+        (
+            tiny(d),
+            vec!["--layer", "0", "--head", "4"],
+            vec!["--head 4", "4 heads"],
+        ),
+    ];
+    let before = files_in(d);
+    for (model, extra, needles) in &cases {
+        let mut args = vec![
+            "model",
+            "--model",
+            model,
+            "--text",
+            "a a a a a a a a a a a",
+            "--save",
+            "saved",
+            "--html",
+            "v.html",
+        ];
+        args.extend_from_slice(extra);
+        let r = run(d, &args);
+        let what = format!("{model} {extra:?}");
+        assert_ne!(r.code, 0, "{what}: {}", r.stdout);
+        assert!(
+            r.code == 1 || r.code == 2,
+            "{what}: exit {}: {}",
+            r.code,
+            r.stderr
+        );
+        assert_says(&what, &r.stderr, needles);
+        assert_eq!(files_in(d), before, "{what} left files behind");
+    }
+}
+
+#[test]
+fn a_long_prompt_is_truncated_to_the_context_with_a_warning() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    let r = run(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            "a a a a a a a a a a a",
+            "--save",
+            "s",
+            "--no-heatmap",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("prompt 0 has 21 tokens; truncated to 16"),
+        "{}",
+        r.stderr
+    );
+    let att = read_array(&dir.path().join("s/attentions.npy"), "a").unwrap();
+    assert_eq!(att.shape, [2, 4, 16, 16]);
+}
+
+#[test]
+fn smollm2_saved_attentions_equal_transformers() {
+    let Some(gguf) = common::smollm2_gguf() else {
+        return;
+    };
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = "The animal didn't cross the street because it was too tired.";
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            gguf.to_str().unwrap(),
+            "--text",
+            text,
+            "--save",
+            "s",
+            "--no-heatmap",
+        ],
+    );
+    // transformers' greedy continuation starts with "\n" (id 198).
+    assert!(out.contains("Next token (greedy): 198 (\"\\n\")"), "{out}");
+    let fixture = Path::new("tests/fixtures/smollm2/forward/tired_animal");
+    for (file, tolerance) in [("attentions.npy", 1e-4), ("last_hidden_state.npy", 1e-3)] {
+        let got = read_array(&dir.path().join("s").join(file), file).unwrap();
+        let want = read_array(&fixture.join(file), file).unwrap();
+        assert_eq!(got.shape, want.shape, "{file}");
+        let reference: Vec<f64> = want.data.iter().map(|&v| v as f64).collect();
+        let c = selfattn::compare::compare_shaped(
+            selfattn::attention::Stage::Output,
+            &got.data,
+            &got.shape,
+            &reference,
+            tolerance,
+        );
+        assert!(c.passed, "{file} vs transformers: {c}");
+    }
+    let tokens = std::fs::read_to_string(dir.path().join("s/tokens.txt")).unwrap();
+    assert!(tokens.starts_with("The\nĠanimal\nĠdidn\n't\n"), "{tokens}");
+}
