@@ -546,6 +546,14 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_truncate: bool,
 
+    /// A decoder only: continue each prompt greedily for up to K tokens (stopping after its
+    /// EOS token), printing them as they come. Each new token runs one step that reads the
+    /// earlier positions' keys and values from a KV cache kept on the GPU; the pictures, the
+    /// page and --save (plus generation.json) then hold the whole sequence, so each generated
+    /// token's row shows what it looked at.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub generate: usize,
+
     /// Draw this layer (from 0): with --head one map, else a panel per head. For a decoder
     /// without --save and --html, the other layers run output-only (no N×N weights), so long
     /// prompts fit.

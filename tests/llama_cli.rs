@@ -271,3 +271,83 @@ fn smollm2_saved_attentions_equal_transformers() {
     let tokens = std::fs::read_to_string(dir.path().join("s/tokens.txt")).unwrap();
     assert!(tokens.starts_with("The\nĠanimal\nĠdidn\n't\n"), "{tokens}");
 }
+
+#[test]
+fn generation_saves_the_whole_sequence_and_its_ids() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    // The tiny model's context is 16: 6 prompt tokens and 5 generated fit.
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            "ab a b ab",
+            "--generate",
+            "5",
+            "--save",
+            "s",
+            "--out",
+            "g.png",
+        ],
+    );
+    assert!(
+        out.contains("Generated (greedy, KV cache on the device): "),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("s/generation.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["prompt_ids"], serde_json::json!([5, 4, 2, 4, 3, 6]));
+    let generated = json["generated_ids"].as_array().unwrap();
+    // EOS (id 1) may end it early.
+    assert!(!generated.is_empty() && generated.len() <= 5, "{json}");
+    let t = 6 + generated.len();
+    let att = read_array(&dir.path().join("s/attentions.npy"), "a").unwrap();
+    assert_eq!(att.shape, [2, 4, t, t]);
+    for (r, row) in att.data.chunks(t).enumerate() {
+        let i = r % t;
+        let sum: f32 = row.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "row {r} sums to {sum}");
+        assert!(row[i + 1..].iter().all(|&w| w == 0.0), "row {r}: {row:?}");
+    }
+    let tokens = std::fs::read_to_string(dir.path().join("s/tokens.txt")).unwrap();
+    assert_eq!(tokens.lines().count(), t);
+    // The GPU's KV-cache steps were checked against one CPU pass over the whole sequence.
+    assert!(
+        out.contains("attentions ") && !out.contains("FAIL"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_encoder_refuses_to_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("bert");
+    common::tiny_bert::write_tiny_bert(&model, common::tiny_bert::TinySizes::default(), 5);
+    let r = run(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            model.to_str().unwrap(),
+            "--text",
+            "hi",
+            "--generate",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_says(
+        "encoder",
+        &r.stderr,
+        &["--generate 3", "encoder", "decoder"],
+    );
+    assert!(!dir.path().join("attention_heatmap.png").exists());
+}

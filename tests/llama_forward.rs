@@ -1,6 +1,7 @@
 //! SmolLM2-135M-Instruct's forward pass on the GPU against transformers: every kept layer's
 //! attentions within 1e-4, the last hidden state within 1e-3 relative, the last position's
-//! logits, and the greedy next token, on the prompts of `tests/fixtures/smollm2/forward/`
+//! logits, the greedy next token and the greedy continuation generated with the KV cache, on
+//! the prompts of `tests/fixtures/smollm2/forward/`
 //! (`make_forward.py`: transformers 5.25 loading the same GGUF, eager attention, float32).
 //! Needs `SELFATTN_SMOLLM2_GGUF` (`.ci/fetch-model smollm2`); skipped without it unless
 //! `SELFATTN_REQUIRE_MODEL=1`.
@@ -13,7 +14,7 @@ use selfattn::attention::Stage;
 use selfattn::compare::compare_shaped;
 use selfattn::cpu;
 use selfattn::gpu::execute::{Kernels, execute};
-use selfattn::llama::{LlamaModel, LlamaPlan, ShownLayers};
+use selfattn::llama::{LlamaModel, LlamaPlan, PromptData, ShownLayers, generate};
 use selfattn::npy::read_array;
 
 fn fixtures() -> serde_json::Value {
@@ -52,13 +53,9 @@ fn smollm2_matches_transformers_on_every_prompt() {
         let got_ids = model.tokenizer.encode(text).expect("tokenizes");
         assert_eq!(got_ids, want_ids, "{name}: token ids");
         let layers: Vec<usize> = ids(&f["layers"]).iter().map(|&l| l as usize).collect();
-        let plan = LlamaPlan::new(
-            c,
-            &model.weights,
-            &got_ids,
-            &ShownLayers::Only(layers.clone()),
-        )
-        .expect("plan");
+        let data = PromptData::new(c, &model.weights, &got_ids, got_ids.len()).expect("data");
+        let shown = ShownLayers::Only(layers.clone());
+        let plan = LlamaPlan::new(c, &model.weights, &data, &[], &shown).expect("plan");
         let want = plan.outputs(false);
         let inputs = plan.inputs();
         let (values, _) = execute(&ctx, &kernels, &plan.program, &inputs, &want).expect("GPU run");
@@ -116,5 +113,27 @@ fn smollm2_matches_transformers_on_every_prompt() {
             );
             assert!(t.passed, "{name}: last_hidden_state vs the CPU twin: {t}");
         }
+
+        // Greedy generation with the KV cache: transformers' generate(do_sample=False) ids.
+        let data = PromptData::new(c, &model.weights, &got_ids, n + generated.len()).expect("data");
+        let mut streamed = Vec::new();
+        let g = generate(
+            &ctx,
+            &kernels,
+            c,
+            &model.weights,
+            &data,
+            generated.len(),
+            model.tokenizer.eos,
+            &ShownLayers::Only(vec![]),
+            |id| {
+                streamed.push(id);
+                Ok(())
+            },
+        )
+        .expect("generation");
+        assert_eq!(g.generated, generated, "{name}: greedy continuation");
+        assert_eq!(streamed, generated, "{name}: ids streamed as they came");
+        assert_eq!(g.hidden.len(), (n + generated.len()) * c.hidden);
     }
 }

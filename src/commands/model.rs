@@ -91,6 +91,14 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         return super::model_llama::model(args);
     }
     let (texts, pictures) = prepare(args)?;
+    if args.generate > 0 {
+        return Err(Error::Usage(format!(
+            "--generate {}: {} is an encoder (BERT family), which does not generate text; \
+             --generate needs a decoder (a LLaMA-family GGUF file)",
+            args.generate,
+            args.model.display()
+        )));
+    }
 
     let c = BertModel::load_config(&args.model)?;
     check_selection(args, c.layers, c.heads)?;

@@ -2,9 +2,9 @@
 //! checked against the CPU, with the same outputs as an encoder (`model.rs`: `--save`,
 //! pictures, `--html`) drawn with the causal triangle blank, and the greedy next token.
 
-use super::say;
 use super::summary::{CheckLine, gpu_phases, say_checks, say_times, verdict};
-use std::io::Read;
+use super::{say, say_part};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,10 +13,15 @@ use selfattn::attention::Stage;
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
+use selfattn::fsutil::write_output;
 use selfattn::gguf::Gguf;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
-use selfattn::llama::{LlamaConfig, LlamaPlan, LlamaTokenizer, LlamaWeights, ShownLayers};
+use selfattn::llama::{
+    Generation, LlamaConfig, LlamaPlan, LlamaTokenizer, LlamaWeights, PromptData, ShownLayers,
+    argmax, generate,
+};
+use selfattn::program::BufId;
 use selfattn::viewer::MAX_TOTAL_WEIGHTS;
 
 use super::Outcome;
@@ -89,62 +94,111 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let head_means = !args.no_heatmap || args.html.is_some();
 
     let mut results = Vec::with_capacity(prompts.len());
+    let mut generations = Vec::new();
     let mut checks = Vec::new();
     let mut timings = Timings::default();
+    let mut step_times = Vec::new();
     let mut cpu_time = (!args.no_check).then_some(Duration::ZERO);
     for (i, ids) in prompts.iter().enumerate() {
-        let labels = tokenizer.labels(ids);
-        say!("Prompt {i}: {} tokens: {}", ids.len(), labels.join(" "));
-        let plan = LlamaPlan::new(&c, &weights, ids, &shown)?;
-        let want = plan.outputs(head_means);
-        let inputs = plan.inputs();
-        let (values, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
-        add_timings(&mut timings, &t);
-        let next = argmax(&values[1]);
         say!(
-            "Next token (greedy): {} ({:?})",
-            next,
-            tokenizer.decode(&[next as u32])?
+            "Prompt {i}: {} tokens: {}",
+            ids.len(),
+            tokenizer.labels(ids).join(" ")
         );
-        if let Some(total) = &mut cpu_time {
-            let start = Instant::now();
-            let reference =
-                super::progress::while_running("CPU reference (f64 forward pass)", || {
-                    cpu::execute::execute(&plan.program, &inputs, &want)
-                });
-            *total += start.elapsed();
-            let prefix = if prompts.len() > 1 {
-                format!("prompt {i} ")
-            } else {
-                String::new()
-            };
-            checks.extend(check(
-                &plan,
-                &shown_layers,
-                &want,
-                &values,
-                &reference,
-                args.tolerance,
-                &prefix,
-            ));
-        }
-        let n = ids.len();
-        let layers_held = shown_layers.len();
-        let attentions: Vec<f32> = values[2..2 + layers_held].concat();
-        let means = if head_means {
-            values[2 + layers_held..].concat()
+        let prefix = if prompts.len() > 1 {
+            format!("prompt {i} ")
         } else {
-            Vec::new()
+            String::new()
         };
-        debug_assert_eq!(attentions.len(), layers_held * c.heads * n * n);
-        results.push(SentenceResult {
-            tokens: tokenizer.tokens(ids),
-            labels,
-            layers_held: shown_layers.clone(),
-            attentions,
-            means,
-            hidden: values[0].clone(),
-        });
+        let data = PromptData::new(&c, &weights, ids, ids.len() + args.generate)?;
+        let run = Run {
+            c: &c,
+            weights: &weights,
+            shown: &shown,
+            shown_layers: &shown_layers,
+            tolerance: args.tolerance,
+            prefix: &prefix,
+        };
+        let (result, prompt_checks) = if args.generate == 0 {
+            let plan = LlamaPlan::new(&c, &weights, &data, &[], &shown)?;
+            let want = plan.outputs(head_means);
+            let inputs = plan.inputs();
+            let (values, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+            add_timings(&mut timings, &t);
+            let next = argmax(&values[1]) as u32;
+            say!(
+                "Next token (greedy): {next} ({:?})",
+                tokenizer.decode(&[next])?
+            );
+            let checks = match &mut cpu_time {
+                Some(total) => run.check(&plan, &want, &values, total),
+                None => Vec::new(),
+            };
+            let n = ids.len();
+            let held = shown_layers.len();
+            let attentions: Vec<f32> = values[2..2 + held].concat();
+            debug_assert_eq!(attentions.len(), held * c.heads * n * n);
+            let means = if head_means {
+                values[2 + held..].concat()
+            } else {
+                Vec::new()
+            };
+            (
+                run.result(&tokenizer, ids, attentions, means, values[0].clone()),
+                checks,
+            )
+        } else {
+            say_part!("Generated (greedy, KV cache on the device): ");
+            let mut printed = String::new();
+            let mut so_far = Vec::new();
+            let generation = generate(
+                &ctx,
+                &kernels,
+                &c,
+                &weights,
+                &data,
+                args.generate,
+                tokenizer.eos,
+                &shown,
+                |id| {
+                    // The text grows by whole characters: print what the decoded text gained.
+                    so_far.push(id);
+                    let text = tokenizer.decode(&so_far)?;
+                    if let Some(new) = text.strip_prefix(printed.as_str()) {
+                        say_part!("{new}");
+                        // A closed terminal only loses the live echo; the ids are kept.
+                        let _ = std::io::stdout().flush();
+                        let _ = std::io::stderr().flush();
+                    }
+                    printed = text;
+                    Ok(())
+                },
+            )?;
+            say!("");
+            add_timings(&mut timings, &generation.prompt_time);
+            step_times.extend(&generation.step_times);
+            let all: Vec<u32> = ids.iter().chain(&generation.generated).copied().collect();
+            let checks = match &mut cpu_time {
+                Some(total) => run.check_generation(&all, &generation, total)?,
+                None => Vec::new(),
+            };
+            let means = if head_means {
+                head_means_of(&generation.attentions, c.heads, all.len())
+            } else {
+                Vec::new()
+            };
+            let result = run.result(
+                &tokenizer,
+                &all,
+                generation.attentions.clone(),
+                means,
+                generation.hidden.clone(),
+            );
+            generations.push((ids.clone(), generation.generated.clone(), printed));
+            (result, checks)
+        };
+        checks.extend(prompt_checks);
+        results.push(result);
     }
     if args.no_check {
         say!("\nGPU vs CPU: not checked (--no-check)");
@@ -160,8 +214,19 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         say_checks("", args.tolerance, "", &lines);
     }
     let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
+    if let Some(dir) = &args.save {
+        save_generations(dir, &generations)?;
+    }
     let mut phases = vec![("load", Some(load_time))];
     phases.extend(gpu_phases(&timings));
+    if !step_times.is_empty() {
+        let total: Duration = step_times.iter().sum();
+        say!(
+            "Generation: {} tokens, {:.1} ms per token after the prompt (its pass included above)",
+            step_times.len(),
+            total.as_secs_f64() * 1e3 / step_times.len() as f64
+        );
+    }
     phases.extend([("CPU reference", cpu_time), ("heatmap", Some(draw_time))]);
     say_times(&phases);
     Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
@@ -243,67 +308,186 @@ fn check_sizes(
     )
 }
 
-/// Compares the hidden state, the logits, and the shown layers' attentions and head means
-/// (each as one (layers, heads, N, N) tensor, so the worst element names its layer) with the CPU.
-fn check(
-    plan: &LlamaPlan,
-    shown: &[usize],
-    want: &[selfattn::program::BufId],
-    values: &[Vec<f32>],
-    reference: &[Vec<f64>],
+/// What checking and collecting one prompt's results needs.
+struct Run<'a> {
+    c: &'a LlamaConfig,
+    weights: &'a LlamaWeights,
+    shown: &'a ShownLayers,
+    shown_layers: &'a [usize],
     tolerance: f64,
-    prefix: &str,
-) -> Vec<(String, Comparison)> {
-    let (n, layers) = (plan.tokens, shown.len());
-    let joined = |range: std::ops::Range<usize>| -> (Vec<f32>, Vec<f64>) {
-        let gpu = values[range.clone()].concat();
-        let cpu = want[range]
-            .iter()
-            .flat_map(|id| reference[id.0].iter().copied())
-            .collect();
-        (gpu, cpu)
-    };
-    // "attentions" is every layer's, "attentions[3]" one layer's.
-    let one = match shown {
-        [l] if layers < plan.layers => format!("[{l}]"),
-        _ => String::new(),
-    };
-    let mut parts = vec![
-        (
-            "last_hidden_state".to_string(),
-            Stage::Output,
-            vec![n, plan.hidden],
-            0..1,
-        ),
-        (
-            "logits (last token)".to_string(),
-            Stage::Output,
-            vec![plan.vocab],
-            1..2,
-        ),
-        (
-            format!("attentions{one}"),
-            Stage::Weights,
-            vec![layers, plan.heads, n, n],
-            2..2 + layers,
-        ),
-    ];
-    if values.len() > 2 + layers {
-        parts.push((
-            format!("head means{one}"),
-            Stage::Weights,
-            vec![layers, n, n],
-            2 + layers..2 + 2 * layers,
-        ));
+    prefix: &'a str,
+}
+
+impl Run<'_> {
+    /// The prompt's (or the whole sequence's) results.
+    fn result(
+        &self,
+        tokenizer: &LlamaTokenizer,
+        ids: &[u32],
+        attentions: Vec<f32>,
+        means: Vec<f32>,
+        hidden: Vec<f32>,
+    ) -> SentenceResult {
+        SentenceResult {
+            tokens: tokenizer.tokens(ids),
+            labels: tokenizer.labels(ids),
+            layers_held: self.shown_layers.to_vec(),
+            attentions,
+            means,
+            hidden,
+        }
     }
-    parts
-        .into_iter()
-        .map(|(name, stage, shape, range)| {
-            let (gpu, cpu) = joined(range);
-            let c = compare_shaped(stage, &gpu, &shape, &cpu, tolerance);
-            (format!("{prefix}{name}"), c)
+
+    /// Runs `plan`'s CPU twin (adding its time to `total`) and compares.
+    fn check(
+        &self,
+        plan: &LlamaPlan,
+        want: &[BufId],
+        values: &[Vec<f32>],
+        total: &mut Duration,
+    ) -> Vec<(String, Comparison)> {
+        let start = Instant::now();
+        let inputs = plan.inputs();
+        let reference = super::progress::while_running("CPU reference (f64 forward pass)", || {
+            cpu::execute::execute(&plan.program, &inputs, want)
+        });
+        *total += start.elapsed();
+        let reference: Vec<&[f64]> = want.iter().map(|id| &reference[id.0][..]).collect();
+        self.compare(plan, values, &reference)
+    }
+
+    /// Checks a generation against the CPU twin of one forward pass over the whole sequence
+    /// (`all`: prompt and generated ids): the KV-cache steps must give the rows, hidden states
+    /// and final logits the full pass gives.
+    fn check_generation(
+        &self,
+        all: &[u32],
+        g: &Generation,
+        total: &mut Duration,
+    ) -> Result<Vec<(String, Comparison)>> {
+        let data = PromptData::new(self.c, self.weights, all, all.len())?;
+        let plan = LlamaPlan::new(self.c, self.weights, &data, &[], self.shown)?;
+        let want = plan.outputs(false);
+        let start = Instant::now();
+        let inputs = plan.inputs();
+        let reference = super::progress::while_running(
+            "CPU reference (f64 forward pass over the prompt and the generated tokens)",
+            || cpu::execute::execute(&plan.program, &inputs, &want),
+        );
+        *total += start.elapsed();
+        let mut reference: Vec<&[f64]> = want.iter().map(|id| &reference[id.0][..]).collect();
+        let attentions: Vec<f64> = reference[2..].concat();
+        reference.truncate(2);
+        reference.push(&attentions);
+        let values = [g.hidden.clone(), g.logits.clone(), g.attentions.clone()];
+        Ok(self.compare(&plan, &values, &reference))
+    }
+
+    /// Compares the hidden state, the logits, and the shown layers' attentions and head means
+    /// (each as one (layers, heads, N, N) tensor, so the worst element names its layer) with
+    /// `reference`, laid out as `values`: one entry per read-back buffer, or the attentions of
+    /// every layer in one.
+    fn compare(
+        &self,
+        plan: &LlamaPlan,
+        values: &[Vec<f32>],
+        reference: &[&[f64]],
+    ) -> Vec<(String, Comparison)> {
+        let (n, layers) = (plan.tokens, self.shown_layers.len());
+        // One entry holds all layers when the values were joined.
+        let per = |entries: usize| if values.len() == 3 { 1 } else { entries };
+        let joined = |start: usize, count: usize| -> (Vec<f32>, Vec<f64>) {
+            (
+                values[start..start + count].concat(),
+                reference[start..start + count].concat(),
+            )
+        };
+        // "attentions" is every layer's, "attentions[3]" one layer's.
+        let one = match self.shown_layers {
+            [l] if layers < plan.layers => format!("[{l}]"),
+            _ => String::new(),
+        };
+        let mut parts = vec![
+            (
+                "last_hidden_state".to_string(),
+                Stage::Output,
+                vec![n, plan.hidden],
+                0,
+                1,
+            ),
+            (
+                "logits[-1]".to_string(),
+                Stage::Output,
+                vec![plan.vocab],
+                1,
+                1,
+            ),
+            (
+                format!("attentions{one}"),
+                Stage::Weights,
+                vec![layers, plan.heads, n, n],
+                2,
+                per(layers),
+            ),
+        ];
+        if values.len() > 2 + layers {
+            parts.push((
+                format!("head means{one}"),
+                Stage::Weights,
+                vec![layers, n, n],
+                2 + layers,
+                layers,
+            ));
+        }
+        parts
+            .into_iter()
+            .map(|(name, stage, shape, start, count)| {
+                let (gpu, cpu) = joined(start, count);
+                let c = compare_shaped(stage, &gpu, &shape, &cpu, self.tolerance);
+                (format!("{}{name}", self.prefix), c)
+            })
+            .collect()
+    }
+}
+
+/// Each layer's mean over heads of (layers, heads, t, t) `attentions`.
+fn head_means_of(attentions: &[f32], heads: usize, t: usize) -> Vec<f32> {
+    let len = t * t;
+    attentions
+        .chunks(heads * len)
+        .flat_map(|layer| {
+            (0..len)
+                .map(move |i| (0..heads).map(|h| layer[h * len + i]).sum::<f32>() / heads as f32)
         })
         .collect()
+}
+
+/// Writes generation.json (prompt_ids, generated_ids, text) beside each prompt's arrays.
+fn save_generations(dir: &Path, generations: &[(Vec<u32>, Vec<u32>, String)]) -> Result<()> {
+    for (i, (prompt, generated, text)) in generations.iter().enumerate() {
+        let d = if generations.len() == 1 {
+            dir.to_path_buf()
+        } else {
+            dir.join(i.to_string())
+        };
+        let json = serde_json::json!({
+            "prompt_ids": prompt,
+            "generated_ids": generated,
+            "text": text,
+        });
+        write_output(&d.join("generation.json"), |w| {
+            writeln!(
+                w,
+                "{}",
+                serde_json::to_string_pretty(&json).expect("plain JSON")
+            )?;
+            Ok(())
+        })?;
+    }
+    if !generations.is_empty() {
+        say!("Saved generation.json (prompt_ids, generated_ids, text) beside them");
+    }
+    Ok(())
 }
 
 fn add_timings(total: &mut Timings, t: &Timings) {
@@ -314,9 +498,4 @@ fn add_timings(total: &mut Timings, t: &Timings) {
         (Some(a), Some(b)) => Some(a + b),
         (a, b) => a.or(b),
     };
-}
-
-/// The index of the largest value (the first of equals), as `torch.argmax`.
-fn argmax(v: &[f32]) -> usize {
-    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
 }

@@ -6,6 +6,7 @@
 pub mod add;
 pub mod attention;
 pub mod attention_weights;
+pub mod concat;
 pub mod embed;
 pub mod execute;
 pub mod fill;

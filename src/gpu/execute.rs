@@ -253,10 +253,10 @@ fn record_and_run(
     let mut timings = Timings::default();
     let start = Instant::now();
     // What an earlier execution left on the device, and which steps that spares.
-    let keys = keys(program, inputs, shared);
+    let keys = keys(program, inputs, shared, resident);
     let kept: Vec<Option<&wgpu::Buffer>> = keys
         .iter()
-        .map(|key| key.as_deref().and_then(|key| resident.get(key)))
+        .map(|key| key.and_then(|key| resident.get(key)))
         .collect();
     let available: Vec<bool> = kept.iter().map(Option::is_some).collect();
     let needed = program.needed_steps_given(want, &available);
@@ -267,12 +267,19 @@ fn record_and_run(
         .filter(|(without, with)| **without && !**with)
         .count();
 
-    // Which buffers the needed steps write.
+    // Which buffers the needed steps write, and which they (or the read-back) read.
     let mut produced = vec![false; program.buffers.len()];
+    let mut read = vec![false; program.buffers.len()];
+    for id in want {
+        read[id.0] = true;
+    }
     for (step, needed) in program.steps.iter().zip(&needed) {
         if *needed {
             for id in step.outs() {
                 produced[id.0] = true;
+            }
+            for id in step.reads() {
+                read[id.0] = true;
             }
         }
     }
@@ -342,7 +349,9 @@ fn record_and_run(
     let mut reused_inputs = 0;
     for (i, spec) in program.buffers.iter().enumerate() {
         let data = spec.input.then(|| next_input.next().expect("checked"));
-        buffers.push(if let Some(buffer) = kept[i] {
+        // A kept result nothing reads this time is let go (inputs are always kept).
+        let kept = kept[i].filter(|_| spec.input || read[i]);
+        buffers.push(if let Some(buffer) = kept {
             reused_inputs += usize::from(spec.input);
             Some(buffer.clone())
         } else if let Some(data) = data {
@@ -357,7 +366,7 @@ fn record_and_run(
     let used: Vec<_> = keys
         .iter()
         .zip(&buffers)
-        .filter_map(|(key, buffer)| Some((key.clone()?, buffer.clone()?)))
+        .filter_map(|(key, buffer)| Some(((*key)?, buffer.clone()?)))
         .collect();
     // Bound in place of an absent bias or mask (the params say it is not read).
     let absent = upload(ctx, "absent input", &[])?;

@@ -9,6 +9,7 @@
 
 pub mod add;
 pub mod attention_weights;
+pub mod concat;
 pub mod embed;
 pub mod fill;
 pub mod flash;
@@ -41,5 +42,6 @@ pub const REGISTRY: &[fn(&Variants) -> KernelSpec] = &[
     linear_spec::<rope::RopeParams>,
     linear_spec::<swiglu::SwigluParams>,
     linear_spec::<add::AddParams>,
+    linear_spec::<concat::ConcatParams>,
     linear_spec::<fill::FillParams>,
 ];

@@ -1,12 +1,14 @@
 //! LLaMA-family decoders (issue 15) from a GGUF file: the sizes ([`config`]), the byte-level
 //! BPE tokenizer ([`tokenize`]), the tensors with llama.cpp's Q/K permutation undone
-//! ([`weights`]), RoPE's tables ([`rope`]) and the forward pass as one program ([`plan`]).
+//! ([`weights`]), RoPE's tables ([`rope`]), the forward pass as one program ([`plan`]) and
+//! greedy generation with the KV cache on the device ([`generate`]).
 //!
 //! Why: a decoder is what most people now mean by a transformer; its attention (causal,
 //! rotary positions, key heads shared by groups of query heads) is computed here exactly as
 //! transformers' `LlamaForCausalLM` in eval mode computes it from the same file.
 
 pub mod config;
+pub mod generate;
 pub mod plan;
 pub mod rope;
 pub mod tokenize;
@@ -19,7 +21,8 @@ use crate::error::Result;
 use crate::gguf::Gguf;
 
 pub use config::{LlamaConfig, SUPPORTED_ARCHITECTURES};
-pub use plan::{LlamaPlan, ShownLayers};
+pub use generate::{Generation, argmax, generate};
+pub use plan::{LlamaPlan, PromptData, ShownLayers};
 pub use tokenize::LlamaTokenizer;
 pub use weights::LlamaWeights;
 

@@ -33,7 +33,8 @@ pub enum ShownLayers {
 }
 
 impl ShownLayers {
-    fn shows(&self, layer: usize) -> bool {
+    /// Whether `layer`'s weights are formed.
+    pub fn shows(&self, layer: usize) -> bool {
         match self {
             ShownLayers::All => true,
             ShownLayers::Only(layers) => layers.contains(&layer),
@@ -41,7 +42,74 @@ impl ShownLayers {
     }
 }
 
-/// The program for one prompt, its input data, and where the results are.
+/// What plans of one prompt borrow besides the weights: its ids, its embedding rows and RoPE's
+/// tables for every position it and its continuation may take. Made once, so that every plan of
+/// a generation reads the very same data, and the device keeps what was computed from it
+/// (`gpu::resident`).
+pub struct PromptData {
+    /// The prompt's ids.
+    pub ids: Vec<u32>,
+    /// (tokens, hidden): their embedding rows.
+    pub embeds: Vec<f32>,
+    /// (positions, head_dim / 2) cosines.
+    pub cos: Vec<f32>,
+    /// (positions, head_dim / 2) sines.
+    pub sin: Vec<f32>,
+    /// Positions the tables cover: the prompt and the tokens that may follow it.
+    pub positions: usize,
+}
+
+impl PromptData {
+    /// The data of prompt `ids`, with tables for `positions` (at least its length).
+    pub fn new(
+        c: &LlamaConfig,
+        weights: &LlamaWeights,
+        ids: &[u32],
+        positions: usize,
+    ) -> Result<Self> {
+        let n = ids.len();
+        if n == 0 {
+            return Err(Error::InvalidSize(
+                "no tokens to run the model on (the tokenizer produced none)".into(),
+            ));
+        }
+        let positions = positions.max(n);
+        if positions > c.context {
+            return Err(Error::InvalidSize(format!(
+                "{positions} tokens but the model's context is {} (context_length)",
+                c.context
+            )));
+        }
+        check_ids(c, ids)?;
+        let h = c.hidden;
+        let mut embeds = Vec::with_capacity(n * h);
+        for &id in ids {
+            embeds.extend_from_slice(embedding(weights, h, id));
+        }
+        let (cos, sin) = rope::tables(c.head_dim, c.rope_base, positions);
+        Ok(PromptData {
+            ids: ids.to_vec(),
+            embeds,
+            cos,
+            sin,
+            positions,
+        })
+    }
+}
+
+/// Where one generated token's results are (it takes position `tokens + its index`).
+pub struct DecodeStep {
+    /// (1, hidden): its last hidden state.
+    pub hidden: BufId,
+    /// (vocab): the logits of the token after it.
+    pub logits: BufId,
+    /// Per layer, its row of attention weights, (heads, 1, position + 1); `None` for a layer
+    /// not shown.
+    pub attentions: Vec<Option<BufId>>,
+}
+
+/// The program for one prompt (and the tokens generated after it so far), its input data, and
+/// where the results are.
 pub struct LlamaPlan<'w> {
     /// The dispatches.
     pub program: Program,
@@ -57,43 +125,41 @@ pub struct LlamaPlan<'w> {
     pub hidden: usize,
     /// Vocabulary size (the logits' length).
     pub vocab: usize,
-    /// (tokens, hidden): after the final RMSNorm, transformers' `hidden_states[-1]`.
+    /// (tokens, hidden): the prompt after the final RMSNorm, transformers' `hidden_states[-1]`.
     pub last_hidden_state: BufId,
-    /// (vocab): the LM head's logits for the last position.
+    /// (vocab): the LM head's logits for the last position (the last generated token's, if any).
     pub logits: BufId,
-    /// Per layer, (heads, tokens, tokens) attention weights; `None` for a layer not shown.
+    /// Per layer, the prompt's (heads, tokens, tokens) attention weights; `None` for a layer
+    /// not shown.
     pub attentions: Vec<Option<BufId>>,
-    /// Per shown layer, the weights averaged over heads (tokens, tokens).
+    /// Per shown layer, the prompt's weights averaged over heads (tokens, tokens).
     pub attention_means: Vec<Option<BufId>>,
+    /// One per generated token, in order: its step with the KV cache.
+    pub decoded: Vec<DecodeStep>,
 }
 
 impl<'w> LlamaPlan<'w> {
-    /// Builds the forward pass of `c`'s decoder with `weights` over the prompt `ids`, forming
-    /// the attention weights of the `shown` layers.
+    /// Builds the forward pass of `c`'s decoder with `weights` over `prompt`, then one step per
+    /// token of `generated` reading the keys and values of every earlier position from the KV
+    /// cache (grown by one row per step on the device), forming the attention weights of the
+    /// `shown` layers. Rebuilt with one more generated token, the plan repeats every earlier
+    /// step exactly, so a `Resident` executor runs only the new one.
     pub fn new(
         c: &LlamaConfig,
         weights: &'w LlamaWeights,
-        ids: &[u32],
+        prompt: &'w PromptData,
+        generated: &[u32],
         shown: &ShownLayers,
     ) -> Result<Self> {
-        let n = ids.len();
-        if n == 0 {
-            return Err(Error::InvalidSize(
-                "no tokens to run the model on (the tokenizer produced none)".into(),
-            ));
-        }
-        if n > c.context {
+        let n = prompt.ids.len();
+        if n + generated.len() > prompt.positions {
             return Err(Error::InvalidSize(format!(
-                "{n} tokens but the model's context is {} (context_length)",
-                c.context
+                "{} tokens but the prompt's tables cover {} positions",
+                n + generated.len(),
+                prompt.positions
             )));
         }
-        if let Some(&id) = ids.iter().find(|&&id| id as usize >= c.vocab) {
-            return Err(Error::InvalidSize(format!(
-                "token id {id} is outside the model's vocabulary of {}",
-                c.vocab
-            )));
-        }
+        check_ids(c, generated)?;
         if let ShownLayers::Only(layers) = shown
             && let Some(&l) = layers.iter().find(|&&l| l >= c.layers)
         {
@@ -102,135 +168,45 @@ impl<'w> LlamaPlan<'w> {
                 c.layers
             )));
         }
-        let (h, dh) = (c.hidden, c.head_dim);
+        let h = c.hidden;
         let mut b = Builder::default();
-        let mut embeddings = Vec::with_capacity(n * h);
-        for &id in ids {
-            let row = id as usize * h;
-            embeddings.extend_from_slice(&weights.embed[row..row + h]);
+        let tables = [
+            b.borrowed("rope cos", &prompt.cos),
+            b.borrowed("rope sin", &prompt.sin),
+        ];
+        let x = b.borrowed("inputs_embeds", &prompt.embeds);
+        let blocks = Blocks {
+            c,
+            weights,
+            shown,
+            tables,
+        };
+        let prompt_pass = blocks.add(&mut b, x, 0, n, None);
+        let last_hidden_state = prompt_pass.hidden;
+        let mut logits = b.lm_head("logits (last position)", weights, last_hidden_state, n, h);
+        let mut caches = prompt_pass.caches;
+        let mut decoded = Vec::with_capacity(generated.len());
+        for (j, &id) in generated.iter().enumerate() {
+            let position = n + j;
+            let x = b.borrowed(
+                &format!("embed_tokens[{id}] (position {position})"),
+                embedding(weights, h, id),
+            );
+            let pass = blocks.add(&mut b, x, position, 1, Some(&caches));
+            logits = b.lm_head(
+                &format!("logits (position {position})"),
+                weights,
+                pass.hidden,
+                1,
+                h,
+            );
+            caches = pass.caches;
+            decoded.push(DecodeStep {
+                hidden: pass.hidden,
+                logits,
+                attentions: pass.attentions,
+            });
         }
-        let mut x = b.owned("inputs_embeds", embeddings);
-        let (cos, sin) = rope::tables(dh, c.rope_base, n);
-        let tables = [b.owned("rope cos", cos), b.owned("rope sin", sin)];
-        let norm = RmsNormParams::new(n, h, c.rms_eps as f32);
-        let shape = HeadsShape {
-            batch: 1,
-            l: n,
-            s: n,
-            heads: c.heads,
-            kv_heads: c.kv_heads,
-            head_dim: dh,
-            value_dim: dh,
-            scale: None,
-        };
-        let masks = HeadsMasks {
-            causal: true,
-            ..Default::default()
-        };
-        let rope_params = |heads: usize| RopeParams {
-            tokens: n as u32,
-            heads: heads as u32,
-            head_dim: dh as u32,
-            offset: 0,
-        };
-        let mut attentions = Vec::with_capacity(c.layers);
-        let mut attention_means = Vec::with_capacity(c.layers);
-        for (i, layer) in weights.layers.iter().enumerate() {
-            let l = format!("model.layers.{i}");
-            let normed = b.rms_norm(&format!("{l}.input_layernorm"), norm, x, &layer.attn_norm);
-            let q = b.linear(
-                &format!("{l}.self_attn.q_proj"),
-                &layer.q,
-                (n, c.heads * dh, h),
-                normed,
-            );
-            let k = b.linear(
-                &format!("{l}.self_attn.k_proj"),
-                &layer.k,
-                (n, c.kv_heads * dh, h),
-                normed,
-            );
-            let v = b.linear(
-                &format!("{l}.self_attn.v_proj"),
-                &layer.v,
-                (n, c.kv_heads * dh, h),
-                normed,
-            );
-            let q =
-                b.p.rope(&format!("{l} q (RoPE)"), rope_params(c.heads), q, tables);
-            let k =
-                b.p.rope(&format!("{l} k (RoPE)"), rope_params(c.kv_heads), k, tables);
-            let block = add_heads(
-                &mut b.p,
-                (&format!("{l} "), "context"),
-                shape,
-                [q, k, v],
-                masks,
-            );
-            let context = if shown.shows(i) {
-                attentions.push(Some(block.weights));
-                attention_means.push(Some(add_head_mean(
-                    &mut b.p,
-                    &format!("{l} attention (head mean)"),
-                    shape,
-                    block.weights,
-                )));
-                block.context
-            } else {
-                attentions.push(None);
-                attention_means.push(None);
-                block.context_no_weights
-            };
-            let attended = b.linear(
-                &format!("{l}.self_attn.o_proj"),
-                &layer.o,
-                (n, h, h),
-                context,
-            );
-            let x1 = b.p.add(&format!("{l} residual (attention)"), x, attended);
-            let normed = b.rms_norm(
-                &format!("{l}.post_attention_layernorm"),
-                norm,
-                x1,
-                &layer.ffn_norm,
-            );
-            let gate = b.linear(
-                &format!("{l}.mlp.gate_proj"),
-                &layer.gate,
-                (n, c.intermediate, h),
-                normed,
-            );
-            let up = b.linear(
-                &format!("{l}.mlp.up_proj"),
-                &layer.up,
-                (n, c.intermediate, h),
-                normed,
-            );
-            let act = b.p.swiglu(&format!("{l}.mlp (SwiGLU)"), gate, up);
-            let down = b.linear(
-                &format!("{l}.mlp.down_proj"),
-                &layer.down,
-                (n, h, c.intermediate),
-                act,
-            );
-            x = b.p.add(&format!("{l} residual (MLP)"), x1, down);
-        }
-        let last_hidden_state = b.rms_norm("model.norm", norm, x, &weights.final_norm);
-        let (head_name, head) = match &weights.lm_head {
-            Some(w) => ("lm_head", &w[..]),
-            None => ("lm_head (tied to embed_tokens)", &weights.embed[..]),
-        };
-        let head = b.borrowed(&format!("{head_name}.weight"), head);
-        let logits = b.p.matmul(
-            "logits (last position)",
-            MatmulParams {
-                a_base: ((n - 1) * h) as u32,
-                ..MatmulParams::transposed_b(1, c.vocab, h)
-            },
-            last_hidden_state,
-            head,
-            None,
-        );
         Ok(LlamaPlan {
             program: b.p,
             input_data: b.data,
@@ -241,13 +217,14 @@ impl<'w> LlamaPlan<'w> {
             vocab: c.vocab,
             last_hidden_state,
             logits,
-            attentions,
-            attention_means,
+            attentions: prompt_pass.attentions,
+            attention_means: prompt_pass.means,
+            decoded,
         })
     }
 
-    /// The buffers to read back: `last_hidden_state`, `logits`, then each shown layer's
-    /// attentions, then, with `head_means`, each shown layer's mean over heads.
+    /// The buffers to read back for the prompt: `last_hidden_state`, `logits`, then each shown
+    /// layer's attentions, then, with `head_means`, each shown layer's mean over heads.
     pub fn outputs(&self, head_means: bool) -> Vec<BufId> {
         let mut want = vec![self.last_hidden_state, self.logits];
         want.extend(self.attentions.iter().flatten());
@@ -263,6 +240,169 @@ impl<'w> LlamaPlan<'w> {
     }
 }
 
+/// Refuses ids beyond the vocabulary.
+fn check_ids(c: &LlamaConfig, ids: &[u32]) -> Result<()> {
+    match ids.iter().find(|&&id| id as usize >= c.vocab) {
+        Some(id) => Err(Error::InvalidSize(format!(
+            "token id {id} is outside the model's vocabulary of {}",
+            c.vocab
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Token `id`'s embedding row.
+fn embedding(weights: &LlamaWeights, hidden: usize, id: u32) -> &[f32] {
+    let row = id as usize * hidden;
+    &weights.embed[row..row + hidden]
+}
+
+/// What the decoder blocks share whatever rows they run on.
+struct Blocks<'a, 'w> {
+    c: &'a LlamaConfig,
+    weights: &'w LlamaWeights,
+    shown: &'a ShownLayers,
+    tables: [BufId; 2],
+}
+
+/// What one pass through every block leaves.
+struct Pass {
+    /// (rows, hidden) after the final RMSNorm.
+    hidden: BufId,
+    /// Per layer, the keys (after RoPE) and values of every position so far.
+    caches: Vec<(BufId, BufId)>,
+    /// Per layer, the (heads, rows, keys) weights of a shown layer.
+    attentions: Vec<Option<BufId>>,
+    /// Per layer, their mean over heads (for the prompt only).
+    means: Vec<Option<BufId>>,
+}
+
+impl<'w> Blocks<'_, 'w> {
+    /// Every block over `rows` positions from `start`, whose embeddings are `x`: the prompt
+    /// (`cache` None, causal) or one generated token reading `cache`, the keys and values of
+    /// the positions before it.
+    fn add(
+        &self,
+        b: &mut Builder<'w>,
+        mut x: BufId,
+        start: usize,
+        rows: usize,
+        cache: Option<&[(BufId, BufId)]>,
+    ) -> Pass {
+        let (c, weights) = (self.c, self.weights);
+        let (h, dh, n) = (c.hidden, c.head_dim, rows);
+        let keys = start + rows;
+        let at = if cache.is_some() {
+            format!(" (position {start})")
+        } else {
+            String::new()
+        };
+        let norm = RmsNormParams::new(n, h, c.rms_eps as f32);
+        let shape = HeadsShape {
+            batch: 1,
+            l: n,
+            s: keys,
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: dh,
+            value_dim: dh,
+            scale: None,
+        };
+        // The prompt is causal; a generated token sees every earlier position.
+        let masks = HeadsMasks {
+            causal: cache.is_none(),
+            ..Default::default()
+        };
+        let rope_params = |heads: usize| RopeParams {
+            tokens: n as u32,
+            heads: heads as u32,
+            head_dim: dh as u32,
+            offset: start as u32,
+        };
+        let mut pass = Pass {
+            hidden: x,
+            caches: Vec::with_capacity(c.layers),
+            attentions: Vec::with_capacity(c.layers),
+            means: Vec::with_capacity(c.layers),
+        };
+        for (i, layer) in weights.layers.iter().enumerate() {
+            let l = format!("model.layers.{i}");
+            let name = |what: &str| format!("{l}.{what}{at}");
+            let normed = b.rms_norm(&name("input_layernorm"), norm, x, &layer.attn_norm);
+            let q = b.linear(
+                &name("self_attn.q_proj"),
+                &layer.q,
+                (n, c.heads * dh, h),
+                normed,
+            );
+            let k = b.linear(
+                &name("self_attn.k_proj"),
+                &layer.k,
+                (n, c.kv_heads * dh, h),
+                normed,
+            );
+            let v = b.linear(
+                &name("self_attn.v_proj"),
+                &layer.v,
+                (n, c.kv_heads * dh, h),
+                normed,
+            );
+            let q =
+                b.p.rope(&name("q (RoPE)"), rope_params(c.heads), q, self.tables);
+            let mut k =
+                b.p.rope(&name("k (RoPE)"), rope_params(c.kv_heads), k, self.tables);
+            let mut v = v;
+            if let Some(cache) = cache {
+                k = b.p.concat(&name("key cache"), cache[i].0, k);
+                v = b.p.concat(&name("value cache"), cache[i].1, v);
+            }
+            pass.caches.push((k, v));
+            let block = add_heads(&mut b.p, (&name(""), "context"), shape, [q, k, v], masks);
+            let context = if self.shown.shows(i) {
+                pass.attentions.push(Some(block.weights));
+                pass.means.push(cache.is_none().then(|| {
+                    add_head_mean(
+                        &mut b.p,
+                        &name("attention (head mean)"),
+                        shape,
+                        block.weights,
+                    )
+                }));
+                block.context
+            } else {
+                pass.attentions.push(None);
+                pass.means.push(None);
+                block.context_no_weights
+            };
+            let attended = b.linear(&name("self_attn.o_proj"), &layer.o, (n, h, h), context);
+            let x1 = b.p.add(&name("residual (attention)"), x, attended);
+            let normed = b.rms_norm(&name("post_attention_layernorm"), norm, x1, &layer.ffn_norm);
+            let gate = b.linear(
+                &name("mlp.gate_proj"),
+                &layer.gate,
+                (n, c.intermediate, h),
+                normed,
+            );
+            let up = b.linear(
+                &name("mlp.up_proj"),
+                &layer.up,
+                (n, c.intermediate, h),
+                normed,
+            );
+            let act = b.p.swiglu(&name("mlp (SwiGLU)"), gate, up);
+            let down = b.linear(
+                &name("mlp.down_proj"),
+                &layer.down,
+                (n, h, c.intermediate),
+                act,
+            );
+            x = b.p.add(&name("residual (MLP)"), x1, down);
+        }
+        pass.hidden = b.rms_norm(&format!("model.norm{at}"), norm, x, &weights.final_norm);
+        pass
+    }
+}
+
 /// The program being built and the data of its inputs.
 #[derive(Default)]
 struct Builder<'w> {
@@ -271,13 +411,6 @@ struct Builder<'w> {
 }
 
 impl<'w> Builder<'w> {
-    /// Declares an input holding this run's own `values`.
-    fn owned(&mut self, name: &str, values: Vec<f32>) -> BufId {
-        let id = self.p.input(name, values.len());
-        self.data.push(Cow::Owned(values));
-        id
-    }
-
     /// Declares an input holding borrowed `values` (a weight).
     fn borrowed(&mut self, name: &str, values: &'w [f32]) -> BufId {
         let id = self.p.input(name, values.len());
@@ -296,6 +429,29 @@ impl<'w> Builder<'w> {
         let w = self.borrowed(&format!("{name}.weight"), w);
         self.p
             .matmul(name, MatmulParams::transposed_b(rows, out, inp), x, w, None)
+    }
+
+    /// The LM head on the last of `rows` rows of `hidden` (tied to the embeddings when the
+    /// model has no head of its own).
+    fn lm_head(
+        &mut self,
+        name: &str,
+        weights: &'w LlamaWeights,
+        hidden: BufId,
+        rows: usize,
+        width: usize,
+    ) -> BufId {
+        let (head_name, head) = match &weights.lm_head {
+            Some(w) => ("lm_head.weight", &w[..]),
+            None => ("lm_head.weight (tied to embed_tokens)", &weights.embed[..]),
+        };
+        let vocab = head.len() / width;
+        let head = self.borrowed(head_name, head);
+        let params = MatmulParams {
+            a_base: ((rows - 1) * width) as u32,
+            ..MatmulParams::transposed_b(1, vocab, width)
+        };
+        self.p.matmul(name, params, hidden, head, None)
     }
 
     /// RMSNorm of `x` with `weight`.
