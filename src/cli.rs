@@ -546,6 +546,13 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_truncate: bool,
 
+    /// Print what each head does: its attention entropy, mean weight on the first token (an
+    /// attention sink), previous-token score and, for a decoder, induction score (measured on
+    /// a random token block repeated once, run as one more checked pass); the strongest heads
+    /// of each are listed, and with --save every head's scores go to DIR/heads.json.
+    #[arg(long)]
+    pub summary: bool,
+
     /// A decoder only: continue each prompt greedily for up to K tokens (stopping after its
     /// EOS token), printing them as they come. Each new token runs one step that reads the
     /// earlier positions' keys and values from a KV cache kept on the GPU; the pictures, the

@@ -15,6 +15,7 @@ pub mod examples;
 pub mod fsutil;
 pub mod gguf;
 pub mod gpu;
+pub mod head_roles;
 pub mod heads;
 pub mod heatmap;
 pub mod input_file;

@@ -114,6 +114,45 @@ fn smollm2_matches_transformers_on_every_prompt() {
             assert!(t.passed, "{name}: last_hidden_state vs the CPU twin: {t}");
         }
 
+        // One head alone (the long-context path): the same map, from its picked-out columns.
+        let (layer, head) = (layers[layers.len() - 1], c.heads - 2);
+        let one = LlamaPlan::new(
+            c,
+            &model.weights,
+            &data,
+            &[],
+            &ShownLayers::Head(layer, head),
+        )
+        .expect("plan");
+        let one_want = one.outputs(false);
+        assert_eq!(one_want.len(), 3, "hidden, logits and one map");
+        let (one_values, _) =
+            execute(&ctx, &kernels, &one.program, &one.inputs(), &one_want).expect("GPU run");
+        let k = layers.len() - 1;
+        let start = (k * c.heads + head) * n * n;
+        let reference: Vec<f64> = attentions.data[start..start + n * n]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let a = compare_shaped(Stage::Weights, &one_values[2], &[n, n], &reference, 1e-4);
+        assert!(
+            a.passed,
+            "{name}: layer {layer} head {head} alone vs transformers: {a}"
+        );
+        // Every layer output-only: the hidden state still equals transformers'.
+        let hidden_ref: Vec<f64> = hidden.data.iter().map(|&v| v as f64).collect();
+        let h1 = compare_shaped(
+            Stage::Output,
+            &one_values[0],
+            &[n, c.hidden],
+            &hidden_ref,
+            1e-3,
+        );
+        assert!(
+            h1.passed,
+            "{name}: last_hidden_state, every layer output-only: {h1}"
+        );
+
         // Greedy generation with the KV cache: transformers' generate(do_sample=False) ids.
         let data = PromptData::new(c, &model.weights, &got_ids, n + generated.len()).expect("data");
         let mut streamed = Vec::new();

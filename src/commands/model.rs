@@ -35,6 +35,8 @@ pub struct SentenceResult {
     /// The layers whose attentions are held, in order (every layer unless a long prompt ran
     /// the others output-only).
     pub layers_held: Vec<usize>,
+    /// `Some(h)` when only head h's map is held (then `attentions` is (1, 1, n, n)).
+    pub only_head: Option<usize>,
     /// (layers held, heads, n, n).
     pub attentions: Vec<f32>,
     /// (layers held, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`); empty
@@ -48,7 +50,13 @@ impl SentenceResult {
     /// The n×n map of one head of one layer (`heads` per layer).
     pub fn map(&self, heads: usize, layer: usize, head: usize) -> &[f32] {
         let len = self.tokens.len() * self.tokens.len();
-        let start = (self.held(layer) * heads + head) * len;
+        let start = match self.only_head {
+            Some(only) => {
+                assert_eq!(head, only, "only head {only}'s map was computed");
+                0
+            }
+            None => (self.held(layer) * heads + head) * len,
+        };
         &self.attentions[start..start + len]
     }
 
@@ -209,8 +217,107 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
 
     let results = split_sentences(&plan, &tokenized, &values);
     let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
+    if args.summary {
+        summarize(
+            args,
+            &info,
+            &results,
+            Induction::NotMeaningful(
+                "an encoder's tokens also see the copy ahead of them, so the score would not \
+                 isolate induction",
+            ),
+        )?;
+    }
     print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
     Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
+}
+
+/// How a family's induction scores were measured, for `summarize`.
+pub enum Induction<'a> {
+    /// From a random block of `period` tokens repeated once, its (layers shown, heads, n, n)
+    /// attentions.
+    Measured {
+        /// The attentions of the repeated sequence.
+        attentions: &'a [f32],
+        /// Its length.
+        n: usize,
+        /// The repeated block's length.
+        period: usize,
+    },
+    /// Not measured, and why.
+    NotMeaningful(&'static str),
+}
+
+/// Prints the heads' roles (`--summary`) and, with `--save`, writes them to DIR/heads.json.
+pub fn summarize(
+    args: &ModelArgs,
+    info: &ModelInfo,
+    results: &[SentenceResult],
+    induction: Induction,
+) -> Result<()> {
+    use selfattn::head_roles::{HeadRole, add_induction, average, measure};
+    let per: Vec<Vec<HeadRole>> = results
+        .iter()
+        .map(|r| measure(&r.attentions, &r.layers_held, info.heads, r.tokens.len()))
+        .collect();
+    let mut roles = average(&per);
+    let note = match induction {
+        Induction::Measured {
+            attentions,
+            n,
+            period,
+        } => {
+            add_induction(&mut roles, attentions, n, period);
+            format!("induction scores from a random block of {period} tokens repeated once")
+        }
+        Induction::NotMeaningful(why) => format!("no induction scores: {why}"),
+    };
+    say!(
+        "\nHead roles (averaged over {} text(s); {note}):",
+        results.len()
+    );
+    let top = |name: &str, score: &dyn Fn(&HeadRole) -> Option<f64>, highest: bool| {
+        let mut scored: Vec<(f64, &HeadRole)> =
+            roles.iter().filter_map(|r| Some((score(r)?, r))).collect();
+        if scored.is_empty() {
+            return;
+        }
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if highest {
+            scored.reverse();
+        }
+        let list: Vec<String> = scored
+            .iter()
+            .take(5)
+            .map(|(s, r)| format!("L{} H{} {s:.3}", r.layer, r.head))
+            .collect();
+        say!("  {name:<26} {}", list.join(", "));
+    };
+    top("lowest entropy (nats)", &|r| Some(r.entropy), false);
+    top("highest entropy (nats)", &|r| Some(r.entropy), true);
+    top("first-token weight (sink)", &|r| Some(r.first_token), true);
+    top("previous-token score", &|r| r.previous_token, true);
+    top("induction score", &|r| r.induction, true);
+    if let Some(dir) = &args.save {
+        create_dir(dir)?;
+        let json = serde_json::json!({
+            "model": info.name,
+            "texts": results.len(),
+            "note": note,
+            "heads": roles,
+        });
+        let path = dir.join("heads.json");
+        write_output(&path, |w| {
+            writeln!(
+                w,
+                "{}",
+                serde_json::to_string_pretty(&json).expect("plain JSON")
+            )?;
+            Ok(())
+        })?;
+        say!("Saved every head's scores in {}", path.display());
+    }
+    Ok(())
 }
 
 /// Checks the tolerance and every output path, and reads the texts: what both families do
@@ -436,6 +543,7 @@ fn split_sentences(
                 tokens: t.tokens.clone(),
                 labels: t.tokens.clone(),
                 layers_held: (0..plan.attentions.len()).collect(),
+                only_head: None,
                 attentions: v.attentions,
                 means: v.means,
                 hidden: v.hidden,

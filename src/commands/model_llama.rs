@@ -27,7 +27,8 @@ use selfattn::viewer::MAX_TOTAL_WEIGHTS;
 use super::Outcome;
 use super::inputs::adapter;
 use super::model::{
-    ModelInfo, SentenceResult, check_selection, model_name, prepare, write_outputs,
+    Induction, ModelInfo, SentenceResult, check_selection, model_name, prepare, summarize,
+    write_outputs,
 };
 use crate::cli::ModelArgs;
 
@@ -63,13 +64,19 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         .map(|(i, t)| prompt_ids(&tokenizer, t, i, c.context, args.no_truncate))
         .collect::<Result<Vec<_>>>()?;
     // Only what is shown needs the N×N weights; a lone --layer forms just that layer's.
-    let shown = match args.layer {
-        Some(l) if args.save.is_none() && args.html.is_none() => ShownLayers::Only(vec![l]),
+    // --layer L --head H alone forms one (N, N) map: what lets thousands of tokens run.
+    let shown_only = args.save.is_none() && args.html.is_none();
+    let shown = match (args.layer, args.head) {
+        (Some(l), Some(h)) if shown_only && args.generate == 0 && !args.summary => {
+            ShownLayers::Head(l, h)
+        }
+        (Some(l), _) if shown_only => ShownLayers::Only(vec![l]),
         _ => ShownLayers::All,
     };
-    let shown_layers = match &shown {
-        ShownLayers::All => (0..c.layers).collect(),
-        ShownLayers::Only(l) => l.clone(),
+    let (shown_layers, only_head) = match &shown {
+        ShownLayers::All => ((0..c.layers).collect(), None),
+        ShownLayers::Only(l) => (l.clone(), None),
+        ShownLayers::Head(l, h) => (vec![*l], Some(*h)),
     };
     check_sizes(args, &c, &prompts, shown_layers.len())?;
     let weights = LlamaWeights::from_gguf(&gguf, &c)?;
@@ -103,7 +110,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         say!(
             "Prompt {i}: {} tokens: {}",
             ids.len(),
-            tokenizer.labels(ids).join(" ")
+            shown_tokens(&tokenizer.labels(ids))
         );
         let prefix = if prompts.len() > 1 {
             format!("prompt {i} ")
@@ -116,6 +123,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             weights: &weights,
             shown: &shown,
             shown_layers: &shown_layers,
+            only_head,
             tolerance: args.tolerance,
             prefix: &prefix,
         };
@@ -137,7 +145,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             let n = ids.len();
             let held = shown_layers.len();
             let attentions: Vec<f32> = values[2..2 + held].concat();
-            debug_assert_eq!(attentions.len(), held * c.heads * n * n);
+            debug_assert_eq!(attentions.len(), held * run.heads_held() * n * n);
             let means = if head_means {
                 values[2 + held..].concat()
             } else {
@@ -216,6 +224,51 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
     if let Some(dir) = &args.save {
         save_generations(dir, &generations)?;
+    }
+    if args.summary {
+        // Induction needs a text that repeats: a random block of tokens, twice, run and
+        // checked like any prompt.
+        let ids = repeated_random_block(&c, INDUCTION_PERIOD);
+        say!("\nInduction sequence: a random block of {INDUCTION_PERIOD} tokens repeated once");
+        let data = PromptData::new(&c, &weights, &ids, ids.len())?;
+        let plan = LlamaPlan::new(&c, &weights, &data, &[], &shown)?;
+        let want = plan.outputs(false);
+        let inputs = plan.inputs();
+        let (values, t) = execute(&ctx, &kernels, &plan.program, &inputs, &want)?;
+        add_timings(&mut timings, &t);
+        let run = Run {
+            c: &c,
+            weights: &weights,
+            shown: &shown,
+            shown_layers: &shown_layers,
+            only_head,
+            tolerance: args.tolerance,
+            prefix: "induction sequence ",
+        };
+        if let Some(total) = &mut cpu_time {
+            let induction_checks = run.check(&plan, &want, &values, total);
+            let lines: Vec<CheckLine> = induction_checks
+                .iter()
+                .map(|(name, comparison)| CheckLine {
+                    name: Some(name),
+                    comparison,
+                    note: None,
+                })
+                .collect();
+            say_checks("", args.tolerance, "", &lines);
+            checks.extend(induction_checks);
+        }
+        let attentions = values[2..].concat();
+        summarize(
+            args,
+            &info,
+            &results,
+            Induction::Measured {
+                attentions: &attentions,
+                n: ids.len(),
+                period: INDUCTION_PERIOD,
+            },
+        )?;
     }
     let mut phases = vec![("load", Some(load_time))];
     phases.extend(gpu_phases(&timings));
@@ -308,17 +361,55 @@ fn check_sizes(
     )
 }
 
+/// The labels joined, the middle of a long prompt elided.
+fn shown_tokens(labels: &[String]) -> String {
+    const SHOWN: usize = 48;
+    if labels.len() <= SHOWN {
+        return labels.join(" ");
+    }
+    format!(
+        "{} … ({} more) … {}",
+        labels[..SHOWN / 2].join(" "),
+        labels.len() - SHOWN,
+        labels[labels.len() - SHOWN / 2..].join(" ")
+    )
+}
+
+/// Tokens in the block the induction sequence repeats.
+const INDUCTION_PERIOD: usize = 25;
+
+/// A random block of `period` ids (seeded, so runs agree; the first ids, where vocabularies
+/// keep their special tokens, left out) followed by itself.
+fn repeated_random_block(c: &LlamaConfig, period: usize) -> Vec<u32> {
+    let low = (c.vocab / 2).min(100) as u32;
+    let span = c.vocab as u32 - low;
+    let mut rng = selfattn::numpy_rng::NumpyRng::new(0);
+    let block: Vec<u32> = (0..period).map(|_| low + (rng.next_u32() % span)).collect();
+    block.iter().chain(&block).copied().collect()
+}
+
 /// What checking and collecting one prompt's results needs.
 struct Run<'a> {
     c: &'a LlamaConfig,
     weights: &'a LlamaWeights,
     shown: &'a ShownLayers,
     shown_layers: &'a [usize],
+    /// The one head formed, for `ShownLayers::Head`.
+    only_head: Option<usize>,
     tolerance: f64,
     prefix: &'a str,
 }
 
 impl Run<'_> {
+    /// Heads per shown layer whose maps are held.
+    fn heads_held(&self) -> usize {
+        if self.only_head.is_some() {
+            1
+        } else {
+            self.c.heads
+        }
+    }
+
     /// The prompt's (or the whole sequence's) results.
     fn result(
         &self,
@@ -332,6 +423,7 @@ impl Run<'_> {
             tokens: tokenizer.tokens(ids),
             labels: tokenizer.labels(ids),
             layers_held: self.shown_layers.to_vec(),
+            only_head: self.only_head,
             attentions,
             means,
             hidden,
@@ -403,8 +495,9 @@ impl Run<'_> {
             )
         };
         // "attentions" is every layer's, "attentions[3]" one layer's.
-        let one = match self.shown_layers {
-            [l] if layers < plan.layers => format!("[{l}]"),
+        let one = match (self.shown_layers, self.only_head) {
+            ([l], Some(h)) => format!("[{l}] head {h}"),
+            ([l], None) if layers < plan.layers => format!("[{l}]"),
             _ => String::new(),
         };
         let mut parts = vec![
@@ -425,7 +518,7 @@ impl Run<'_> {
             (
                 format!("attentions{one}"),
                 Stage::Weights,
-                vec![layers, plan.heads, n, n],
+                vec![layers, self.heads_held(), n, n],
                 2,
                 per(layers),
             ),

@@ -30,6 +30,10 @@ pub enum ShownLayers {
     All,
     /// Only these layers'.
     Only(Vec<usize>),
+    /// Only this (layer, head)'s, as one (1, N, N) map: every layer runs output-only and the
+    /// head's q and k columns are picked out for its scores, so a prompt of thousands of tokens
+    /// needs one N×N buffer, not heads × N×N per layer (prompts only, no generated tokens).
+    Head(usize, usize),
 }
 
 impl ShownLayers {
@@ -38,6 +42,7 @@ impl ShownLayers {
         match self {
             ShownLayers::All => true,
             ShownLayers::Only(layers) => layers.contains(&layer),
+            ShownLayers::Head(..) => false,
         }
     }
 }
@@ -160,13 +165,29 @@ impl<'w> LlamaPlan<'w> {
             )));
         }
         check_ids(c, generated)?;
-        if let ShownLayers::Only(layers) = shown
-            && let Some(&l) = layers.iter().find(|&&l| l >= c.layers)
-        {
+        let asked = match shown {
+            ShownLayers::All => Vec::new(),
+            ShownLayers::Only(layers) => layers.clone(),
+            ShownLayers::Head(layer, _) => vec![*layer],
+        };
+        if let Some(&l) = asked.iter().find(|&&l| l >= c.layers) {
             return Err(Error::InvalidSize(format!(
                 "layer {l} asked for, but the model has {} layers",
                 c.layers
             )));
+        }
+        if let ShownLayers::Head(_, head) = *shown {
+            if head >= c.heads {
+                return Err(Error::InvalidSize(format!(
+                    "head {head} asked for, but the model has {} heads per layer",
+                    c.heads
+                )));
+            }
+            if !generated.is_empty() {
+                return Err(Error::InvalidSize(
+                    "one head's weights are formed for a prompt only, not generated tokens".into(),
+                ));
+            }
         }
         let h = c.hidden;
         let mut b = Builder::default();
@@ -358,7 +379,17 @@ impl<'w> Blocks<'_, 'w> {
             }
             pass.caches.push((k, v));
             let block = add_heads(&mut b.p, (&name(""), "context"), shape, [q, k, v], masks);
-            let context = if self.shown.shows(i) {
+            let one_head = match *self.shown {
+                ShownLayers::Head(layer, head) if layer == i => Some(head),
+                _ => None,
+            };
+            let context = if let Some(head) = one_head {
+                let w =
+                    b.one_head_weights(&name(&format!("head {head} ")), c, (n, keys), [q, k], head);
+                pass.attentions.push(Some(w));
+                pass.means.push(None);
+                block.context_no_weights
+            } else if self.shown.shows(i) {
                 pass.attentions.push(Some(block.weights));
                 pass.means.push(cache.is_none().then(|| {
                     add_head_mean(
@@ -452,6 +483,82 @@ impl<'w> Builder<'w> {
             ..MatmulParams::transposed_b(1, vocab, width)
         };
         self.p.matmul(name, params, hidden, head, None)
+    }
+
+    /// The (1, rows, keys) causal attention weights of query head `head` alone, from the
+    /// layer's `q` (rows, heads · head_dim) and `k` (keys, kv_heads · head_dim): the head's
+    /// columns and its key head's are picked out by products with 0/1 selection matrices (exact:
+    /// each output is one value times 1 plus zeros), then scored and normalised as
+    /// `add_heads` does for every head.
+    fn one_head_weights(
+        &mut self,
+        prefix: &str,
+        c: &LlamaConfig,
+        (rows, keys): (usize, usize),
+        [q, k]: [BufId; 2],
+        head: usize,
+    ) -> BufId {
+        let dh = c.head_dim;
+        let group = c.heads / c.kv_heads;
+        let select = |heads: usize, which: usize| -> Vec<f32> {
+            let mut s = vec![0.0; heads * dh * dh];
+            for t in 0..dh {
+                s[(which * dh + t) * dh + t] = 1.0;
+            }
+            s
+        };
+        let sq = self.owned(
+            &format!("{prefix}query columns (selection)"),
+            select(c.heads, head),
+        );
+        let sk = self.owned(
+            &format!("{prefix}key columns (selection)"),
+            select(c.kv_heads, head / group),
+        );
+        let q_h = self.p.matmul(
+            &format!("{prefix}query"),
+            MatmulParams::plain(rows, dh, c.heads * dh),
+            q,
+            sq,
+            None,
+        );
+        let k_h = self.p.matmul(
+            &format!("{prefix}key"),
+            MatmulParams::plain(keys, dh, c.kv_heads * dh),
+            k,
+            sk,
+            None,
+        );
+        let shape = HeadsShape {
+            batch: 1,
+            l: rows,
+            s: keys,
+            heads: 1,
+            kv_heads: 1,
+            head_dim: dh,
+            value_dim: dh,
+            scale: None,
+        };
+        let masks = HeadsMasks {
+            causal: true,
+            causal_offset: (keys - rows) as i32,
+            ..Default::default()
+        };
+        add_heads(
+            &mut self.p,
+            (prefix, "context"),
+            shape,
+            [q_h, k_h, k_h],
+            masks,
+        )
+        .weights
+    }
+
+    /// Declares an input holding this plan's own `values`.
+    fn owned(&mut self, name: &str, values: Vec<f32>) -> BufId {
+        let id = self.p.input(name, values.len());
+        self.data.push(Cow::Owned(values));
+        id
     }
 
     /// RMSNorm of `x` with `weight`.
