@@ -553,6 +553,12 @@ pub struct ModelArgs {
     #[arg(long)]
     pub summary: bool,
 
+    /// A decoder only: wrap each text as a user message in the model's chat template
+    /// (tokenizer.chat_template, rendered as transformers' apply_chat_template with
+    /// add_generation_prompt), so the model answers it; use with --generate.
+    #[arg(long)]
+    pub chat: bool,
+
     /// A decoder only: continue each prompt greedily for up to K tokens (stopping after its
     /// EOS token), printing them as they come. Each new token runs one step that reads the
     /// earlier positions' keys and values from a KV cache kept on the GPU; the pictures, the

@@ -166,6 +166,11 @@ fn bad_decoder_files_and_prompts_exit_1_naming_the_file_and_leave_nothing() {
         (tiny(d), vec!["--layer", "2"], vec!["--layer 2", "2 layers"]),
         (
             tiny(d),
+            vec!["--chat"],
+            vec!["tiny.gguf", "--chat", "tokenizer.chat_template"],
+        ),
+        (
+            tiny(d),
             vec!["--layer", "0", "--head", "4"],
             vec!["--head 4", "4 heads"],
         ),

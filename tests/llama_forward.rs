@@ -46,6 +46,13 @@ fn smollm2_matches_transformers_on_every_prompt() {
     let fixtures = fixtures();
     let prompts = fixtures["prompts"].as_object().expect("prompts");
     assert_eq!(prompts.len(), 4, "the fixture's prompts");
+    // The chat prompt is transformers' apply_chat_template of one user message.
+    let chat = model
+        .tokenizer
+        .chat("What is attention in one sentence?")
+        .expect("SmolLM2 has a chat template")
+        .expect("it renders");
+    assert_eq!(chat, prompts["chat"]["text"].as_str().unwrap());
     for (name, f) in prompts {
         let dir = Path::new("tests/fixtures/smollm2/forward").join(name);
         let text = f["text"].as_str().expect("text");

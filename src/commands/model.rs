@@ -99,11 +99,14 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         return super::model_llama::model(args);
     }
     let (texts, pictures) = prepare(args)?;
-    if args.generate > 0 {
+    let decoder_only = [
+        (args.generate > 0).then(|| format!("--generate {}", args.generate)),
+        args.chat.then(|| "--chat".to_string()),
+    ];
+    if let Some(flag) = decoder_only.into_iter().flatten().next() {
         return Err(Error::Usage(format!(
-            "--generate {}: {} is an encoder (BERT family), which does not generate text; \
-             --generate needs a decoder (a LLaMA-family GGUF file)",
-            args.generate,
+            "{flag}: {} is an encoder (BERT family), which does not generate text; {flag} \
+             needs a decoder (a LLaMA-family GGUF file)",
             args.model.display()
         )));
     }

@@ -58,6 +58,22 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let c = LlamaConfig::from_gguf(&gguf)?;
     check_selection(args, c.layers, c.heads)?;
     let tokenizer = LlamaTokenizer::from_gguf(&gguf)?;
+    let texts = if args.chat {
+        texts
+            .iter()
+            .map(|t| {
+                tokenizer.chat(t).unwrap_or_else(|| {
+                    Err(Error::InputFile {
+                        path: args.model.clone(),
+                        message: "--chat: the file has no chat template (tokenizer.chat_template)"
+                            .into(),
+                    })
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        texts
+    };
     let prompts = texts
         .iter()
         .enumerate()

@@ -7,6 +7,7 @@
 //! rotary positions, key heads shared by groups of query heads) is computed here exactly as
 //! transformers' `LlamaForCausalLM` in eval mode computes it from the same file.
 
+pub mod chat;
 pub mod config;
 pub mod generate;
 pub mod plan;

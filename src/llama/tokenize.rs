@@ -33,6 +33,8 @@ pub struct LlamaTokenizer {
     pub bos: Option<u32>,
     /// The EOS token's id (`tokenizer.ggml.eos_token_id`), if the file names one.
     pub eos: Option<u32>,
+    /// The chat template (`tokenizer.chat_template`), if the file has one.
+    pub chat_template: Option<String>,
 }
 
 impl LlamaTokenizer {
@@ -142,7 +144,16 @@ impl LlamaTokenizer {
                 .map_err(|e| fail(gguf, format!("the BOS template: {e}")))?;
             inner.with_post_processor(Some(template));
         }
-        Ok(LlamaTokenizer { inner, bos, eos })
+        let chat_template = match gguf.get("tokenizer.chat_template") {
+            Some(Value::String(t)) => Some(t.clone()),
+            _ => None,
+        };
+        Ok(LlamaTokenizer {
+            inner,
+            bos,
+            eos,
+            chat_template,
+        })
     }
 
     /// The ids of `text`, with the BOS token first where the file asks for it; special tokens
@@ -152,6 +163,19 @@ impl LlamaTokenizer {
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| Error::Usage(format!("could not tokenize the text ({e})")))
+    }
+
+    /// `text` as one user message in the file's chat template, with the prompt for the
+    /// assistant's reply (`None` when the file has no template).
+    pub fn chat(&self, text: &str) -> Option<Result<String>> {
+        let spelled = |id: Option<u32>| id.map(|i| self.tokens(&[i]).remove(0)).unwrap_or_default();
+        let template = self.chat_template.as_deref()?;
+        Some(super::chat::apply(
+            template,
+            text,
+            &spelled(self.bos),
+            &spelled(self.eos),
+        ))
     }
 
     /// The tokens of `ids` as the vocabulary spells them (`Ġ` for a leading space).
