@@ -180,9 +180,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Time a BERT-family encoder's forward pass instead (a Hugging Face model folder, as for
-    /// `model`), phase by phase: tokenize, upload, GPU, read-back, CPU check.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["sizes", "d", "heads", "batch", "causal", "kernel"])]
+    /// Time a model instead (as for `model`), phase by phase: a BERT-family encoder's forward
+    /// pass (tokenize, upload, GPU, read-back, CPU check), or a LLaMA-family GGUF decoder's
+    /// prompt processing (tokens/s) and greedy generation with the KV cache (ms per token).
+    #[arg(long, value_name = "DIR|FILE.gguf", conflicts_with_all = ["sizes", "d", "heads", "batch", "causal", "kernel"])]
     pub model: Option<PathBuf>,
 
     /// With --model: the text to run (default: a built-in paragraph), cut to --tokens.
@@ -193,6 +194,10 @@ pub struct BenchArgs {
     /// this; it must be at least this long).
     #[arg(long, default_value_t = 128, requires = "model")]
     pub tokens: usize,
+
+    /// With a decoder's --model: tokens generated after the prompt per run.
+    #[arg(long, default_value_t = 16, requires = "model")]
+    pub new_tokens: usize,
 
     #[command(flatten)]
     pub gpu: GpuArgs,

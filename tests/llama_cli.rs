@@ -356,3 +356,71 @@ fn an_encoder_refuses_to_generate() {
     );
     assert!(!dir.path().join("attention_heatmap.png").exists());
 }
+
+#[test]
+fn bench_times_a_decoders_prompt_and_its_generated_tokens() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    let out = ok(
+        dir.path(),
+        &[
+            "bench",
+            "--model",
+            &model,
+            "--text",
+            "a a a a a",
+            "--tokens",
+            "7",
+            "--new-tokens",
+            "3",
+            "--runs",
+            "1",
+            "--json",
+            "b.json",
+        ],
+    );
+    assert!(
+        out.contains("tokens/s") && out.contains("ms per token"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
+    let r = &json[0];
+    assert_eq!(
+        (r["prompt_tokens"].as_u64(), r["new_tokens"].as_u64()),
+        (Some(7), Some(3))
+    );
+    for key in [
+        "prompt_ms",
+        "prompt_tokens_per_s",
+        "ms_per_generated_token",
+        "max_abs_error",
+    ] {
+        assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {r}");
+    }
+    assert!(r["max_abs_error"].as_f64().unwrap() < 1e-3, "{r}");
+    // Longer than the 16-token context with what it generates: refused before any work.
+    let r = run(
+        dir.path(),
+        &[
+            "bench",
+            "--model",
+            &model,
+            "--text",
+            "a a a a a a a a",
+            "--tokens",
+            "15",
+            "--new-tokens",
+            "2",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_says(
+        "bench",
+        &r.stderr,
+        &["--tokens 15", "--new-tokens 2", "context is 16"],
+    );
+}

@@ -151,6 +151,11 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
             "--runs, --d, --heads and --batch must be at least 1".into(),
         ));
     }
+    if let Some(model) = &args.model
+        && super::model_llama::is_gguf(model)
+    {
+        return super::bench_decoder::bench_decoder(args);
+    }
     if args.model.is_some() {
         return super::bench_model::bench_model(args);
     }

@@ -20,7 +20,7 @@ use super::inputs::adapter;
 use crate::cli::BenchArgs;
 
 /// Plain English long enough for 128 tokens and more (the default input).
-const PARAGRAPH: &str = "Attention lets every word in a sentence look at every other word and \
+pub const PARAGRAPH: &str = "Attention lets every word in a sentence look at every other word and \
 decide how much each one matters for its own meaning. A pronoun looks back at the noun it stands \
 for, a verb looks at its subject and its object, and punctuation often collects the attention \
 that no other word needs. Researchers draw these weights as heatmaps, one per head and layer, \

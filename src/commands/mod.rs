@@ -1,6 +1,7 @@
 //! The subcommands. Each returns an [`Outcome`] (or an error) and leaves exit codes to `main`.
 
 pub mod bench;
+pub mod bench_decoder;
 pub mod bench_model;
 pub mod devices;
 pub mod explain;

@@ -31,8 +31,10 @@ pub struct Generation {
     pub logits: Vec<f32>,
     /// The prompt's pass (its upload of the weights included).
     pub prompt_time: Timings,
-    /// Each generated token's step, wall clock.
+    /// Each generated token's step, wall clock (building its plan included).
     pub step_times: Vec<Duration>,
+    /// Each step's executor phases (upload, GPU, read-back).
+    pub step_timings: Vec<Timings>,
 }
 
 /// Continues `prompt` greedily for up to `max_new` tokens (stopping after `eos`), calling
@@ -80,6 +82,7 @@ pub fn generate<'w>(
     let mut logits = values[1].clone();
     let mut generated = Vec::with_capacity(max_new);
     let mut step_times = Vec::with_capacity(max_new);
+    let mut step_timings = Vec::with_capacity(max_new);
     while generated.len() < max_new {
         let next = argmax(&logits) as u32;
         generated.push(next);
@@ -90,7 +93,7 @@ pub fn generate<'w>(
         let step = plan.decoded.last().expect("one step per generated token");
         let mut want = vec![step.hidden, step.logits];
         want.extend(step.attentions.iter().flatten());
-        let (values, _) = execute_resident(
+        let (values, t) = execute_resident(
             ctx,
             kernels,
             &plan.program,
@@ -99,6 +102,7 @@ pub fn generate<'w>(
             &mut resident,
         )?;
         step_times.push(start.elapsed());
+        step_timings.push(t);
         let keys = n + generated.len();
         for (k, layer) in values[2..].iter().enumerate() {
             for hd in 0..heads {
@@ -126,6 +130,7 @@ pub fn generate<'w>(
         logits,
         prompt_time,
         step_times,
+        step_timings,
     })
 }
 
