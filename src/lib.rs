@@ -31,6 +31,7 @@ pub mod sdpa;
 pub mod shader_source;
 pub mod state_dict;
 pub mod tensor;
+pub mod tokenizer_file;
 pub mod verify;
 pub mod viewer;
 

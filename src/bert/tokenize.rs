@@ -33,25 +33,7 @@ pub struct BertTokenizer {
 impl BertTokenizer {
     /// Loads `path` (a `tokenizer.json`) with padding and truncation off.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::input_file::read_text(path, "tokenizer")?;
-        // The tokenizers crate panics on some malformed files (an `unwrap` in its
-        // deserializers, found by tests/parser_mutations.rs); that is a bad file, not a crash.
-        let parsed = std::panic::catch_unwind(|| text.parse::<Tokenizer>()).unwrap_or_else(|p| {
-            let why = p
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| p.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic in the tokenizers library");
-            Err(why.to_string().into())
-        });
-        let mut inner = parsed.map_err(|e| Error::InputFile {
-            path: path.to_path_buf(),
-            message: format!("not a tokenizer.json the tokenizers library can read ({e})"),
-        })?;
-        inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| fail(path, format!("could not turn truncation off ({e})")))?;
+        let inner = crate::tokenizer_file::load(path)?;
         Ok(BertTokenizer {
             inner,
             path: path.to_path_buf(),

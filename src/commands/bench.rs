@@ -152,7 +152,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         ));
     }
     if let Some(model) = &args.model
-        && super::model_llama::is_gguf(model)
+        && super::model_llama::is_decoder(model)
     {
         return super::bench_decoder::bench_decoder(args);
     }

@@ -11,12 +11,9 @@ use selfattn::bench::median;
 use selfattn::cpu;
 use selfattn::error::Error;
 use selfattn::fsutil::write_output;
-use selfattn::gguf::Gguf;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, execute};
-use selfattn::llama::{
-    LlamaConfig, LlamaPlan, LlamaTokenizer, LlamaWeights, PromptData, ShownLayers, generate,
-};
+use selfattn::llama::{LlamaPlan, LlamaSource, PromptData, ShownLayers, generate};
 
 use super::Outcome;
 use super::bench::{check_json_target, ms};
@@ -34,11 +31,11 @@ pub fn bench_decoder(args: &BenchArgs) -> Result<Outcome> {
     }
     check_json_target(args)?;
     let start = Instant::now();
-    let gguf = Gguf::open(path)?;
-    let c = LlamaConfig::from_gguf(&gguf)?;
-    let tokenizer = LlamaTokenizer::from_gguf(&gguf)?;
-    let weights = LlamaWeights::from_gguf(&gguf, &c)?;
-    drop(gguf);
+    let source = LlamaSource::open(path)?;
+    let c = source.config()?;
+    let tokenizer = source.tokenizer()?;
+    let weights = source.weights(&c)?;
+    drop(source);
     let load = start.elapsed();
     if args.tokens + args.new_tokens > c.context {
         return Err(Error::Usage(format!(

@@ -2,7 +2,7 @@
 //! attentions saved and drawn (one head, one layer's heads, or every layer × head).
 
 use super::say;
-use super::summary::{CheckLine, gpu_phases, say_checks, say_times, verdict};
+use super::summary::{gpu_phases, say_named_checks, say_times, verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use selfattn::bert::{BertModel, BertPlan, Tokenized};
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::{create_dir, write_output};
+use selfattn::fsutil::{create_dir, write_json, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::heatmap::Colormap;
@@ -95,7 +95,7 @@ pub struct ModelInfo {
 
 /// Runs `model`: a GGUF file is a decoder (`model_llama`), a folder an encoder.
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
-    if super::model_llama::is_gguf(&args.model) {
+    if super::model_llama::is_decoder(&args.model) {
         return super::model_llama::model(args);
     }
     let (texts, pictures) = prepare(args)?;
@@ -310,14 +310,7 @@ pub fn summarize(
             "heads": roles,
         });
         let path = dir.join("heads.json");
-        write_output(&path, |w| {
-            writeln!(
-                w,
-                "{}",
-                serde_json::to_string_pretty(&json).expect("plain JSON")
-            )?;
-            Ok(())
-        })?;
+        write_json(&path, &json)?;
         say!("Saved every head's scores in {}", path.display());
     }
     Ok(())
@@ -519,15 +512,7 @@ fn check(
             compare_shaped(stage, v, &shape, &reference[id.0], tolerance),
         ));
     }
-    let lines: Vec<CheckLine> = checks
-        .iter()
-        .map(|(name, comparison)| CheckLine {
-            name: Some(name),
-            comparison,
-            note: None,
-        })
-        .collect();
-    say_checks("", tolerance, " (padded batch shapes)", &lines);
+    say_named_checks(tolerance, " (padded batch shapes)", &checks);
     checks
 }
 

@@ -1,8 +1,8 @@
-//! `selfattn model --model FILE.gguf`: a LLaMA-family decoder on the GPU, one prompt at a time,
+//! `selfattn model --model FILE.gguf|DIR`: a LLaMA-family decoder (GGUF or Hugging Face folder) on the GPU, one prompt at a time,
 //! checked against the CPU, with the same outputs as an encoder (`model.rs`: `--save`,
 //! pictures, `--html`) drawn with the causal triangle blank, and the greedy next token.
 
-use super::summary::{CheckLine, gpu_phases, say_checks, say_times, verdict};
+use super::summary::{gpu_phases, say_named_checks, say_times, verdict};
 use super::{say, say_part};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -13,13 +13,12 @@ use selfattn::attention::Stage;
 use selfattn::compare::{Comparison, compare_shaped};
 use selfattn::cpu;
 use selfattn::error::Error;
-use selfattn::fsutil::write_output;
-use selfattn::gguf::Gguf;
+use selfattn::fsutil::write_json;
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
 use selfattn::llama::{
-    Generation, LlamaConfig, LlamaPlan, LlamaTokenizer, LlamaWeights, PromptData, ShownLayers,
-    argmax, generate,
+    Generation, LlamaConfig, LlamaPlan, LlamaSource, LlamaTokenizer, LlamaWeights, PromptData,
+    ShownLayers, argmax, generate,
 };
 use selfattn::program::BufId;
 use selfattn::viewer::MAX_TOTAL_WEIGHTS;
@@ -32,8 +31,13 @@ use super::model::{
 };
 use crate::cli::ModelArgs;
 
+/// Whether `path` is a decoder: a LLaMA-family Hugging Face folder or a GGUF file.
+pub fn is_decoder(path: &Path) -> bool {
+    LlamaSource::is_llama_folder(path) || is_gguf(path)
+}
+
 /// Whether `path` is a GGUF file: named `.gguf`, or a file starting with GGUF's magic.
-pub fn is_gguf(path: &Path) -> bool {
+fn is_gguf(path: &Path) -> bool {
     if !path.is_file() {
         return false;
     }
@@ -54,10 +58,10 @@ pub fn is_gguf(path: &Path) -> bool {
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let (texts, pictures) = prepare(args)?;
     let start = Instant::now();
-    let gguf = Gguf::open(&args.model)?;
-    let c = LlamaConfig::from_gguf(&gguf)?;
+    let source = LlamaSource::open(&args.model)?;
+    let c = source.config()?;
     check_selection(args, c.layers, c.heads)?;
-    let tokenizer = LlamaTokenizer::from_gguf(&gguf)?;
+    let tokenizer = source.tokenizer()?;
     let texts = if args.chat {
         texts
             .iter()
@@ -95,8 +99,8 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         ShownLayers::Head(l, h) => (vec![*l], Some(*h)),
     };
     check_sizes(args, &c, &prompts, shown_layers.len())?;
-    let weights = LlamaWeights::from_gguf(&gguf, &c)?;
-    drop(gguf);
+    let weights = source.weights(&c)?;
+    drop(source);
     let load_time = start.elapsed();
 
     let ctx = GpuContext::open(&adapter(&args.gpu))?;
@@ -227,15 +231,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     if args.no_check {
         say!("\nGPU vs CPU: not checked (--no-check)");
     } else {
-        let lines: Vec<CheckLine> = checks
-            .iter()
-            .map(|(name, comparison)| CheckLine {
-                name: Some(name),
-                comparison,
-                note: None,
-            })
-            .collect();
-        say_checks("", args.tolerance, "", &lines);
+        say_named_checks(args.tolerance, "", &checks);
     }
     let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
     if let Some(dir) = &args.save {
@@ -263,15 +259,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         };
         if let Some(total) = &mut cpu_time {
             let induction_checks = run.check(&plan, &want, &values, total);
-            let lines: Vec<CheckLine> = induction_checks
-                .iter()
-                .map(|(name, comparison)| CheckLine {
-                    name: Some(name),
-                    comparison,
-                    note: None,
-                })
-                .collect();
-            say_checks("", args.tolerance, "", &lines);
+            say_named_checks(args.tolerance, "", &induction_checks);
             checks.extend(induction_checks);
         }
         let attentions = values[2..].concat();
@@ -584,14 +572,7 @@ fn save_generations(dir: &Path, generations: &[(Vec<u32>, Vec<u32>, String)]) ->
             "generated_ids": generated,
             "text": text,
         });
-        write_output(&d.join("generation.json"), |w| {
-            writeln!(
-                w,
-                "{}",
-                serde_json::to_string_pretty(&json).expect("plain JSON")
-            )?;
-            Ok(())
-        })?;
+        write_json(&d.join("generation.json"), &json)?;
     }
     if !generations.is_empty() {
         say!("Saved generation.json (prompt_ids, generated_ids, text) beside them");

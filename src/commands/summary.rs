@@ -20,6 +20,19 @@ pub struct CheckLine<'a> {
     pub note: Option<String>,
 }
 
+/// [`say_checks`] of named comparisons, the name in the first column.
+pub fn say_named_checks(tolerance: f64, qualifier: &str, checks: &[(String, Comparison)]) {
+    let lines: Vec<CheckLine> = checks
+        .iter()
+        .map(|(name, comparison)| CheckLine {
+            name: Some(name),
+            comparison,
+            note: None,
+        })
+        .collect();
+    say_checks("", tolerance, qualifier, &lines);
+}
+
 /// Prints "GPU vs CPU (f64) reference{scope}, tolerance T{qualifier}:" and one line per
 /// comparison. `scope` says what was compared (", every element", " on 16 sampled query
 /// rows …"), `qualifier` how to read the shapes.

@@ -32,6 +32,18 @@ fn output_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Writes `value` as pretty JSON and a newline to `path`, as [`write_output`] writes.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    write_output(path, |w| {
+        writeln!(
+            w,
+            "{}",
+            serde_json::to_string_pretty(value).expect("plain JSON")
+        )?;
+        Ok(())
+    })
+}
+
 /// Writes one output to `path` by calling `fill` on a buffered writer, as the module's rules say
 /// for what `path` is. On any error a temporary file is removed and a replaced target is
 /// untouched; the error names `path`.

@@ -3,6 +3,10 @@
 //! that do not divide the width, KV heads that do not divide the heads), is an error naming the
 //! file and the key.
 
+use std::path::Path;
+
+use serde_json::Value;
+
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 
@@ -33,6 +37,9 @@ pub struct LlamaConfig {
     pub rms_eps: f64,
     /// RoPE's base θ (`llama.rope.freq_base`, 10,000 when absent as in llama.cpp).
     pub rope_base: f64,
+    /// Whether the LM head is the embedding table (a GGUF file without `output.weight`,
+    /// `tie_word_embeddings` in a config.json).
+    pub tied: bool,
 }
 
 impl LlamaConfig {
@@ -116,6 +123,106 @@ impl LlamaConfig {
             vocab: gguf.strings("tokenizer.ggml.tokens")?.len(),
             rms_eps: gguf.float(&format!("{arch}.attention.layer_norm_rms_epsilon"))?,
             rope_base,
+            tied: gguf.info("output.weight").is_none(),
+        })
+    }
+
+    /// Reads and checks a Hugging Face `config.json` (`model_type` llama) at `path`. Settings
+    /// our forward pass does not compute (another activation, biases, scaled RoPE, a head width
+    /// other than hidden / heads) are refused by key.
+    pub fn from_hf_config(path: &Path) -> Result<Self> {
+        let text = crate::input_file::read_text(path, "model config")?;
+        let fail = |message: String| Error::InputFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let json: Value =
+            serde_json::from_str(&text).map_err(|e| fail(format!("not valid JSON ({e})")))?;
+        let model_type = json.get("model_type").and_then(Value::as_str).unwrap_or("");
+        if model_type != "llama" {
+            return Err(fail(format!(
+                "model_type {model_type:?} is not a LLaMA-family decoder (llama)"
+            )));
+        }
+        let size = |key: &str, default: Option<usize>| -> Result<usize> {
+            match json.get(key) {
+                None | Some(Value::Null) => {
+                    default.ok_or_else(|| fail(format!("'{key}' is missing")))
+                }
+                Some(v) => v
+                    .as_u64()
+                    .filter(|&n| n > 0)
+                    .map(|n| n as usize)
+                    .ok_or_else(|| fail(format!("'{key}' is {v}; expected a positive integer"))),
+            }
+        };
+        let number = |v: Option<&Value>, key: &str, default: f64| -> Result<f64> {
+            match v {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => v
+                    .as_f64()
+                    .ok_or_else(|| fail(format!("'{key}' is {v}; expected a number"))),
+            }
+        };
+        let heads = size("num_attention_heads", None)?;
+        let kv_heads = size("num_key_value_heads", Some(heads))?;
+        let hidden = size("hidden_size", None)?;
+        if !hidden.is_multiple_of(heads) || !heads.is_multiple_of(kv_heads) {
+            return Err(fail(format!(
+                "hidden_size {hidden}, num_attention_heads {heads} and num_key_value_heads \
+                 {kv_heads} do not divide one another"
+            )));
+        }
+        let head_dim = hidden / heads;
+        if size("head_dim", Some(head_dim))? != head_dim || head_dim % 2 == 1 {
+            return Err(fail(format!(
+                "head_dim must be hidden_size / num_attention_heads = {head_dim}, and even"
+            )));
+        }
+        if let Some(act) = json.get("hidden_act").and_then(Value::as_str)
+            && act != "silu"
+        {
+            return Err(fail(format!(
+                "hidden_act {act:?}: only silu (SwiGLU) is computed"
+            )));
+        }
+        for key in ["attention_bias", "mlp_bias"] {
+            if json.get(key).and_then(Value::as_bool) == Some(true) {
+                return Err(fail(format!("'{key}' is true: biases are not computed")));
+            }
+        }
+        // transformers 5 keeps RoPE's settings in rope_parameters, earlier ones at the top.
+        let rope = json.get("rope_parameters").filter(|v| !v.is_null());
+        let rope_type = rope
+            .and_then(|r| r.get("rope_type"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        if rope_type != "default" || json.get("rope_scaling").is_some_and(|v| !v.is_null()) {
+            return Err(fail(format!(
+                "rope type {rope_type:?} / rope_scaling: only the default RoPE is computed"
+            )));
+        }
+        let rope_base = number(
+            rope.and_then(|r| r.get("rope_theta"))
+                .or(json.get("rope_theta")),
+            "rope_theta",
+            10_000.0,
+        )?;
+        Ok(LlamaConfig {
+            layers: size("num_hidden_layers", None)?,
+            hidden,
+            intermediate: size("intermediate_size", None)?,
+            heads,
+            kv_heads,
+            head_dim,
+            context: size("max_position_embeddings", None)?,
+            vocab: size("vocab_size", None)?,
+            rms_eps: number(json.get("rms_norm_eps"), "rms_norm_eps", 1e-6)?,
+            rope_base,
+            tied: json
+                .get("tie_word_embeddings")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! LLaMA-family decoders (issue 15) from a GGUF file: the sizes ([`config`]), the byte-level
+//! LLaMA-family decoders from a GGUF file or a Hugging Face folder ([`LlamaSource`]): the sizes ([`config`]), the byte-level
 //! BPE tokenizer ([`tokenize`]), the tensors with llama.cpp's Q/K permutation undone
 //! ([`weights`]), RoPE's tables ([`rope`]), the forward pass as one program ([`plan`]) and
 //! greedy generation with the KV cache on the device ([`generate`]).
@@ -16,10 +16,10 @@ pub mod tokenize;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use crate::error::Result;
 use crate::gguf::Gguf;
+use crate::state_dict::StateDict;
 
 pub use config::{LlamaConfig, SUPPORTED_ARCHITECTURES};
 pub use generate::{Generation, argmax, generate};
@@ -27,9 +27,73 @@ pub use plan::{LlamaPlan, PromptData, ShownLayers};
 pub use tokenize::LlamaTokenizer;
 pub use weights::LlamaWeights;
 
-/// A GGUF decoder loaded: its config, tokenizer and weights (dequantised to f32 on load).
+/// Where a decoder comes from: a GGUF file, or a Hugging Face folder (`config.json` with
+/// `model_type` llama, `model.safetensors`, `tokenizer.json`). Each part is read on demand, so
+/// a bad config is refused before any tensor is read.
+pub enum LlamaSource {
+    /// A GGUF file, its header read.
+    Gguf(Gguf),
+    /// A model folder and its parsed `config.json`.
+    Folder(PathBuf, serde_json::Value),
+}
+
+impl LlamaSource {
+    /// Opens `path`: a folder is a Hugging Face model, a file a GGUF one.
+    pub fn open(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            let config = path.join("config.json");
+            let text = crate::input_file::read_text(&config, "model config")?;
+            let json = serde_json::from_str(&text).map_err(|e| crate::Error::InputFile {
+                path: config,
+                message: format!("not valid JSON ({e})"),
+            })?;
+            return Ok(LlamaSource::Folder(path.to_path_buf(), json));
+        }
+        Ok(LlamaSource::Gguf(Gguf::open(path)?))
+    }
+
+    /// Whether `dir` is a folder whose `config.json` names a LLaMA-family model.
+    pub fn is_llama_folder(dir: &Path) -> bool {
+        let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+            return false;
+        };
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|j| j.get("model_type")?.as_str().map(|t| t == "llama"))
+            .unwrap_or(false)
+    }
+
+    /// The sizes.
+    pub fn config(&self) -> Result<LlamaConfig> {
+        match self {
+            LlamaSource::Gguf(g) => LlamaConfig::from_gguf(g),
+            LlamaSource::Folder(dir, _) => LlamaConfig::from_hf_config(&dir.join("config.json")),
+        }
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> Result<LlamaTokenizer> {
+        match self {
+            LlamaSource::Gguf(g) => LlamaTokenizer::from_gguf(g),
+            LlamaSource::Folder(dir, json) => LlamaTokenizer::from_hf_folder(dir, json),
+        }
+    }
+
+    /// Every tensor, dequantised or converted to f32 and checked against `c`.
+    pub fn weights(&self, c: &LlamaConfig) -> Result<LlamaWeights> {
+        match self {
+            LlamaSource::Gguf(g) => LlamaWeights::from_gguf(g, c),
+            LlamaSource::Folder(dir, _) => {
+                let sd = StateDict::load(&dir.join("model.safetensors"))?;
+                LlamaWeights::from_state_dict(&sd, c)
+            }
+        }
+    }
+}
+
+/// A decoder loaded: its config, tokenizer and weights (in f32).
 pub struct LlamaModel {
-    /// The file.
+    /// The file or folder.
     pub path: PathBuf,
     /// Sizes.
     pub config: LlamaConfig,
@@ -37,25 +101,21 @@ pub struct LlamaModel {
     pub tokenizer: LlamaTokenizer,
     /// Every tensor of the decoder.
     pub weights: LlamaWeights,
-    /// Seconds spent dequantising (part of loading).
-    pub dequantise_seconds: f64,
 }
 
 impl LlamaModel {
-    /// Loads `path`: the metadata first (so an unsupported model is refused before any tensor
-    /// is dequantised), then the tokenizer, then the tensors.
+    /// Loads `path` (a GGUF file or a Hugging Face folder): the config first (so an unsupported
+    /// model is refused before any tensor is read), then the tokenizer, then the tensors.
     pub fn load(path: &Path) -> Result<Self> {
-        let gguf = Gguf::open(path)?;
-        let config = LlamaConfig::from_gguf(&gguf)?;
-        let tokenizer = LlamaTokenizer::from_gguf(&gguf)?;
-        let start = Instant::now();
-        let weights = LlamaWeights::from_gguf(&gguf, &config)?;
+        let source = LlamaSource::open(path)?;
+        let config = source.config()?;
+        let tokenizer = source.tokenizer()?;
+        let weights = source.weights(&config)?;
         Ok(LlamaModel {
             path: path.to_path_buf(),
             config,
             tokenizer,
             weights,
-            dequantise_seconds: start.elapsed().as_secs_f64(),
         })
     }
 }

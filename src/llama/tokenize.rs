@@ -14,6 +14,7 @@
 //! qwen2 …) are refused for now rather than tokenized differently.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -163,6 +164,40 @@ impl LlamaTokenizer {
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| Error::Usage(format!("could not tokenize the text ({e})")))
+    }
+
+    /// The tokenizer of a Hugging Face folder: `tokenizer.json` (its own pre-tokenizer, merges
+    /// and BOS template, as transformers' fast tokenizer runs it), BOS/EOS ids from
+    /// `config.json` (`config`, parsed) and the chat template from `tokenizer_config.json` when
+    /// there is one.
+    pub fn from_hf_folder(dir: &Path, config: &serde_json::Value) -> Result<Self> {
+        let inner = crate::tokenizer_file::load(&dir.join("tokenizer.json"))?;
+        let id = |key: &str| -> Option<u32> {
+            let v = config.get(key)?;
+            v.as_u64()
+                .or_else(|| v.as_array()?.first()?.as_u64())
+                .map(|i| i as u32)
+        };
+        let settings = dir.join("tokenizer_config.json");
+        let chat_template = if settings.is_file() {
+            let text = crate::input_file::read_text(&settings, "tokenizer settings")?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::InputFile {
+                    path: settings.clone(),
+                    message: format!("not valid JSON ({e})"),
+                })?;
+            json.get("chat_template")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        } else {
+            None
+        };
+        Ok(LlamaTokenizer {
+            inner,
+            bos: id("bos_token_id"),
+            eos: id("eos_token_id"),
+            chat_template,
+        })
     }
 
     /// `text` as one user message in the file's chat template, with the prompt for the

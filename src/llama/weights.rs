@@ -1,6 +1,7 @@
 //! A LLaMA-family decoder's tensors, dequantised to f32 and checked against the config's sizes.
 //!
-//! From GGUF, names are llama.cpp's (`token_embd.weight`, `blk.3.attn_q.weight`, …). llama.cpp's
+//! From a Hugging Face folder, names are transformers' (`model.layers.3.self_attn.q_proj.weight`)
+//! and rows are in its order. From GGUF, names are llama.cpp's (`token_embd.weight`, `blk.3.attn_q.weight`, …). llama.cpp's
 //! converter permutes the rows of each head of Q and K (pairs interleaved, for its own rotary
 //! layout); [`unpermute_heads`] undoes that exactly as transformers does when it loads a GGUF
 //! (`LlamaTensorProcessor._reverse_permute_weights`), so the rotation `rope.wgsl` applies
@@ -9,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
-use crate::state_dict::Tensor;
+use crate::state_dict::{StateDict, Tensor};
 
 use super::config::LlamaConfig;
 
@@ -50,39 +51,118 @@ pub struct LlamaWeights {
     pub lm_head: Option<Vec<f32>>,
 }
 
+/// Where a family's tensors are and how they are named.
+struct Names {
+    /// Block `i`'s tensor `part` (one of [`PARTS`], in its transformers name).
+    block: fn(usize, &str) -> String,
+    embed: &'static str,
+    final_norm: &'static str,
+    lm_head: &'static str,
+    /// Whether Q and K rows are in llama.cpp's order (GGUF) and must be un-permuted.
+    permuted: bool,
+}
+
+/// llama.cpp's GGUF names, by transformers' part names.
+fn gguf_block(i: usize, part: &str) -> String {
+    let what = match part {
+        "input_layernorm" => "attn_norm",
+        "self_attn.q_proj" => "attn_q",
+        "self_attn.k_proj" => "attn_k",
+        "self_attn.v_proj" => "attn_v",
+        "self_attn.o_proj" => "attn_output",
+        "post_attention_layernorm" => "ffn_norm",
+        "mlp.gate_proj" => "ffn_gate",
+        "mlp.up_proj" => "ffn_up",
+        _ => "ffn_down",
+    };
+    format!("blk.{i}.{what}.weight")
+}
+
+/// transformers' names (`LlamaForCausalLM.state_dict()`).
+fn hf_block(i: usize, part: &str) -> String {
+    format!("model.layers.{i}.{part}.weight")
+}
+
 impl LlamaWeights {
     /// Reads every tensor of `gguf` the forward pass needs, checking each shape against `c`.
     /// Errors name the file and tensor: missing, of an unsupported type, or of another shape.
     pub fn from_gguf(gguf: &Gguf, c: &LlamaConfig) -> Result<Self> {
-        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            check_shape(gguf, name, gguf.tensor(name)?, shape)
+        let names = Names {
+            block: gguf_block,
+            embed: "token_embd.weight",
+            final_norm: "output_norm.weight",
+            lm_head: "output.weight",
+            permuted: true,
         };
-        let (h, kv) = (c.hidden, c.kv_heads * c.head_dim);
+        Self::assemble(
+            c,
+            &names,
+            |name, shape| check_shape(gguf, name, gguf.tensor(name)?, shape),
+            |name| gguf.info(name).is_some(),
+        )
+    }
+
+    /// Reads every tensor from a Hugging Face `model.safetensors` (f32, f16 or bf16), by
+    /// transformers' names; `lm_head.weight` is read unless `c.tied` (the embeddings serve).
+    pub fn from_state_dict(sd: &StateDict, c: &LlamaConfig) -> Result<Self> {
+        let names = Names {
+            block: hf_block,
+            embed: "model.embed_tokens.weight",
+            final_norm: "model.norm.weight",
+            lm_head: "lm_head.weight",
+            permuted: false,
+        };
+        Self::assemble(
+            c,
+            &names,
+            |name, shape| Ok(sd.get(name, shape)?.data.clone()),
+            |name| !c.tied && sd.has(name),
+        )
+    }
+
+    fn assemble(
+        c: &LlamaConfig,
+        names: &Names,
+        get: impl Fn(&str, &[usize]) -> Result<Vec<f32>>,
+        has: impl Fn(&str) -> bool,
+    ) -> Result<Self> {
+        let (h, kv, q) = (c.hidden, c.kv_heads * c.head_dim, c.heads * c.head_dim);
         let mut layers = Vec::with_capacity(c.layers);
         for i in 0..c.layers {
-            let n = |what: &str| format!("blk.{i}.{what}.weight");
-            let q = get(&n("attn_q"), &[c.heads * c.head_dim, h])?;
-            let k = get(&n("attn_k"), &[kv, h])?;
+            let t = |part: &str, shape: &[usize]| get(&(names.block)(i, part), shape);
+            let (wq, wk) = (
+                t("self_attn.q_proj", &[q, h])?,
+                t("self_attn.k_proj", &[kv, h])?,
+            );
+            let (wq, wk) = if names.permuted {
+                (
+                    unpermute_heads(&wq, c.heads, c.head_dim, h),
+                    unpermute_heads(&wk, c.kv_heads, c.head_dim, h),
+                )
+            } else {
+                (wq, wk)
+            };
             layers.push(LlamaLayer {
-                attn_norm: get(&n("attn_norm"), &[h])?,
-                q: unpermute_heads(&q, c.heads, c.head_dim, h),
-                k: unpermute_heads(&k, c.kv_heads, c.head_dim, h),
-                v: get(&n("attn_v"), &[kv, h])?,
-                o: get(&n("attn_output"), &[h, c.heads * c.head_dim])?,
-                ffn_norm: get(&n("ffn_norm"), &[h])?,
-                gate: get(&n("ffn_gate"), &[c.intermediate, h])?,
-                up: get(&n("ffn_up"), &[c.intermediate, h])?,
-                down: get(&n("ffn_down"), &[h, c.intermediate])?,
+                attn_norm: t("input_layernorm", &[h])?,
+                q: wq,
+                k: wk,
+                v: t("self_attn.v_proj", &[kv, h])?,
+                o: t("self_attn.o_proj", &[h, q])?,
+                ffn_norm: t("post_attention_layernorm", &[h])?,
+                gate: t("mlp.gate_proj", &[c.intermediate, h])?,
+                up: t("mlp.up_proj", &[c.intermediate, h])?,
+                down: t("mlp.down_proj", &[h, c.intermediate])?,
             });
         }
-        let lm_head = match gguf.info("output.weight") {
-            Some(_) => Some(get("output.weight", &[c.vocab, h])?),
-            None => None,
+        let lm_head = if has(names.lm_head) {
+            Some(get(names.lm_head, &[c.vocab, h])?)
+        } else {
+            None
         };
         Ok(LlamaWeights {
-            embed: get("token_embd.weight", &[c.vocab, h])?,
+            embed: get(names.embed, &[c.vocab, h])?,
             layers,
-            final_norm: get("output_norm.weight", &[h])?,
+            final_norm: get(names.final_norm, &[h])?,
             lm_head,
         })
     }
