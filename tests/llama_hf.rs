@@ -1,0 +1,179 @@
+//! A LLaMA-family decoder from a Hugging Face folder (`config.json`, `model.safetensors`,
+//! `tokenizer.json`): a tiny random model transformers wrote (`tests/fixtures/tiny_llama/`,
+//! `make_tiny_llama.py`: 2 layers, 4 heads over 2 KV heads, untied LM head; heads of width 2, so
+//! it cannot tell the GGUF row order from transformers': `tests/llama_forward.rs` does) whose attentions,
+//! last hidden state, last logits and greedy continuation transformers computed. Runs without
+//! any download; and every config setting the forward pass does not compute is refused by key.
+
+mod common;
+
+use std::path::Path;
+
+use selfattn::attention::Stage;
+use selfattn::compare::compare_shaped;
+use selfattn::gpu::execute::{Kernels, execute};
+use selfattn::llama::{LlamaConfig, LlamaModel, LlamaPlan, PromptData, ShownLayers, generate};
+use selfattn::npy::read_array;
+
+use common::assert_says;
+use common::cli::{files_in, have_gpu, ok, run};
+
+const FIXTURE: &str = "tests/fixtures/tiny_llama";
+
+fn expected() -> serde_json::Value {
+    let text = std::fs::read_to_string(Path::new(FIXTURE).join("expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn reference(file: &str) -> (Vec<usize>, Vec<f64>) {
+    let a = read_array(&Path::new(FIXTURE).join(file), file).unwrap();
+    (a.shape, a.data.iter().map(|&v| v as f64).collect())
+}
+
+#[test]
+fn a_tiny_hugging_face_llama_matches_transformers() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let model = LlamaModel::load(&Path::new(FIXTURE).join("model")).expect("the folder loads");
+    let c = &model.config;
+    assert_eq!(
+        (c.layers, c.heads, c.kv_heads, c.hidden, c.vocab, c.tied),
+        (2, 4, 2, 8, 10, false)
+    );
+    assert!(model.weights.lm_head.is_some(), "an untied head of its own");
+    let e = expected();
+    let want_ids = ids(&e["ids"]);
+    let got = model.tokenizer.encode(e["text"].as_str().unwrap()).unwrap();
+    assert_eq!(got, want_ids, "token ids");
+    let n = got.len();
+    let data = PromptData::new(c, &model.weights, &got, n).unwrap();
+    let plan = LlamaPlan::new(c, &model.weights, &data, &[], &ShownLayers::All).unwrap();
+    let want = plan.outputs(false);
+    let (values, _) = execute(&ctx, &kernels, &plan.program, &plan.inputs(), &want).unwrap();
+    let (shape, hidden) = reference("last_hidden_state.npy");
+    let h = compare_shaped(Stage::Output, &values[0], &shape, &hidden, 1e-3);
+    assert!(h.passed, "last_hidden_state vs transformers: {h}");
+    let (shape, logits) = reference("logits_last.npy");
+    let l = compare_shaped(Stage::Output, &values[1], &shape, &logits, 1e-3);
+    assert!(l.passed, "logits vs transformers: {l}");
+    let (shape, attentions) = reference("attentions.npy");
+    assert_eq!(shape, [2, 4, n, n]);
+    let a = compare_shaped(
+        Stage::Weights,
+        &values[2..].concat(),
+        &shape,
+        &attentions,
+        1e-4,
+    );
+    assert!(a.passed, "attentions vs transformers: {a}");
+
+    let generated = ids(&e["generated_ids"]);
+    let data = PromptData::new(c, &model.weights, &got, n + generated.len()).unwrap();
+    let g = generate(
+        &ctx,
+        &kernels,
+        c,
+        &model.weights,
+        &data,
+        generated.len(),
+        model.tokenizer.eos,
+        &ShownLayers::All,
+        |_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(g.generated, generated, "greedy continuation");
+}
+
+#[test]
+fn the_model_command_runs_the_folder_and_saves_the_sequence() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::fs::canonicalize(Path::new(FIXTURE).join("model")).unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            model.to_str().unwrap(),
+            "--text",
+            expected()["text"].as_str().unwrap(),
+            "--generate",
+            "2",
+            "--save",
+            "s",
+        ],
+    );
+    assert!(
+        out.contains("llama: 2 layers × 4 heads (2 key/value heads)"),
+        "{out}"
+    );
+    let att = read_array(&dir.path().join("s/attentions.npy"), "a").unwrap();
+    let n = ids(&expected()["ids"]).len();
+    assert!(att.shape[2] > n && att.shape[2] <= n + 2, "{:?}", att.shape);
+    assert!(dir.path().join("s/generation.json").is_file());
+}
+
+#[test]
+fn unsupported_settings_of_a_folder_are_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(FIXTURE).join("model/config.json")).unwrap(),
+    )
+    .unwrap();
+    let cases: [(&str, serde_json::Value, &[&str]); 5] = [
+        ("hidden_act", "gelu".into(), &["hidden_act", "gelu", "silu"]),
+        ("attention_bias", true.into(), &["attention_bias"]),
+        (
+            "num_key_value_heads",
+            3.into(),
+            &["num_key_value_heads", "divide"],
+        ),
+        ("head_dim", 4.into(), &["head_dim"]),
+        (
+            "rope_scaling",
+            serde_json::json!({"rope_type": "linear", "factor": 2.0}),
+            &["rope_scaling"],
+        ),
+    ];
+    for (key, value, needles) in cases {
+        let mut c = config.clone();
+        c[key] = value;
+        let path = dir.path().join(format!("{key}.json"));
+        std::fs::write(&path, c.to_string()).unwrap();
+        let err = LlamaConfig::from_hf_config(&path).unwrap_err().to_string();
+        assert_says(key, &err, needles);
+        assert_says(key, &err, &[path.file_name().unwrap().to_str().unwrap()]);
+    }
+    // Through the command: exit 1, the folder's config named, nothing written.
+    let folder = dir.path().join("bad");
+    std::fs::create_dir(&folder).unwrap();
+    let mut c = config.clone();
+    c["hidden_act"] = "relu".into();
+    std::fs::write(folder.join("config.json"), c.to_string()).unwrap();
+    let before = files_in(dir.path());
+    let r = run(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            folder.to_str().unwrap(),
+            "--text",
+            "ab",
+            "--save",
+            "s",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_says("relu", &r.stderr, &["config.json", "hidden_act"]);
+    assert_eq!(files_in(dir.path()), before);
+}
