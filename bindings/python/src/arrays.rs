@@ -37,7 +37,11 @@ pub fn sdpa_mask(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Mask> {
         let ro = a.try_readonly().map_err(|e| borrow_error(name, e))?;
         let view = ro.as_array();
         let values: Vec<bool> = view.iter().copied().collect();
-        return Ok(bool_mask(view.shape().to_vec(), &values, BoolMask::TrueAllows));
+        return Ok(bool_mask(
+            view.shape().to_vec(),
+            &values,
+            BoolMask::TrueAllows,
+        ));
     }
     if obj.cast::<PyArrayDyn<f32>>().is_ok() || obj.cast::<PyArrayDyn<f64>>().is_ok() {
         let a = float_array(obj, name)?;

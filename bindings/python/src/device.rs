@@ -30,7 +30,9 @@ static OPENED: Mutex<Opened> = Mutex::new(Vec::new());
 pub fn backend(name: Option<&str>) -> PyResult<BackendChoice> {
     match name {
         None => Ok(BackendChoice::Auto),
-        Some(n) => BackendChoice::from_str(n).map_err(|e| PyValueError::new_err(format!("backend: {e}"))),
+        Some(n) => {
+            BackendChoice::from_str(n).map_err(|e| PyValueError::new_err(format!("backend: {e}")))
+        }
     }
 }
 
@@ -57,6 +59,12 @@ pub fn device(choice: &AdapterChoice) -> Result<Arc<Device>, Failure> {
     Ok(device)
 }
 
+/// How many devices this process has opened (for the tests: repeated calls must not open more).
+#[pyfunction]
+pub fn _devices_opened() -> usize {
+    OPENED.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
 /// Every adapter wgpu sees for `backend` (None: every backend, or `WGPU_BACKEND`), as dicts
 /// with its name, backend, device type and driver.
 #[pyfunction]
@@ -76,7 +84,10 @@ pub fn devices<'py>(py: Python<'py>, backend: Option<&str>) -> PyResult<Vec<Boun
             d.set_item("name", &info.name)?;
             d.set_item("backend", format!("{:?}", info.backend).to_lowercase())?;
             d.set_item("device_type", format!("{:?}", info.device_type))?;
-            d.set_item("driver", format!("{} {}", info.driver, info.driver_info).trim())?;
+            d.set_item(
+                "driver",
+                format!("{} {}", info.driver, info.driver_info).trim(),
+            )?;
             Ok(d)
         })
         .collect()

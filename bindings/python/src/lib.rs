@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 fn _selfattn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(attention::attention, m)?)?;
     m.add_function(wrap_pyfunction!(device::devices, m)?)?;
+    m.add_function(wrap_pyfunction!(device::_devices_opened, m)?)?;
     m.add_class::<view::Page>()?;
     m.add("DEFAULT_TOLERANCE", selfattn::compare::DEFAULT_TOLERANCE)?;
     Ok(())

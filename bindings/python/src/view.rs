@@ -133,7 +133,12 @@ impl Page {
 
     /// The PNG of `layer`'s heads of `item`, as bytes.
     #[pyo3(signature = (item=0, layer=0))]
-    fn png<'py>(&self, py: Python<'py>, item: usize, layer: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn png<'py>(
+        &self,
+        py: Python<'py>,
+        item: usize,
+        layer: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = detached(py, || {
             let picture = self.render(item, layer)?;
             let mut out = Vec::new();
@@ -147,7 +152,9 @@ impl Page {
     /// Writes the PNG of `layer`'s heads of `item` to `path` atomically.
     #[pyo3(signature = (path, item=0, layer=0))]
     fn save_png(&self, py: Python<'_>, path: PathBuf, item: usize, layer: usize) -> PyResult<()> {
-        Ok(detached(py, || Ok(self.render(item, layer)?.save_png(&path)?))?)
+        Ok(detached(py, || {
+            Ok(self.render(item, layer)?.save_png(&path)?)
+        })?)
     }
 
     /// (items, layers, heads, L, S).
