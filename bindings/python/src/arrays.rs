@@ -30,24 +30,31 @@ pub fn float_array(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Array> {
     Err(refused(obj, name, "float32 or float64"))
 }
 
-/// Reads a `scaled_dot_product_attention` mask: bool (True = take part) or float (added to the
-/// scores, −inf masking), as the library's additive mask.
-pub fn sdpa_mask(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Mask> {
+/// Reads a mask, bool (`meaning` says what True is: for `scaled_dot_product_attention` True =
+/// take part, for `nn.MultiheadAttention` True = masked) or float (added to the scores, −inf
+/// masking), as the library's additive mask.
+pub fn mask(obj: &Bound<'_, PyAny>, name: &str, meaning: BoolMask) -> PyResult<Mask> {
     if let Ok(a) = obj.cast::<PyArrayDyn<bool>>() {
         let ro = a.try_readonly().map_err(|e| borrow_error(name, e))?;
         let view = ro.as_array();
         let values: Vec<bool> = view.iter().copied().collect();
-        return Ok(bool_mask(
-            view.shape().to_vec(),
-            &values,
-            BoolMask::TrueAllows,
-        ));
+        return Ok(bool_mask(view.shape().to_vec(), &values, meaning));
     }
     if obj.cast::<PyArrayDyn<f32>>().is_ok() || obj.cast::<PyArrayDyn<f64>>().is_ok() {
         let a = float_array(obj, name)?;
         return float_mask(a.shape, a.data, name).map_err(crate::errors::library);
     }
     Err(refused(obj, name, "bool, float32 or float64"))
+}
+
+/// `obj` as a numpy array: arrays as they are, anything else (a torch tensor, a list) through
+/// `numpy.asarray`, so its dtype is checked like an array's.
+pub fn as_numpy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if obj.cast::<PyUntypedArray>().is_ok() {
+        return Ok(obj.clone());
+    }
+    let numpy = obj.py().import("numpy")?;
+    numpy.call_method1("asarray", (obj,))
 }
 
 /// A new float32 numpy array of `shape` holding `data` (C order).

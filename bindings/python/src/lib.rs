@@ -11,8 +11,10 @@
 
 mod arrays;
 mod attention;
+mod checked;
 mod device;
 mod errors;
+mod mha;
 mod run;
 mod view;
 
@@ -22,6 +24,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _selfattn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(attention::attention, m)?)?;
+    m.add_function(wrap_pyfunction!(mha::mha, m)?)?;
     m.add_function(wrap_pyfunction!(device::devices, m)?)?;
     m.add_function(wrap_pyfunction!(device::_devices_opened, m)?)?;
     m.add_class::<view::Page>()?;

@@ -7,6 +7,9 @@ Functions
 ---------
 attention(q, k, v, ...)
     ``torch.nn.functional.scaled_dot_product_attention`` on numpy arrays.
+mha(state_dict, query, ..., heads=...)
+    ``torch.nn.MultiheadAttention(batch_first=True)`` from a safetensors file or a dict of
+    arrays under PyTorch's names.
 view(weights, tokens, ...)
     The self-contained attention viewer for weights from any source (a numpy array, or the
     per-layer tuple transformers returns with ``output_attentions=True``).
@@ -20,8 +23,9 @@ that cannot be written.
 
 from ._attention import attention
 from ._devices import devices
+from ._mha import mha
 from ._view import Viewer, view
 from ._selfattn import DEFAULT_TOLERANCE
 
-__all__ = ["attention", "devices", "view", "Viewer", "DEFAULT_TOLERANCE"]
+__all__ = ["attention", "mha", "devices", "view", "Viewer", "DEFAULT_TOLERANCE"]
 __version__ = "0.1.0"
