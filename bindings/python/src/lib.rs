@@ -15,6 +15,7 @@ mod checked;
 mod device;
 mod errors;
 mod mha;
+mod model;
 mod run;
 mod view;
 
@@ -25,6 +26,7 @@ use pyo3::prelude::*;
 fn _selfattn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(attention::attention, m)?)?;
     m.add_function(wrap_pyfunction!(mha::mha, m)?)?;
+    m.add_function(wrap_pyfunction!(model::model, m)?)?;
     m.add_function(wrap_pyfunction!(device::devices, m)?)?;
     m.add_function(wrap_pyfunction!(device::_devices_opened, m)?)?;
     m.add_class::<view::Page>()?;

@@ -28,19 +28,18 @@ pub struct Page {
     doc: ViewerDoc,
     layers: usize,
     heads: usize,
-    rows: usize,
-    cols: usize,
 }
 
 #[pymethods]
 impl Page {
-    /// `weights` is (items, layers, heads, L, S) float32/float64; one list of query and of key
-    /// tokens per item; one label per layer, head and item.
+    /// `weights` holds one (layers, heads, L, S) float32/float64 array per item (items may
+    /// differ in L and S: a model's sentences); one list of query and of key tokens per item;
+    /// one label per layer, head and item.
     #[new]
     #[pyo3(signature = (weights, query_tokens, key_tokens, layer_labels, head_labels, item_labels, title, causal=false, colormap=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        weights: &Bound<'_, PyAny>,
+        weights: Vec<Bound<'_, PyAny>>,
         query_tokens: Vec<Vec<String>>,
         key_tokens: Vec<Vec<String>>,
         layer_labels: Vec<String>,
@@ -50,58 +49,65 @@ impl Page {
         causal: bool,
         colormap: Option<&str>,
     ) -> PyResult<Self> {
-        let weights = float_array(weights, "weights")?;
-        let [items, layers, heads, rows, cols] = weights.shape[..] else {
-            return Err(PyValueError::new_err(format!(
-                "weights has shape {:?}; expected (items, layers, heads, L, S)",
-                weights.shape
-            )));
-        };
-        let counts = [
-            ("query token lists", query_tokens.len(), items),
-            ("key token lists", key_tokens.len(), items),
-            ("item labels", item_labels.len(), items),
-            ("layer labels", layer_labels.len(), layers),
-            ("head labels", head_labels.len(), heads),
-        ];
-        for (what, given, wanted) in counts {
-            if given != wanted {
+        let (layers, heads) = (layer_labels.len(), head_labels.len());
+        let items = weights.len();
+        for (what, given) in [
+            ("query token lists", query_tokens.len()),
+            ("key token lists", key_tokens.len()),
+            ("item labels", item_labels.len()),
+        ] {
+            if given != items {
                 return Err(PyValueError::new_err(format!(
-                    "{given} {what} given for weights of shape {:?}; expected {wanted}",
-                    weights.shape
+                    "{given} {what} given for {items} item(s) of weights"
                 )));
             }
         }
-        for (i, (q, k)) in query_tokens.iter().zip(&key_tokens).enumerate() {
-            for (what, tokens, n, axis) in [("tokens", q, rows, "L"), ("key_tokens", k, cols, "S")]
+        let mut doc_items = Vec::with_capacity(items);
+        for (i, ((w, label), (q, k))) in weights
+            .iter()
+            .zip(item_labels)
+            .zip(query_tokens.into_iter().zip(key_tokens))
+            .enumerate()
+        {
+            let w = float_array(w, "weights")?;
+            let [l, h, rows, cols] = w.shape[..] else {
+                return Err(PyValueError::new_err(format!(
+                    "weights of item {i} has shape {:?}; expected (layers, heads, L, S)",
+                    w.shape
+                )));
+            };
+            for (what, given, wanted) in [("layer", layers, l), ("head", heads, h)] {
+                if given != wanted {
+                    return Err(PyValueError::new_err(format!(
+                        "{given} {what} labels given for weights of shape {:?}; expected {wanted}",
+                        w.shape
+                    )));
+                }
+            }
+            for (what, tokens, n, axis) in
+                [("tokens", &q, rows, "L"), ("key_tokens", &k, cols, "S")]
             {
                 if tokens.len() != n {
                     return Err(PyValueError::new_err(format!(
                         "{what} has {} entries for item {i} but the weights have {n} \
                          positions along {axis} (shape {:?})",
                         tokens.len(),
-                        weights.shape
+                        w.shape
                     )));
                 }
             }
+            doc_items.push(ViewerItem {
+                label,
+                query_tokens: q,
+                key_tokens: k,
+                weights: w.data,
+            });
         }
         let colormap = colormap
             .map(Colormap::from_str)
             .transpose()
             .map_err(library)?
             .unwrap_or_default();
-        let per_item = layers * heads * rows * cols;
-        let items = item_labels
-            .into_iter()
-            .zip(query_tokens.into_iter().zip(key_tokens))
-            .enumerate()
-            .map(|(i, (label, (query_tokens, key_tokens)))| ViewerItem {
-                label,
-                query_tokens,
-                key_tokens,
-                weights: weights.data[i * per_item..(i + 1) * per_item].to_vec(),
-            })
-            .collect();
         let doc = ViewerDoc {
             title,
             facts: Vec::new(),
@@ -109,16 +115,10 @@ impl Page {
             colormap,
             layer_labels,
             head_labels,
-            items,
+            items: doc_items,
         };
         doc.validate().map_err(library)?;
-        Ok(Page {
-            doc,
-            layers,
-            heads,
-            rows,
-            cols,
-        })
+        Ok(Page { doc, layers, heads })
     }
 
     /// The self-contained page (script, style and data inline).
@@ -157,16 +157,18 @@ impl Page {
         })?)
     }
 
-    /// (items, layers, heads, L, S).
+    /// (items, layers, heads, L, S) of each item.
     #[getter]
-    fn shape(&self) -> (usize, usize, usize, usize, usize) {
-        (
-            self.doc.items.len(),
-            self.layers,
-            self.heads,
-            self.rows,
-            self.cols,
-        )
+    fn shapes(&self) -> Vec<(usize, usize, usize, usize, usize)> {
+        let items = self.doc.items.len();
+        self.doc
+            .items
+            .iter()
+            .map(|it| {
+                let (l, s) = (it.query_tokens.len(), it.key_tokens.len());
+                (items, self.layers, self.heads, l, s)
+            })
+            .collect()
     }
 }
 
@@ -187,6 +189,7 @@ impl Page {
         range("item", item, self.doc.items.len())?;
         range("layer", layer, self.layers)?;
         let it = &self.doc.items[item];
+        let (rows, cols) = (it.query_tokens.len(), it.key_tokens.len());
         let max_cells = if self.heads == 1 {
             heatmap::MAX_CELLS_PER_AXIS
         } else {
@@ -195,14 +198,7 @@ impl Page {
         let small: Vec<_> = (0..self.heads)
             .map(|h| {
                 let map = it.map(self.heads, layer, h).expect("validated sizes");
-                block_average(
-                    map,
-                    self.rows,
-                    self.cols,
-                    &it.query_tokens,
-                    &it.key_tokens,
-                    max_cells,
-                )
+                block_average(map, rows, cols, &it.query_tokens, &it.key_tokens, max_cells)
             })
             .collect();
         let f = small[0].factor;
@@ -216,10 +212,7 @@ impl Page {
             title.push_str(&format!(", {}", it.label));
         }
         if f > 1 {
-            title.push_str(&format!(
-                " ({f}×{f} block means of {}×{})",
-                self.rows, self.cols
-            ));
+            title.push_str(&format!(" ({f}×{f} block means of {rows}×{cols})"));
         }
         let style = MapStyle {
             title: &title,

@@ -10,6 +10,8 @@ attention(q, k, v, ...)
 mha(state_dict, query, ..., heads=...)
     ``torch.nn.MultiheadAttention(batch_first=True)`` from a safetensors file or a dict of
     arrays under PyTorch's names.
+model(path, texts)
+    A BERT-family encoder from a Hugging Face folder: tokens, attentions, last hidden state.
 view(weights, tokens, ...)
     The self-contained attention viewer for weights from any source (a numpy array, or the
     per-layer tuple transformers returns with ``output_attentions=True``).
@@ -24,8 +26,9 @@ that cannot be written.
 from ._attention import attention
 from ._devices import devices
 from ._mha import mha
+from ._model import ModelResult, model
 from ._view import Viewer, view
 from ._selfattn import DEFAULT_TOLERANCE
 
-__all__ = ["attention", "mha", "devices", "view", "Viewer", "DEFAULT_TOLERANCE"]
+__all__ = ["attention", "mha", "model", "ModelResult", "devices", "view", "Viewer", "DEFAULT_TOLERANCE"]
 __version__ = "0.1.0"

@@ -119,7 +119,7 @@ def view(weights, tokens=None, key_tokens=None, layer_names=None, head_names=Non
     head_names = [f"Head {i}" for i in range(heads)] if head_names is None else [str(n) for n in head_names]
     item_labels = [f"batch element {i}" for i in range(items)] if batched else ["weights"]
     page = _selfattn.Page(
-        np.ascontiguousarray(stacked), query_lists, key_lists, layer_names, head_names,
+        list(stacked), query_lists, key_lists, layer_names, head_names,
         item_labels, str(title), causal=bool(causal), colormap=colormap)
     return Viewer(page)
 
@@ -133,8 +133,9 @@ class Viewer:
 
     @property
     def shape(self):
-        """(items, layers, heads, L, S) of the weights shown."""
-        return self._page.shape
+        """(items, layers, heads, L, S) of the weights shown (L, S of the first item; items
+        from ``selfattn.model`` may differ in length)."""
+        return self._page.shapes[0]
 
     def html(self):
         """The complete page as a string (one file, no outside references)."""
