@@ -13,6 +13,9 @@ use crate::device::choice;
 use crate::errors::Failure;
 use crate::run::detached;
 
+/// Tensors read back, each as (shape, values).
+pub type Tensors = Vec<(Vec<usize>, Vec<f32>)>;
+
 /// The output and, when asked for, the weights.
 pub type Outputs<'py> = (
     Bound<'py, PyArrayDyn<f32>>,
@@ -54,7 +57,7 @@ pub fn attention<'py>(
 }
 
 /// The (output, weights) pair from the (shape, values) of the output and maybe the weights.
-pub fn outputs(py: Python<'_>, tensors: Vec<(Vec<usize>, Vec<f32>)>) -> PyResult<Outputs<'_>> {
+pub fn outputs(py: Python<'_>, tensors: Tensors) -> PyResult<Outputs<'_>> {
     let mut tensors = tensors.into_iter();
     let (shape, output) = tensors.next().expect("the output is always computed");
     let output = to_numpy(py, &shape, output)?;
@@ -72,7 +75,7 @@ fn run(
     choice: &selfattn::gpu::context::AdapterChoice,
     need_weights: bool,
     tolerance: f64,
-) -> Result<Vec<(Vec<usize>, Vec<f32>)>, Failure> {
+) -> Result<Tensors, Failure> {
     let dims = problem.dims()?;
     if need_weights {
         checked::check_host_weights((dims.batch * dims.l) as u64 * dims.s as u64)?;
