@@ -229,40 +229,55 @@ pub struct Mask {
 
 /// Reads a bool or float mask; NaN and +inf are refused, naming the first bad index.
 pub fn read_mask(path: &Path, tensor: &str, meaning: BoolMask) -> Result<Mask> {
-    use crate::kernels::softmax::MASKED;
     let (shape, elements) = read_elements(path, tensor, true)?;
-    let (data, was_bool) = match elements {
-        Elements::Bool(v) => (
-            v.into_iter()
-                .map(|b| {
-                    let masked = match meaning {
-                        BoolMask::TrueMasks => b,
-                        BoolMask::TrueAllows => !b,
-                    };
-                    if masked { MASKED } else { 0.0 }
-                })
-                .collect(),
-            true,
-        ),
-        Elements::Float(v) => {
-            if let Some(i) = v.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
-                return Err(Error::NonFinite {
-                    tensor: format!("{tensor} ({})", path.display()),
-                    index: format!("{} (flat)", i),
-                    value: v[i] as f64,
-                });
-            }
-            (
-                v.into_iter()
-                    .map(|x| if x == f32::NEG_INFINITY { MASKED } else { x })
-                    .collect(),
-                false,
-            )
-        }
-    };
+    match elements {
+        Elements::Bool(v) => Ok(bool_mask(shape, &v, meaning)),
+        Elements::Float(v) => float_mask(shape, v, &format!("{tensor} ({})", path.display())),
+    }
+}
+
+/// A bool mask as additive values (0 where a key takes part, `MASKED` where it does not),
+/// `meaning` saying what True is. For masks that come from memory rather than a file (the Python
+/// package's numpy arrays) as well as from [`read_mask`].
+pub fn bool_mask(shape: Vec<usize>, values: &[bool], meaning: BoolMask) -> Mask {
+    use crate::kernels::softmax::MASKED;
+    let data = values
+        .iter()
+        .map(|&b| {
+            let masked = match meaning {
+                BoolMask::TrueMasks => b,
+                BoolMask::TrueAllows => !b,
+            };
+            if masked { MASKED } else { 0.0 }
+        })
+        .collect();
+    Mask {
+        array: Array { shape, data },
+        was_bool: true,
+    }
+}
+
+/// A float (additive) mask: −inf becomes `MASKED`; NaN and +inf are refused, the error naming
+/// `tensor` and the first bad index. Shared by [`read_mask`] and in-memory masks.
+pub fn float_mask(shape: Vec<usize>, values: Vec<f32>, tensor: &str) -> Result<Mask> {
+    use crate::kernels::softmax::MASKED;
+    if let Some(i) = values
+        .iter()
+        .position(|x| x.is_nan() || *x == f32::INFINITY)
+    {
+        return Err(Error::NonFinite {
+            tensor: tensor.to_string(),
+            index: format!("{} (flat)", i),
+            value: values[i] as f64,
+        });
+    }
+    let data = values
+        .into_iter()
+        .map(|x| if x == f32::NEG_INFINITY { MASKED } else { x })
+        .collect();
     Ok(Mask {
         array: Array { shape, data },
-        was_bool,
+        was_bool: false,
     })
 }
 

@@ -224,16 +224,20 @@ impl Heatmap {
 
 /// Writes `image` as a PNG to `path` atomically.
 pub fn save_image_png(image: &RgbImage, path: &Path) -> Result<()> {
-    crate::fsutil::write_output(path, |w| {
-        PngEncoder::new(w)
-            .write_image(
-                image.as_raw(),
-                image.width(),
-                image.height(),
-                ExtendedColorType::Rgb8,
-            )
-            .map_err(std::io::Error::other)
-    })
+    crate::fsutil::write_output(path, |w| write_png(image, w))
+}
+
+/// Encodes `image` as a PNG into `out` (a file through [`save_image_png`], or memory for a front
+/// end that shows the picture inline, such as a notebook).
+pub fn write_png(image: &RgbImage, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    PngEncoder::new(out)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .map_err(std::io::Error::other)
 }
 
 /// Pictures one above the other, each centred, on the background colour (e.g. an overview

@@ -31,16 +31,22 @@ pub fn write_html(path: &Path, doc: &ViewerDoc) -> Result<()> {
     write_output(path, |out| page::write_page(out, doc))
 }
 
+/// Validates `doc` and returns its page as a string, for front ends that show the page inline
+/// rather than write a file (the Python package's notebook view puts it in an iframe).
+pub fn page_html(doc: &ViewerDoc) -> Result<String> {
+    doc.validate()?;
+    let mut out = Vec::new();
+    page::write_page(&mut out, doc).map_err(|e| crate::Error::Usage(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| crate::Error::Usage(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::heatmap::Colormap;
 
     fn to_html(doc: &ViewerDoc) -> Result<String> {
-        doc.validate()?;
-        let mut out = Vec::new();
-        page::write_page(&mut out, doc).unwrap();
-        Ok(String::from_utf8(out).unwrap())
+        page_html(doc)
     }
 
     fn doc() -> ViewerDoc {
