@@ -1,7 +1,7 @@
 //! LLaMA-family decoders from a GGUF file or a Hugging Face folder ([`LlamaSource`]): the sizes ([`config`]), the byte-level
 //! BPE tokenizer ([`tokenize`]), the tensors with llama.cpp's Q/K permutation undone
 //! ([`weights`]), RoPE's tables ([`rope`]), the forward pass as one program ([`plan`]) and
-//! greedy generation with the KV cache on the device ([`generate`]).
+//! greedy generation with the KV cache on the device ([`mod@generate`]).
 //!
 //! Why: a decoder is what most people now mean by a transformer; its attention (causal,
 //! rotary positions, key heads shared by groups of query heads) is computed here exactly as
