@@ -52,9 +52,43 @@ def test_model_equals_transformers(gpu, minilm):
 
 
 def test_model_errors(gpu, minilm, tmp_path):
-    with pytest.raises(ValueError, match="generation is not supported"):
+    with pytest.raises(ValueError, match="is an encoder"):
         selfattn.model(minilm, "hi", generate=3)
     with pytest.raises(ValueError, match="is not a folder"):
         selfattn.model(tmp_path / "missing", "hi")
     with pytest.raises(ValueError, match="texts is empty"):
         selfattn.model(minilm, [])
+
+
+TINY_LLAMA = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "tiny_llama"
+
+
+def test_a_decoder_equals_transformers_and_generates_its_ids(gpu):
+    """The tiny random LlamaForCausalLM transformers wrote (tests/fixtures/tiny_llama)."""
+    expected = json.loads((TINY_LLAMA / "expected.json").read_text(encoding="utf-8"))
+    result = selfattn.model(TINY_LLAMA / "model", expected["text"])
+    assert (result.layers, result.heads, result.hidden) == (2, 4, 8)
+    assert result.tokens[0] == ["ab", "Ġ", "a", "Ġ", "b", "Ġab"]
+    assert result.generated == [[]]
+    assert_close(result.attentions[0], np.load(TINY_LLAMA / "attentions.npy").astype(np.float64),
+                 "attentions", atol=1e-4, rtol=1e-3)
+    assert_close(result.last_hidden_state[0],
+                 np.load(TINY_LLAMA / "last_hidden_state.npy").astype(np.float64),
+                 "last_hidden_state", atol=1e-3, rtol=1e-3)
+
+    want = expected["generated_ids"]
+    result = selfattn.model(TINY_LLAMA / "model", expected["text"], generate=len(want))
+    assert result.generated == [want]
+    t = len(expected["ids"]) + len(want)
+    a = result.attentions[0]
+    assert a.shape == (2, 4, t, t) and len(result.tokens[0]) == t
+    # Causal rows that sum to one, the prompt's block as without generation.
+    assert np.allclose(np.triu(a, 1), 0) and np.allclose(a.sum(-1), 1, atol=1e-5)
+    n = len(expected["ids"])
+    assert_close(a[:, :, :n, :n], np.load(TINY_LLAMA / "attentions.npy").astype(np.float64),
+                 "prompt block", atol=1e-4, rtol=1e-3)
+    assert '"causal":true' in result.view().html()
+    with pytest.raises(ValueError, match="context"):
+        selfattn.model(TINY_LLAMA / "model", "ab", generate=16)
+    with pytest.raises(ValueError, match="leaves room"):
+        selfattn.model(TINY_LLAMA / "model", "a " * 12, generate=4, truncate=False)
