@@ -225,7 +225,8 @@ fn a_long_prompt_is_truncated_to_the_context_with_a_warning() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("prompt 0 has 21 tokens; truncated to 16"),
+        r.stderr
+            .contains("prompt 0 has 21 tokens; truncated to 16: the model's context is 16"),
         "{}",
         r.stderr
     );
@@ -423,4 +424,44 @@ fn bench_times_a_decoders_prompt_and_its_generated_tokens() {
         &r.stderr,
         &["--tokens 15", "--new-tokens 2", "context is 16"],
     );
+}
+
+#[test]
+fn a_chat_template_that_writes_the_bos_gets_exactly_one() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The file adds a BOS itself, and its template writes one: transformers encodes the
+    // rendered template without special tokens, so the prompt starts with one BOS.
+    let metadata = with(
+        with(
+            tiny_metadata(),
+            "tokenizer.ggml.add_bos_token",
+            W::Bool(true),
+        ),
+        "tokenizer.chat_template",
+        W::Str("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}"),
+    );
+    let model = tiny_llama_gguf(dir.path(), "chat.gguf", &metadata, &tiny_tensors(7));
+    let model = model.to_str().unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            model,
+            "--chat",
+            "--text",
+            "ab",
+            "--no-heatmap",
+        ],
+    );
+    assert!(out.contains("Prompt 0: 2 tokens: <s> ab\n"), "{out}");
+    // Without --chat the file's own BOS is added.
+    let out = ok(
+        dir.path(),
+        &["model", "--model", model, "--text", "ab", "--no-heatmap"],
+    );
+    assert!(out.contains("Prompt 0: 2 tokens: <s> ab\n"), "{out}");
 }

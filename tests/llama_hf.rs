@@ -111,8 +111,16 @@ fn the_model_command_runs_the_folder_and_saves_the_sequence() {
             "2",
             "--save",
             "s",
+            "--summary",
         ],
     );
+    // The 16-token context holds a repeated block of 8 for the induction scores.
+    assert!(
+        out.contains("a random block of 8 tokens repeated once"),
+        "{out}"
+    );
+    assert!(out.contains("induction score"), "{out}");
+    assert!(dir.path().join("s/heads.json").is_file());
     assert!(
         out.contains("llama: 2 layers × 4 heads (2 key/value heads)"),
         "{out}"

@@ -81,7 +81,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let prompts = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| prompt_ids(&tokenizer, t, i, c.context, args.no_truncate))
+        .map(|(i, t)| prompt_ids(&tokenizer, t, i, (c.context, args.generate), args))
         .collect::<Result<Vec<_>>>()?;
     // Only what is shown needs the N×N weights; a lone --layer forms just that layer's.
     // --layer L --head H alone forms one (N, N) map: what lets thousands of tokens run.
@@ -233,15 +233,12 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     } else {
         say_named_checks(args.tolerance, "", &checks);
     }
-    let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
-    if let Some(dir) = &args.save {
-        save_generations(dir, &generations)?;
-    }
-    if args.summary {
-        // Induction needs a text that repeats: a random block of tokens, twice, run and
-        // checked like any prompt.
-        let ids = repeated_random_block(&c, INDUCTION_PERIOD);
-        say!("\nInduction sequence: a random block of {INDUCTION_PERIOD} tokens repeated once");
+    // Induction needs a text that repeats: a random block of tokens, twice, run and checked
+    // like any prompt, before anything is written.
+    let period = INDUCTION_PERIOD.min(c.context / 2);
+    let induction = if args.summary && period >= 2 {
+        let ids = repeated_random_block(&c, period);
+        say!("\nInduction sequence: a random block of {period} tokens repeated once");
         let data = PromptData::new(&c, &weights, &ids, ids.len())?;
         let plan = LlamaPlan::new(&c, &weights, &data, &[], &shown)?;
         let want = plan.outputs(false);
@@ -262,17 +259,26 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             say_named_checks(args.tolerance, "", &induction_checks);
             checks.extend(induction_checks);
         }
-        let attentions = values[2..].concat();
-        summarize(
-            args,
-            &info,
-            &results,
-            Induction::Measured {
-                attentions: &attentions,
-                n: ids.len(),
-                period: INDUCTION_PERIOD,
+        Some((values[2..].concat(), ids.len(), period))
+    } else {
+        None
+    };
+    let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
+    if let Some(dir) = &args.save {
+        save_generations(dir, &generations)?;
+    }
+    if args.summary {
+        let induction = match &induction {
+            Some((attentions, n, period)) => Induction::Measured {
+                attentions,
+                n: *n,
+                period: *period,
             },
-        )?;
+            None => Induction::NotMeaningful(
+                "the model's context is too short for a repeated block of tokens",
+            ),
+        };
+        summarize(args, &info, &results, induction)?;
     }
     let mut phases = vec![("load", Some(load_time))];
     phases.extend(gpu_phases(&timings));
@@ -289,31 +295,51 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
 }
 
-/// The ids of prompt `i`, cut to the model's context with a warning (refused with
-/// `--no-truncate`).
+/// The ids of prompt `i`, cut with a warning (refused with `--no-truncate`) to what the
+/// model's context leaves after the `generate` tokens to come. A chat-templated prompt is
+/// encoded without the tokenizer's own special tokens (its template writes them), as
+/// transformers' `apply_chat_template(tokenize=True)` does.
 fn prompt_ids(
     tokenizer: &LlamaTokenizer,
     text: &str,
     i: usize,
-    context: usize,
-    no_truncate: bool,
+    (window, generate): (usize, usize),
+    args: &ModelArgs,
 ) -> Result<Vec<u32>> {
-    let mut ids = tokenizer.encode(text)?;
+    let no_truncate = args.no_truncate;
+    let context = window.saturating_sub(generate);
+    if context == 0 {
+        return Err(Error::Usage(format!(
+            "--generate {generate}: the model's context is {window} tokens (context_length)"
+        )));
+    }
+    let mut ids = if args.chat {
+        tokenizer.encode_without_special(text)?
+    } else {
+        tokenizer.encode(text)?
+    };
     if ids.is_empty() {
         return Err(Error::Usage(format!(
             "prompt {i} has no tokens (its tokenizer produced none)"
         )));
     }
     if ids.len() > context {
+        let room = if generate == 0 {
+            format!("the model's context is {window} (context_length)")
+        } else {
+            format!(
+                "the model's context of {window} (context_length) leaves {context} before \
+                 --generate {generate}"
+            )
+        };
         if no_truncate {
             return Err(Error::InvalidSize(format!(
-                "prompt {i} has {} tokens but the model's context is {context} \
-                 (context_length); drop --no-truncate to cut it",
+                "prompt {i} has {} tokens but {room}; drop --no-truncate to cut it",
                 ids.len()
             )));
         }
         eprintln!(
-            "warning: prompt {i} has {} tokens; truncated to {context} (context_length)",
+            "warning: prompt {i} has {} tokens; truncated to {context}: {room}",
             ids.len()
         );
         ids.truncate(context);
@@ -329,10 +355,14 @@ fn check_sizes(
     prompts: &[Vec<u32>],
     shown: usize,
 ) -> Result<()> {
+    // Every prompt's sequence grows by the tokens generated after it.
+    let lengths = prompts.iter().map(|p| (p.len() + args.generate) as u64);
     if args.html.is_some() {
-        let maps = c.layers * (c.heads + 1);
-        let total: usize = prompts.iter().map(|p| maps * p.len().pow(2)).sum();
-        if total > MAX_TOTAL_WEIGHTS {
+        let maps = (c.layers as u64).saturating_mul(c.heads as u64 + 1);
+        let total = lengths
+            .clone()
+            .fold(0u64, |t, n| t.saturating_add(maps.saturating_mul(n * n)));
+        if total > MAX_TOTAL_WEIGHTS as u64 {
             return Err(Error::InvalidSize(format!(
                 "--html would hold {total} weights ({} layers × {} heads and their average, per \
                  prompt), more than the viewer's {MAX_TOTAL_WEIGHTS}; run fewer or shorter prompts",
@@ -342,15 +372,30 @@ fn check_sizes(
     }
     // The weights in f32 (on the host and, on a CPU adapter, again as device memory), the shown
     // layers' N×N weights twice over (read back, then kept), a few N × hidden activations.
-    let weights = (c.layers
-        * (2 * c.hidden * c.hidden
-            + 2 * c.kv_heads * c.head_dim * c.hidden
-            + 3 * c.hidden * c.intermediate)
-        + c.vocab * c.hidden) as u64
-        * 4;
-    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0) as u64;
-    let attention = 2 * (shown * c.heads) as u64 * longest * longest * 4;
-    let activations = longest * (6 * c.hidden + 3 * c.intermediate) as u64 * 4;
+    // With a CPU check, its f64 pass holds every buffer of the program at twice the bytes.
+    let sat = |factors: &[usize]| {
+        factors
+            .iter()
+            .fold(1u64, |p, &f| p.saturating_mul(f as u64))
+    };
+    let per_layer = sat(&[2, c.hidden, c.hidden])
+        .saturating_add(sat(&[2, c.kv_heads, c.head_dim, c.hidden]))
+        .saturating_add(sat(&[3, c.hidden, c.intermediate]));
+    let weights = sat(&[c.layers])
+        .saturating_mul(per_layer)
+        .saturating_add(sat(&[c.vocab, c.hidden]))
+        .saturating_mul(4);
+    let longest = lengths.max().unwrap_or(0);
+    let attention = sat(&[2, shown, c.heads, 4])
+        .saturating_mul(longest)
+        .saturating_mul(longest);
+    let activations =
+        sat(&[c.layers, 6 * c.hidden + 3 * c.intermediate, 4]).saturating_mul(longest);
+    let activations = if args.no_check {
+        activations
+    } else {
+        activations.saturating_mul(3)
+    };
     selfattn::limits::check_host_bytes(
         &format!(
             "the weights, the attentions of {shown} layer(s) × {} heads for {longest} tokens and \

@@ -54,7 +54,11 @@ impl LlamaSource {
 
     /// Whether `dir` is a folder whose `config.json` names a LLaMA-family model.
     pub fn is_llama_folder(dir: &Path) -> bool {
-        let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+        let config = dir.join("config.json");
+        if !dir.is_dir() || !config.is_file() {
+            return false;
+        }
+        let Ok(text) = crate::input_file::read_text(&config, "model config") else {
             return false;
         };
         serde_json::from_str::<serde_json::Value>(&text)

@@ -213,6 +213,15 @@ impl LlamaTokenizer {
         ))
     }
 
+    /// The ids of `text` without the tokenizer's own special tokens (no BOS added): for text a
+    /// chat template has written them into.
+    pub fn encode_without_special(&self, text: &str) -> Result<Vec<u32>> {
+        self.inner
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| Error::Usage(format!("could not tokenize the text ({e})")))
+    }
+
     /// The tokens of `ids` as the vocabulary spells them (`Ġ` for a leading space).
     pub fn tokens(&self, ids: &[u32]) -> Vec<String> {
         ids.iter()

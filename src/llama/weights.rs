@@ -118,6 +118,17 @@ impl LlamaWeights {
             |name, shape| Ok(sd.get(name, shape)?.data.clone()),
             |name| !c.tied && sd.has(name),
         )
+        .and_then(|w| {
+            if w.lm_head.is_none() && !c.tied {
+                return Err(crate::Error::InputFile {
+                    path: sd.path.clone(),
+                    message: "tensor 'lm_head.weight' is missing and tie_word_embeddings is \
+                              false"
+                        .into(),
+                });
+            }
+            Ok(w)
+        })
     }
 
     fn assemble(
