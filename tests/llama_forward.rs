@@ -170,7 +170,7 @@ fn smollm2_matches_transformers_on_every_prompt() {
             &model.weights,
             &data,
             generated.len(),
-            model.tokenizer.eos,
+            &model.tokenizer.stop,
             &ShownLayers::Only(vec![]),
             |id| {
                 streamed.push(id);

@@ -84,7 +84,7 @@ fn a_tiny_hugging_face_llama_matches_transformers() {
         &model.weights,
         &data,
         generated.len(),
-        model.tokenizer.eos,
+        &model.tokenizer.stop,
         &ShownLayers::All,
         |_| Ok(()),
     )
@@ -184,4 +184,54 @@ fn unsupported_settings_of_a_folder_are_refused_by_key() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_says("relu", &r.stderr, &["config.json", "hidden_act"]);
     assert_eq!(files_in(dir.path()), before);
+}
+
+#[test]
+fn generation_stops_at_any_id_the_folder_lists_as_eos() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("model");
+    std::fs::create_dir(&folder).unwrap();
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(
+            Path::new(FIXTURE).join("model").join(file),
+            folder.join(file),
+        )
+        .unwrap();
+    }
+    // transformers' greedy ids are [2, 2, 3, 2, 2]; with 9 and 3 listed as EOS (as Llama 3
+    // lists three) generation ends after the 3, and generation_config.json wins over config.json.
+    let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
+    let config = config.replace("\"eos_token_id\": 1,", "\"eos_token_id\": [1, 2],");
+    std::fs::write(folder.join("config.json"), config).unwrap();
+    std::fs::write(
+        folder.join("generation_config.json"),
+        r#"{"eos_token_id": [9, 3]}"#,
+    )
+    .unwrap();
+    let model = LlamaModel::load(&folder).unwrap();
+    assert_eq!(model.tokenizer.stop, [9, 3]);
+    assert_eq!(
+        model.tokenizer.eos,
+        Some(1),
+        "the EOS token is config.json's first"
+    );
+    let c = &model.config;
+    let ids = ids(&expected()["ids"]);
+    let data = PromptData::new(c, &model.weights, &ids, ids.len() + 5).unwrap();
+    let g = generate(
+        &ctx,
+        &kernels,
+        c,
+        &model.weights,
+        &data,
+        5,
+        &model.tokenizer.stop,
+        &ShownLayers::All,
+        |_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(g.generated, [2, 2, 3]);
+    assert_eq!(g.hidden.len(), (ids.len() + 3) * c.hidden);
 }

@@ -93,7 +93,7 @@ pub fn bench_decoder(args: &BenchArgs) -> Result<Outcome> {
             &weights,
             &data,
             args.new_tokens,
-            None,
+            &[],
             &shown,
             |_| Ok(()),
         )?;

@@ -186,7 +186,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
                 &weights,
                 &data,
                 args.generate,
-                tokenizer.eos,
+                &tokenizer.stop,
                 &shown,
                 |id| {
                     // The text grows by whole characters: print what the decoded text gained.

@@ -21,7 +21,7 @@ use super::weights::LlamaWeights;
 
 /// What a generation computed, for the prompt and the tokens after it (T = prompt + generated).
 pub struct Generation {
-    /// The generated ids, in order (the EOS token included when it ended the generation).
+    /// The generated ids, in order (the stop token included when one ended the generation).
     pub generated: Vec<u32>,
     /// (layers shown, heads, T, T): every position's attention weights, zero above the diagonal.
     pub attentions: Vec<f32>,
@@ -37,7 +37,7 @@ pub struct Generation {
     pub step_timings: Vec<Timings>,
 }
 
-/// Continues `prompt` greedily for up to `max_new` tokens (stopping after `eos`), calling
+/// Continues `prompt` greedily for up to `max_new` tokens (stopping after any id of `stop`), calling
 /// `on_token` with each new id as soon as it is known. The attentions of the `shown` layers are
 /// read back row by row.
 #[allow(clippy::too_many_arguments)]
@@ -48,7 +48,7 @@ pub fn generate<'w>(
     weights: &'w LlamaWeights,
     prompt: &'w PromptData,
     max_new: usize,
-    eos: Option<u32>,
+    stop: &[u32],
     shown: &ShownLayers,
     mut on_token: impl FnMut(u32) -> Result<()>,
 ) -> Result<Generation> {
@@ -111,7 +111,7 @@ pub fn generate<'w>(
         }
         hidden.extend_from_slice(&values[0]);
         logits = values[1].clone();
-        if Some(next) == eos {
+        if stop.contains(&next) {
             break;
         }
     }

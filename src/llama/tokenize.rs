@@ -34,6 +34,10 @@ pub struct LlamaTokenizer {
     pub bos: Option<u32>,
     /// The EOS token's id (`tokenizer.ggml.eos_token_id`), if the file names one.
     pub eos: Option<u32>,
+    /// Every id that ends a generation: the EOS and, for a Hugging Face folder, each id its
+    /// `eos_token_id` lists (generation_config.json's when there is one, as transformers'
+    /// `generate` reads it; Llama 3 lists three).
+    pub stop: Vec<u32>,
     /// The chat template (`tokenizer.chat_template`), if the file has one.
     pub chat_template: Option<String>,
 }
@@ -153,6 +157,7 @@ impl LlamaTokenizer {
             inner,
             bos,
             eos,
+            stop: eos.into_iter().collect(),
             chat_template,
         })
     }
@@ -172,12 +177,32 @@ impl LlamaTokenizer {
     /// there is one.
     pub fn from_hf_folder(dir: &Path, config: &serde_json::Value) -> Result<Self> {
         let inner = crate::tokenizer_file::load(&dir.join("tokenizer.json"))?;
-        let id = |key: &str| -> Option<u32> {
-            let v = config.get(key)?;
-            v.as_u64()
-                .or_else(|| v.as_array()?.first()?.as_u64())
-                .map(|i| i as u32)
+        // An id, or a list of ids (the first is the token's own).
+        let ids = |json: &serde_json::Value, key: &str| -> Vec<u32> {
+            match json.get(key) {
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_u64().map(|i| i as u32))
+                    .collect(),
+                Some(v) => v.as_u64().map(|i| i as u32).into_iter().collect(),
+                None => Vec::new(),
+            }
         };
+        let id = |key: &str| ids(config, key).first().copied();
+        let generation = dir.join("generation_config.json");
+        let mut stop = ids(config, "eos_token_id");
+        if generation.is_file() {
+            let text = crate::input_file::read_text(&generation, "generation settings")?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::InputFile {
+                    path: generation.clone(),
+                    message: format!("not valid JSON ({e})"),
+                })?;
+            let listed = ids(&json, "eos_token_id");
+            if !listed.is_empty() {
+                stop = listed;
+            }
+        }
         let settings = dir.join("tokenizer_config.json");
         let chat_template = if settings.is_file() {
             let text = crate::input_file::read_text(&settings, "tokenizer settings")?;
@@ -196,6 +221,7 @@ impl LlamaTokenizer {
             inner,
             bos: id("bos_token_id"),
             eos: id("eos_token_id"),
+            stop,
             chat_template,
         })
     }

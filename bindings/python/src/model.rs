@@ -191,7 +191,7 @@ fn run_decoder(
                 weights,
                 &data,
                 generate,
-                model.tokenizer.eos,
+                &model.tokenizer.stop,
                 &ShownLayers::All,
                 |_| Ok(()),
             )?)
