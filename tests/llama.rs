@@ -554,3 +554,37 @@ fn grouped_query_attention_shares_key_heads_on_every_path() {
         }
     }
 }
+
+#[test]
+fn concat_matches_its_cpu_twin_on_awkward_sizes() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let mut rng = NumpyRng::new(43);
+    // One value after one; a cache of 7 rows of 192 and one new row; 67 after 577 (past one
+    // workgroup, not a multiple of it).
+    for (a_len, b_len) in [(1usize, 1usize), (7 * 192, 192), (577, 67)] {
+        let mut p = Program::default();
+        let a = p.input("a", a_len);
+        let b = p.input("b", b_len);
+        let y = p.concat("joined", a, b);
+        let xs: Vec<f32> = rng.randn(a_len + b_len).iter().map(|&v| v as f32).collect();
+        let inputs: [&[f32]; 2] = [&xs[..a_len], &xs[a_len..]];
+        let (gpu, _) = execute(&ctx, &kernels, &p, &inputs, &[y]).expect("GPU run");
+        let reference = cpu::execute::execute(&p, &inputs, &[y]);
+        let c = compare_shaped(
+            Stage::Output,
+            &gpu[0],
+            &[a_len + b_len],
+            &reference[y.0],
+            1e-6,
+        );
+        assert!(c.passed, "concat {a_len} + {b_len}: {c}");
+        // A copy: a's values, then b's, bit for bit.
+        assert!(
+            gpu[0]
+                .iter()
+                .zip(&xs)
+                .all(|(g, x)| g.to_bits() == x.to_bits())
+        );
+    }
+}
