@@ -16,7 +16,7 @@ use selfattn::llama::{LlamaConfig, LlamaModel, LlamaPlan, PromptData, ShownLayer
 use selfattn::npy::read_array;
 
 use common::assert_says;
-use common::cli::{files_in, have_gpu, ok, run};
+use common::cli::{files_in, have_gpu, mean_entropy, ok, page_data, run};
 
 const FIXTURE: &str = "tests/fixtures/tiny_llama";
 
@@ -112,6 +112,8 @@ fn the_model_command_runs_the_folder_and_saves_the_sequence() {
             "--save",
             "s",
             "--summary",
+            "--html",
+            "v.html",
         ],
     );
     // The 16-token context holds a repeated block of 8 for the induction scores.
@@ -129,6 +131,57 @@ fn the_model_command_runs_the_folder_and_saves_the_sequence() {
     let n = ids(&expected()["ids"]).len();
     assert!(att.shape[2] > n && att.shape[2] <= n + 2, "{:?}", att.shape);
     assert!(dir.path().join("s/generation.json").is_file());
+
+    // The page colours and orders heads by each sequence's own scores and the model's
+    // induction scores, the very numbers heads.json holds; the average column has none.
+    let page = page_data(&dir.path().join("v.html"));
+    let scores = page["scores"].as_array().unwrap();
+    let names: Vec<&str> = scores.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "entropy (nats)",
+            "first-token weight",
+            "previous-token score",
+            "induction score"
+        ]
+    );
+    let (layers, heads, m) = (att.shape[0], att.shape[1], att.shape[2]);
+    let columns = heads + 1;
+    for l in 0..layers {
+        for h in 0..heads {
+            let map = &att.data[(l * heads + h) * m * m..][..m * m];
+            let shown = scores[0]["values"][0][l * columns + h].as_f64().unwrap();
+            let entropy = mean_entropy(map, m);
+            assert!(
+                (shown - entropy).abs() <= 1e-9 * entropy.max(1.0),
+                "L{l} H{h}: {shown} vs {entropy}"
+            );
+            let first = map.chunks(m).map(|r| r[0] as f64).sum::<f64>() / m as f64;
+            let shown = scores[1]["values"][0][l * columns + h].as_f64().unwrap();
+            assert!(
+                (shown - first).abs() <= 1e-9,
+                "L{l} H{h}: {shown} vs {first}"
+            );
+        }
+        for s in scores {
+            assert!(
+                s["values"][0][l * columns + heads].is_null(),
+                "{}",
+                s["name"]
+            );
+        }
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s/heads.json")).unwrap())
+            .unwrap();
+    for role in saved["heads"].as_array().unwrap() {
+        let (l, h) = (
+            role["layer"].as_u64().unwrap() as usize,
+            role["head"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(scores[3]["values"][0][l * columns + h], role["induction"]);
+    }
 }
 
 #[test]

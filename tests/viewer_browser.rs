@@ -279,12 +279,14 @@ fn multi_layer_page_switches_layers_heads_and_batch_elements() {
             query_tokens: words(9, "q"),
             key_tokens: words(9, "k"),
             weights: synthetic(layers, heads, 9, 9, false, 0),
+            query_positions: Vec::new(),
         },
         ViewerItem {
             label: "short one".into(),
             query_tokens: words(5, "a"),
             key_tokens: words(6, "b"),
             weights: synthetic(layers, heads, 5, 6, false, 1),
+            query_positions: Vec::new(),
         },
     ];
     let mut head_labels = numbered("Head", heads - 1);
@@ -297,6 +299,7 @@ fn multi_layer_page_switches_layers_heads_and_batch_elements() {
         layer_labels: numbered("Layer", layers),
         head_labels,
         items,
+        head_scores: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.html");
@@ -394,6 +397,138 @@ fn multi_layer_page_switches_layers_heads_and_batch_elements() {
     }
 
     page.screenshot(&screenshot_path("layers.png"), true);
+    assert_offline_and_clean(&mut page, &file_url);
+}
+
+#[test]
+fn overview_colours_and_orders_each_layers_heads_by_a_score() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    let (layers, heads) = (3, 5);
+    let mut head_labels = numbered("Head", heads - 1);
+    head_labels.push("Average".into());
+    // Distinct values per (layer, head); the average (last column) has none.
+    let value = |l: usize, h: usize| ((l * 7 + h * 3) % 11) as f64 / 10.0 + 0.05;
+    let values: Vec<Option<f64>> = (0..layers * heads)
+        .map(|i| (i % heads != heads - 1).then(|| value(i / heads, i % heads)))
+        .collect();
+    let doc = ViewerDoc {
+        title: "scored heads".into(),
+        facts: vec![],
+        causal: true,
+        colormap: Colormap::Viridis,
+        layer_labels: numbered("Layer", layers),
+        head_labels,
+        items: vec![ViewerItem {
+            label: "x".into(),
+            query_tokens: words(6, "t"),
+            key_tokens: words(6, "t"),
+            weights: synthetic(layers, heads, 6, 6, true, 2),
+            query_positions: Vec::new(),
+        }],
+        head_scores: vec![selfattn::viewer::HeadScore {
+            name: "sink".into(),
+            about: "weight on the first token".into(),
+            values: vec![values],
+        }],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scored.html");
+    write_html(&path, &doc).unwrap();
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&path);
+    let mut page = browser.open(&file_url, WIDTH, HEIGHT);
+    let by_number: Vec<Vec<u64>> = (0..layers).map(|_| (0..heads as u64).collect()).collect();
+    let order = |page: &mut Page| -> Vec<Vec<u64>> {
+        serde_json::from_value(page.eval("window.selfattnViewer.overviewOrder()")).unwrap()
+    };
+    assert_eq!(order(&mut page), by_number);
+    assert_eq!(
+        page.eval("document.querySelectorAll('#overview .score').length"),
+        0
+    );
+
+    // Coloured by the score: every map labelled with its value, on a swatch whose colour
+    // follows the value; still in number order.
+    page.choose("sel-score", "1");
+    assert_eq!(state(&mut page)["score"], "sink");
+    assert_eq!(order(&mut page), by_number);
+    let label = |page: &mut Page, l: usize, h: usize| {
+        page.eval(&format!(
+            "(() => {{ const e = document.getElementById('score-{l}-{h}'); \
+             return [e.textContent, e.style.background]; }})()"
+        ))
+    };
+    for l in 0..layers {
+        for h in 0..heads - 1 {
+            assert_eq!(
+                label(&mut page, l, h)[0],
+                format!("{:.4}", value(l, h)),
+                "L{l} H{h}"
+            );
+        }
+        assert_eq!(label(&mut page, l, heads - 1)[0], "–");
+    }
+    let (low, high) = (label(&mut page, 0, 0), label(&mut page, 1, 2));
+    assert_ne!(low[1], high[1], "different values, one colour");
+    assert!(
+        page.eval("document.getElementById('score-about').textContent")
+            .as_str()
+            .unwrap()
+            .contains("weight on the first token"),
+    );
+
+    // Ordered: each layer's heads by value, highest first, the average last; then lowest first.
+    let sorted = |descending: bool| -> Vec<Vec<u64>> {
+        (0..layers)
+            .map(|l| {
+                let mut hs: Vec<usize> = (0..heads - 1).collect();
+                hs.sort_by(|&a, &b| {
+                    let by_value = value(l, a).total_cmp(&value(l, b));
+                    let by_value = if descending {
+                        by_value.reverse()
+                    } else {
+                        by_value
+                    };
+                    by_value.then(a.cmp(&b))
+                });
+                hs.into_iter()
+                    .map(|h| h as u64)
+                    .chain([heads as u64 - 1])
+                    .collect()
+            })
+            .collect()
+    };
+    page.choose("sel-order", "high");
+    let high_first = order(&mut page);
+    assert_eq!(high_first, sorted(true));
+    assert_ne!(
+        high_first, by_number,
+        "the order must change for this test to mean anything"
+    );
+    // The first map of layer 1 is its highest-scoring head; a click opens that head.
+    let best = high_first[1][0];
+    assert_eq!(
+        label(&mut page, 1, best as usize)[0],
+        format!("Head {best}: {:.4}", value(1, best as usize))
+    );
+    let at = page.point(&format!("window.selfattnViewer.thumbCenter(1, {best})"));
+    page.click(at);
+    let s = state(&mut page);
+    assert_eq!(
+        (s["layer"].as_u64(), s["head"].as_u64()),
+        (Some(1), Some(best))
+    );
+    page.choose("sel-order", "low");
+    assert_eq!(order(&mut page), sorted(false));
+    page.screenshot(&screenshot_path("scored.png"), true);
+    // Back to nothing: number order, no labels.
+    page.choose("sel-score", "0");
+    assert_eq!(order(&mut page), by_number);
+    assert_eq!(
+        page.eval("document.querySelectorAll('#overview .score').length"),
+        0
+    );
     assert_offline_and_clean(&mut page, &file_url);
 }
 
@@ -521,7 +656,9 @@ fn long_inputs_open_as_block_means_and_zoom_to_full_resolution() {
             query_tokens: words(n, "t"),
             key_tokens: words(n, "t"),
             weights: synthetic(1, 1, n, n, true, 3),
+            query_positions: Vec::new(),
         }],
+        head_scores: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.html");
@@ -703,7 +840,9 @@ fn harness_sees_requests_and_console_errors() {
             query_tokens: words(1, "a"),
             key_tokens: words(1, "b"),
             weights: vec![1.0],
+            query_positions: Vec::new(),
         }],
+        head_scores: Vec::new(),
     };
     write_html(&csp, &viewer).unwrap();
     let mut browser = Browser::launch(&binary);
@@ -812,6 +951,26 @@ fn model_page_shows_every_layer_head_and_sentence_of_a_real_run() {
     assert_eq!(
         page.tooltip_at(at),
         expected_tip(&tokens[1][1], &tokens[1][3], w(1, 1, 1, 1, 3))
+    );
+    // Coloured by entropy: the second sentence's own, from its saved attentions; an encoder
+    // has no induction score to offer.
+    let scores = page.eval(
+        "JSON.parse(document.getElementById('viewer-data').textContent).scores.map(s => s.name)",
+    );
+    assert_eq!(
+        scores,
+        serde_json::json!([
+            "entropy (nats)",
+            "first-token weight",
+            "previous-token score"
+        ])
+    );
+    page.choose("sel-score", "1");
+    let n = tokens[1].len();
+    let map: Vec<f32> = (0..n * n).map(|i| w(1, 1, 1, i / n, i % n)).collect();
+    assert_eq!(
+        page.eval("document.getElementById('score-1-1').textContent"),
+        format!("{:.4}", common::cli::mean_entropy(&map, n))
     );
     page.screenshot(&screenshot_path("model.png"), true);
     assert_offline_and_clean(&mut page, &file_url);

@@ -205,6 +205,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
                     query_tokens: row_labels.clone(),
                     key_tokens: col_labels.clone(),
                     weights,
+                    query_positions: Vec::new(),
                 }
             })
             .collect();
@@ -219,6 +220,7 @@ pub fn mha(args: &MhaArgs) -> Result<Outcome> {
             layer_labels: numbered("Layer", 1),
             head_labels,
             items,
+            head_scores: Vec::new(),
         };
         html::write(path, &doc)?;
     }

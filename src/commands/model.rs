@@ -15,10 +15,11 @@ use selfattn::error::Error;
 use selfattn::fsutil::{create_dir, write_json, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
+use selfattn::head_roles::{HeadRole, add_induction, average, measure};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::viewer::{
-    MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered,
+    HeadScore, MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered,
 };
 
 use super::Outcome;
@@ -219,17 +220,27 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     };
 
     let results = split_sentences(&plan, &tokenized, &values);
-    let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
-    if args.summary {
-        summarize(
-            args,
+    let roles = args.summary.then(|| {
+        head_roles(
             &info,
             &results,
             Induction::NotMeaningful(
                 "an encoder's tokens also see the copy ahead of them, so the score would not \
                  isolate induction",
             ),
-        )?;
+        )
+    });
+    let outputs = Outputs {
+        pictures: &pictures,
+        info: &info,
+        results: &results,
+        checks: &checks,
+        adapter: &ctx.describe(),
+        roles: roles.as_ref(),
+    };
+    let draw_time = write_outputs(args, &outputs)?;
+    if let Some(roles) = &roles {
+        summarize(args, &info, results.len(), roles)?;
     }
     print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
     Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
@@ -251,14 +262,21 @@ pub enum Induction<'a> {
     NotMeaningful(&'static str),
 }
 
-/// Prints the heads' roles (`--summary`) and, with `--save`, writes them to DIR/heads.json.
-pub fn summarize(
-    args: &ModelArgs,
+/// The heads' roles of a run: averaged over its texts, with induction scores when measured.
+pub struct RolesSummary {
+    /// One per (layer, head) held, layer-major.
+    pub roles: Vec<HeadRole>,
+    /// How the induction scores were measured, or why there are none.
+    pub note: String,
+}
+
+/// Measures every head's roles in `results` (`--summary`), before anything is written, so the
+/// page can show them too.
+pub fn head_roles(
     info: &ModelInfo,
     results: &[SentenceResult],
     induction: Induction,
-) -> Result<()> {
-    use selfattn::head_roles::{HeadRole, add_induction, average, measure};
+) -> RolesSummary {
     let per: Vec<Vec<HeadRole>> = results
         .iter()
         .map(|r| measure(&r.attentions, &r.layers_held, info.heads, r.tokens.len()))
@@ -275,10 +293,18 @@ pub fn summarize(
         }
         Induction::NotMeaningful(why) => format!("no induction scores: {why}"),
     };
-    say!(
-        "\nHead roles (averaged over {} text(s); {note}):",
-        results.len()
-    );
+    RolesSummary { roles, note }
+}
+
+/// Prints the heads' roles (`--summary`) and, with `--save`, writes them to DIR/heads.json.
+pub fn summarize(
+    args: &ModelArgs,
+    info: &ModelInfo,
+    texts: usize,
+    summary: &RolesSummary,
+) -> Result<()> {
+    let RolesSummary { roles, note } = summary;
+    say!("\nHead roles (averaged over {texts} text(s); {note}):");
     let top = |name: &str, score: &dyn Fn(&HeadRole) -> Option<f64>, highest: bool| {
         let mut scored: Vec<(f64, &HeadRole)> =
             roles.iter().filter_map(|r| Some((score(r)?, r))).collect();
@@ -305,7 +331,7 @@ pub fn summarize(
         create_dir(dir)?;
         let json = serde_json::json!({
             "model": info.name,
-            "texts": results.len(),
+            "texts": texts,
             "note": note,
             "heads": roles,
         });
@@ -314,6 +340,70 @@ pub fn summarize(
         say!("Saved every head's scores in {}", path.display());
     }
     Ok(())
+}
+
+/// The scores the page's overview colours and orders heads by: each sentence's own entropy,
+/// first-token weight and previous-token score, and the model's induction scores when
+/// `--summary` measured them. Every head's map is held (a page shows every layer).
+fn page_scores(
+    results: &[SentenceResult],
+    info: &ModelInfo,
+    summary: Option<&RolesSummary>,
+) -> Vec<HeadScore> {
+    let (layers, heads) = (info.layers, info.heads);
+    // The page's head columns: the heads, then their average (which has no score).
+    let columns = heads + 1;
+    let per_item: Vec<Vec<HeadRole>> = results
+        .iter()
+        .map(|r| measure(&r.attentions, &r.layers_held, heads, r.tokens.len()))
+        .collect();
+    let score = |name: &str, about: &str, value: &dyn Fn(&HeadRole) -> Option<f64>| HeadScore {
+        name: name.into(),
+        about: about.into(),
+        values: per_item
+            .iter()
+            .map(|roles| {
+                let mut values = vec![None; layers * columns];
+                for r in roles {
+                    values[r.layer * columns + r.head] = value(r);
+                }
+                values
+            })
+            .collect(),
+    };
+    let mut scores = vec![
+        score(
+            "entropy (nats)",
+            "the mean over queries of −Σ w·ln w: 0 when each query looks at one key, ln N when \
+             it spreads evenly",
+            &|r| Some(r.entropy),
+        ),
+        score(
+            "first-token weight",
+            "the mean weight on the first token: near 1 for an attention sink",
+            &|r| Some(r.first_token),
+        ),
+        score(
+            "previous-token score",
+            "the mean weight a token puts on the one before it",
+            &|r| r.previous_token,
+        ),
+    ];
+    if let Some(summary) = summary.filter(|s| s.roles.iter().any(|r| r.induction.is_some())) {
+        let mut values = vec![None; layers * columns];
+        for r in &summary.roles {
+            values[r.layer * columns + r.head] = r.induction;
+        }
+        scores.push(HeadScore {
+            name: "induction score".into(),
+            about: format!(
+                "the weight on the token after an earlier copy of the current one ({})",
+                summary.note
+            ),
+            values: vec![values; results.len()],
+        });
+    }
+    scores
 }
 
 /// Checks the tolerance and every output path, and reads the texts: what both families do
@@ -349,16 +439,33 @@ pub fn check_selection(args: &ModelArgs, layers: usize, heads: usize) -> Result<
     Ok(())
 }
 
+/// What a run writes, whichever the family.
+pub struct Outputs<'a> {
+    /// One picture path per text.
+    pub pictures: &'a [PathBuf],
+    /// The model.
+    pub info: &'a ModelInfo,
+    /// One per text.
+    pub results: &'a [SentenceResult],
+    /// The GPU-vs-CPU checks, named.
+    pub checks: &'a [(String, Comparison)],
+    /// The adapter, described.
+    pub adapter: &'a str,
+    /// The heads' roles, with `--summary`.
+    pub roles: Option<&'a RolesSummary>,
+}
+
 /// Writes what was asked for, whichever the family: `--save`'s arrays, the pictures, the page.
 /// Returns the time spent drawing.
-pub fn write_outputs(
-    args: &ModelArgs,
-    pictures: &[PathBuf],
-    info: &ModelInfo,
-    results: &[SentenceResult],
-    checks: &[(String, Comparison)],
-    adapter: &str,
-) -> Result<Duration> {
+pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
+    let Outputs {
+        pictures,
+        info,
+        results,
+        checks,
+        adapter,
+        roles,
+    } = *outputs;
     let cmap = args.cmap;
     if let Some(dir) = &args.save {
         save(dir, results, info)?;
@@ -392,7 +499,8 @@ pub fn write_outputs(
             facts.push((format!("GPU vs CPU (f64): {what}"), check.to_string()));
         }
         facts.push(("Tolerance".into(), format!("{:.1e}", args.tolerance)));
-        let doc = viewer_doc(results, info, cmap, facts);
+        let mut doc = viewer_doc(results, info, cmap, facts);
+        doc.head_scores = page_scores(results, info, roles);
         draw_time += super::html::write(path, &doc)?;
     }
     Ok(draw_time)
@@ -418,6 +526,7 @@ fn viewer_doc(
                 query_tokens: r.labels.clone(),
                 key_tokens: r.labels.clone(),
                 weights,
+                query_positions: Vec::new(),
             }
         })
         .collect();
@@ -429,6 +538,7 @@ fn viewer_doc(
         layer_labels: numbered("Layer", layers),
         head_labels,
         items,
+        head_scores: Vec::new(),
     }
 }
 

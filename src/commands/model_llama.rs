@@ -26,8 +26,8 @@ use selfattn::viewer::MAX_TOTAL_WEIGHTS;
 use super::Outcome;
 use super::inputs::adapter;
 use super::model::{
-    Induction, ModelInfo, SentenceResult, check_selection, model_name, prepare, summarize,
-    write_outputs,
+    Induction, ModelInfo, Outputs, SentenceResult, check_selection, head_roles, model_name,
+    prepare, summarize, write_outputs,
 };
 use crate::cli::ModelArgs;
 
@@ -263,11 +263,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     } else {
         None
     };
-    let draw_time = write_outputs(args, &pictures, &info, &results, &checks, &ctx.describe())?;
-    if let Some(dir) = &args.save {
-        save_generations(dir, &generations)?;
-    }
-    if args.summary {
+    let roles = args.summary.then(|| {
         let induction = match &induction {
             Some((attentions, n, period)) => Induction::Measured {
                 attentions,
@@ -278,7 +274,22 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
                 "the model's context is too short for a repeated block of tokens",
             ),
         };
-        summarize(args, &info, &results, induction)?;
+        head_roles(&info, &results, induction)
+    });
+    let outputs = Outputs {
+        pictures: &pictures,
+        info: &info,
+        results: &results,
+        checks: &checks,
+        adapter: &ctx.describe(),
+        roles: roles.as_ref(),
+    };
+    let draw_time = write_outputs(args, &outputs)?;
+    if let Some(dir) = &args.save {
+        save_generations(dir, &generations)?;
+    }
+    if let Some(roles) = &roles {
+        summarize(args, &info, results.len(), roles)?;
     }
     let mut phases = vec![("load", Some(load_time))];
     phases.extend(gpu_phases(&timings));

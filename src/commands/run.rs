@@ -292,7 +292,9 @@ fn viewer_doc(
             query_tokens: example.tokens.clone(),
             key_tokens: example.tokens.clone(),
             weights: weights.data.clone(),
+            query_positions: Vec::new(),
         }],
+        head_scores: Vec::new(),
     }
 }
 

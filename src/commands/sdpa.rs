@@ -201,6 +201,7 @@ fn viewer_doc(
                 query_tokens: row_labels.to_vec(),
                 key_tokens: col_labels.to_vec(),
                 weights,
+                query_positions: Vec::new(),
             }
         })
         .collect();
@@ -213,5 +214,6 @@ fn viewer_doc(
         layer_labels: numbered("Layer", 1),
         head_labels,
         items,
+        head_scores: Vec::new(),
     }
 }

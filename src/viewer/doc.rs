@@ -33,6 +33,21 @@ pub struct ViewerDoc {
     pub head_labels: Vec<String>,
     /// One item per batch element; at least one.
     pub items: Vec<ViewerItem>,
+    /// Numbers per head (a model's head roles: entropy, attention sink, …) the layers × heads
+    /// overview can colour and order its maps by; empty for none.
+    pub head_scores: Vec<HeadScore>,
+}
+
+/// One number per (layer, head) of every item, e.g. each head's mean attention entropy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadScore {
+    /// Its name in the overview's selector, e.g. "entropy (nats)".
+    pub name: String,
+    /// One sentence on what it measures, shown beside the selector.
+    pub about: String,
+    /// Per item, `layers · heads` values (layer-major, heads as in the doc's head labels);
+    /// `None` where it means nothing (the heads' average) or was not measured.
+    pub values: Vec<Vec<Option<f64>>>,
 }
 
 /// One batch element: its tokens and every map of every layer and head.
@@ -47,6 +62,10 @@ pub struct ViewerItem {
     /// `[layer][head][query][key]`, row-major: `layers · heads · queries · keys` finite values.
     /// Items may differ in token counts (a real model's batch is shown without its padding).
     pub weights: Vec<f32>,
+    /// The position of each query among the keys, when the queries are some rows of a longer
+    /// sequence (a long prompt's picked rows); empty when query i is position i. The causal
+    /// triangle hides key j of query i when j > its position.
+    pub query_positions: Vec<usize>,
 }
 
 impl ViewerItem {
@@ -122,7 +141,58 @@ impl ViewerDoc {
                     value: item.weights[at] as f64,
                 });
             }
+            if !item.query_positions.is_empty() {
+                let positions = &item.query_positions;
+                if positions.len() != q {
+                    return Err(Error::ShapeMismatch(format!(
+                        "viewer item {i} ('{}'): {} query positions for {q} queries",
+                        item.label,
+                        positions.len()
+                    )));
+                }
+                if let Some(&p) = positions.iter().find(|&&p| p >= k) {
+                    return Err(Error::InvalidSize(format!(
+                        "viewer item {i} ('{}'): query position {p} is past its {k} keys",
+                        item.label
+                    )));
+                }
+            }
             total = total.saturating_add(expected);
+        }
+        for score in &self.head_scores {
+            let name = &score.name;
+            if score.values.len() != self.items.len() {
+                return Err(Error::ShapeMismatch(format!(
+                    "viewer head score '{name}': values for {} items, the doc has {}",
+                    score.values.len(),
+                    self.items.len()
+                )));
+            }
+            for (i, values) in score.values.iter().enumerate() {
+                if values.len() != maps {
+                    return Err(Error::ShapeMismatch(format!(
+                        "viewer head score '{name}': item {i} has {} values for {maps} maps \
+                         ({} layers × {} heads)",
+                        values.len(),
+                        self.layer_labels.len(),
+                        self.head_labels.len()
+                    )));
+                }
+                if let Some(at) = values
+                    .iter()
+                    .position(|v| v.is_some_and(|v| !v.is_finite()))
+                {
+                    return Err(Error::NonFinite {
+                        tensor: format!("viewer head score '{name}' of item {i}"),
+                        index: format!(
+                            "[layer {}, head {}]",
+                            at / self.head_labels.len(),
+                            at % self.head_labels.len()
+                        ),
+                        value: values[at].unwrap_or(f64::NAN),
+                    });
+                }
+            }
         }
         if total > MAX_TOTAL_WEIGHTS {
             return Err(Error::InvalidSize(format!(
@@ -215,7 +285,9 @@ mod tests {
                 query_tokens: tokens(q),
                 key_tokens: tokens(k),
                 weights: (0..layers * heads * q * k).map(|i| i as f32).collect(),
+                query_positions: Vec::new(),
             }],
+            head_scores: Vec::new(),
         }
     }
 
@@ -279,6 +351,45 @@ mod tests {
             e.contains("layer 1, head 0, query 2, key 1"),
             "unexpected message: {e}"
         );
+    }
+
+    #[test]
+    fn query_positions_must_match_the_queries_and_stay_within_the_keys() {
+        let mut d = doc(1, 1, 2, 5);
+        d.items[0].query_positions = vec![1, 4];
+        d.validate().unwrap();
+        d.items[0].query_positions = vec![1];
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("1 query positions for 2 queries"), "{e}");
+        d.items[0].query_positions = vec![1, 5];
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("position 5 is past its 5 keys"), "{e}");
+    }
+
+    #[test]
+    fn head_scores_need_one_finite_value_per_map_of_every_item() {
+        let mut d = doc(2, 3, 2, 2);
+        let mut values = vec![Some(0.5); 6];
+        values[5] = None;
+        d.head_scores.push(HeadScore {
+            name: "entropy".into(),
+            about: "nats".into(),
+            values: vec![values.clone()],
+        });
+        d.validate().unwrap();
+        d.head_scores[0].values[0].pop();
+        let e = d.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("'entropy'") && e.contains("5 values for 6 maps"),
+            "{e}"
+        );
+        values[4] = Some(f64::INFINITY);
+        d.head_scores[0].values = vec![values.clone()];
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("layer 1, head 1"), "{e}");
+        d.head_scores[0].values = vec![values.clone(), values];
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("values for 2 items, the doc has 1"), "{e}");
     }
 
     #[test]

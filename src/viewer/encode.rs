@@ -58,6 +58,13 @@ pub fn metadata(doc: &ViewerDoc) -> Value {
             "label": it.label,
             "queries": it.query_tokens,
             "keys": it.key_tokens,
+            "positions": (!it.query_positions.is_empty()).then_some(&it.query_positions),
+        })).collect::<Vec<_>>(),
+        // A score's missing values (the heads' average) are null.
+        "scores": doc.head_scores.iter().map(|s| json!({
+            "name": s.name,
+            "about": s.about,
+            "values": s.values,
         })).collect::<Vec<_>>(),
     })
 }

@@ -18,7 +18,9 @@ mod page;
 
 use std::path::Path;
 
-pub use doc::{MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered};
+pub use doc::{
+    HeadScore, MAX_TOTAL_WEIGHTS, ViewerDoc, ViewerItem, head_labels, layer_maps, numbered,
+};
 
 use crate::error::Result;
 use crate::fsutil::write_output;
@@ -62,7 +64,9 @@ mod tests {
                 query_tokens: vec!["I".into(), "love".into(), "</script>".into()],
                 key_tokens: vec!["I".into(), "love".into(), "</script>".into()],
                 weights: vec![0.25; 2 * 2 * 9],
+                query_positions: Vec::new(),
             }],
+            head_scores: Vec::new(),
         }
     }
 

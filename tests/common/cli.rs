@@ -85,3 +85,25 @@ pub fn write_random_npy(path: &Path, shape: &[usize], seed: u32) {
     let data = randn(shape.iter().product(), seed);
     selfattn::npy::write_array(path, shape, &data).unwrap();
 }
+
+/// The metadata a viewer page embeds (its `viewer-data` JSON: tokens, labels, head scores).
+pub fn page_data(page: &Path) -> serde_json::Value {
+    let html = std::fs::read_to_string(page).unwrap();
+    let open = "<script type=\"application/json\" id=\"viewer-data\">";
+    let start = html.find(open).expect("a viewer page") + open.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+/// The mean row entropy (nats) of an n × n map, as the head roles define it.
+pub fn mean_entropy(map: &[f32], n: usize) -> f64 {
+    map.chunks(n)
+        .map(|row| {
+            row.iter()
+                .filter(|&&w| w > 0.0)
+                .map(|&w| -(w as f64) * (w as f64).ln())
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / n as f64
+}

@@ -101,6 +101,7 @@ impl Page {
                 query_tokens: q,
                 key_tokens: k,
                 weights: w.data,
+                query_positions: Vec::new(),
             });
         }
         let colormap = colormap
@@ -116,6 +117,7 @@ impl Page {
             layer_labels,
             head_labels,
             items: doc_items,
+            head_scores: Vec::new(),
         };
         doc.validate().map_err(library)?;
         Ok(Page { doc, layers, heads })

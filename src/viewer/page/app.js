@@ -9,6 +9,8 @@ const S = {
   cmap: DOC.colormap,
   sel: { side: 'query', index: 0 },
   zoom: null, // {r0, c0}: the zoomed block's first query and key
+  score: -1, // the head score the overview is coloured by (an index into DOC.scores), or -1
+  order: 'index', // the overview's order of each layer's heads: 'index', 'high' or 'low'
 };
 
 const itemOf = () => DOC.items[S.item];
@@ -39,6 +41,10 @@ function setup() {
   $('ctl-layer').hidden = DOC.layers.length < 2;
   $('ctl-head').hidden = DOC.heads.length < 2;
   $('overview-section').hidden = DOC.layers.length < 2;
+  $('overview-controls').hidden = DOC.scores.length === 0;
+  fillSelect($('sel-score'), ['nothing', ...DOC.scores.map((s) => s.name)], 0);
+  $('sel-score').addEventListener('change', (e) => { S.score = Number(e.target.value) - 1; render(true); });
+  $('sel-order').addEventListener('change', (e) => { S.order = e.target.value; render(true); });
 
   $('sel-item').addEventListener('change', (e) => {
     S.item = Number(e.target.value);
@@ -122,7 +128,62 @@ function showTip(e, hit) {
   tip.style.top = `${e.clientY + 14}px`;
 }
 
-/** The layers × heads overview: a small block-mean map per (layer, head), click to open. */
+/** The shown item's values of the chosen score (layers × heads, null where none), or null. */
+function scoreValues() {
+  return S.score < 0 ? null : DOC.scores[S.score].values[S.item];
+}
+
+/**
+ * The overview's columns of layer l: head indices, in number order, or by the chosen score
+ * (heads without one, such as the average, stay last in number order).
+ */
+function headOrder(l) {
+  const order = DOC.heads.map((_, h) => h);
+  const values = scoreValues();
+  if (!values || S.order === 'index') return order;
+  const at = (h) => values[l * DOC.heads.length + h];
+  const scored = order.filter((h) => at(h) !== null);
+  scored.sort((a, b) => (S.order === 'high' ? at(b) - at(a) : at(a) - at(b)) || a - b);
+  return scored.concat(order.filter((h) => at(h) === null));
+}
+
+/** One thumbnail of the overview: the block-mean map of (layer l, head h), click to open. */
+function thumbnail(l, h, v, cell) {
+  const it = itemOf(), nk = it.keys.length;
+  const { rows, cols } = viewCells(v);
+  const values = viewValues(mapOf(S.item, l, h), nk, v);
+  const [lo, hi] = valueRange(values, v);
+  const img = new ImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) {
+    const hide = cellHidden(v, Math.floor(i / cols), i % cols);
+    const rgb = colorAt(LUTS[S.cmap], (values[i] - lo) / (hi - lo));
+    img.data.set([rgb[0], rgb[1], rgb[2], hide ? 0 : 255], 4 * i);
+  }
+  const off = document.createElement('canvas');
+  off.width = cols; off.height = rows;
+  off.getContext('2d').putImageData(img, 0, 0);
+  const c = document.createElement('canvas');
+  c.id = `thumb-${l}-${h}`;
+  c.dataset.layer = l;
+  c.dataset.head = h;
+  c.title = `${DOC.layers[l]}, ${DOC.heads[h]}`;
+  const ctx = sized(c, cols * cell, rows * cell);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, cols * cell, rows * cell);
+  c.addEventListener('click', () => {
+    S.layer = l;
+    S.head = h;
+    render(false);
+    $('heatmap-section').scrollIntoView({ block: 'nearest' });
+  });
+  return c;
+}
+
+/**
+ * The layers × heads overview: a small block-mean map per (layer, head), click to open. With a
+ * score chosen, each map is labelled with its value on a swatch of the colormap (the score's
+ * range over every head of the item), and each layer's heads may be ordered by it.
+ */
 function drawOverview() {
   if (DOC.layers.length < 2) return;
   const box = $('overview');
@@ -133,46 +194,47 @@ function drawOverview() {
   const v = { mode: 'thumb', f, r0: 0, r1: nq, c0: 0, c1: nk };
   const { rows, cols } = viewCells(v);
   const cell = Math.max(1, Math.floor(48 / Math.max(rows, cols)));
+  const values = scoreValues();
+  const ordered = values && S.order !== 'index';
+  const known = values ? values.filter((x) => x !== null) : [];
+  const [lo, hi] = [Math.min(...known), Math.max(...known)];
+  $('score-about').textContent = values
+    ? `${DOC.scores[S.score].name}: ${DOC.scores[S.score].about}. Range over these heads: ${fmt(lo)} to ${fmt(hi)}.`
+    : '';
+  $('ctl-order').hidden = !values;
   box.appendChild(document.createElement('span'));
-  for (const h of DOC.heads) {
+  DOC.heads.forEach((head, i) => {
     const s = document.createElement('span');
     s.className = 'label';
-    s.textContent = h;
+    // Ordered columns are ranks; each map then names its head.
+    s.textContent = ordered ? `#${i + 1}` : head;
     box.appendChild(s);
-  }
+  });
   DOC.layers.forEach((layer, l) => {
     const s = document.createElement('span');
     s.className = 'label';
     s.textContent = layer;
     box.appendChild(s);
-    DOC.heads.forEach((head, h) => {
-      const values = viewValues(mapOf(S.item, l, h), nk, v);
-      const [lo, hi] = valueRange(values, v);
-      const img = new ImageData(cols, rows);
-      for (let i = 0; i < rows * cols; i++) {
-        const hide = cellHidden(v, Math.floor(i / cols), i % cols);
-        const rgb = colorAt(LUTS[S.cmap], (values[i] - lo) / (hi - lo));
-        img.data.set([rgb[0], rgb[1], rgb[2], hide ? 0 : 255], 4 * i);
+    for (const h of headOrder(l)) {
+      const wrap = document.createElement('div');
+      wrap.className = 'thumb';
+      wrap.appendChild(thumbnail(l, h, v, cell));
+      const x = values ? values[l * DOC.heads.length + h] : null;
+      if (values) {
+        const label = document.createElement('span');
+        label.className = 'score';
+        label.id = `score-${l}-${h}`;
+        const name = ordered ? `${DOC.heads[h]}: ` : '';
+        label.textContent = x === null ? (ordered ? DOC.heads[h] : '–') : `${name}${fmt(x)}`;
+        if (x !== null) {
+          const rgb = colorAt(LUTS[S.cmap], hi > lo ? (x - lo) / (hi - lo) : 0.5);
+          label.style.background = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
+          label.style.color = darkText(rgb) ? '#000' : '#fff';
+        }
+        wrap.appendChild(label);
       }
-      const off = document.createElement('canvas');
-      off.width = cols; off.height = rows;
-      off.getContext('2d').putImageData(img, 0, 0);
-      const c = document.createElement('canvas');
-      c.id = `thumb-${l}-${h}`;
-      c.dataset.layer = l;
-      c.dataset.head = h;
-      c.title = `${layer}, ${head}`;
-      const ctx = sized(c, cols * cell, rows * cell);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(off, 0, 0, cols * cell, rows * cell);
-      c.addEventListener('click', () => {
-        S.layer = l;
-        S.head = h;
-        render(false);
-        $('heatmap-section').scrollIntoView({ block: 'nearest' });
-      });
-      box.appendChild(c);
-    });
+      box.appendChild(wrap);
+    }
   });
 }
 
@@ -182,6 +244,8 @@ function render(all) {
   $('sel-item').value = String(S.item);
   $('sel-layer').value = String(S.layer);
   $('sel-head').value = String(S.head);
+  $('sel-score').value = String(S.score + 1);
+  $('sel-order').value = S.order;
   const [lo, hi] = drawHeatmap($('heatmap'), it, m, v, lut, S.sel);
   drawColorbar($('colorbar'), lut, lo, hi);
   drawLines($('lines'), it, m, S.sel);
@@ -224,6 +288,7 @@ const hooks = {
   state: () => {
     const v = currentView(), cells = viewCells(v);
     return { item: S.item, layer: S.layer, head: S.head, cmap: S.cmap, selection: { ...S.sel },
+             score: S.score < 0 ? null : DOC.scores[S.score].name, order: S.order,
              mode: v.mode, view: { r0: v.r0, r1: v.r1, c0: v.c0, c1: v.c1, f: v.f, rows: cells.rows, cols: cells.cols },
              queries: itemOf().queries.length, keys: itemOf().keys.length };
   },
@@ -254,6 +319,9 @@ const hooks = {
     const r = c.getBoundingClientRect();
     return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
   },
+  /** Per layer, the overview's heads from left to right. */
+  overviewOrder: () => DOC.layers.map((_, l) =>
+    [...document.querySelectorAll(`#overview canvas[data-layer="${l}"]`)].map((c) => Number(c.dataset.head))),
   /** The weight of (query q, key k) in the map shown. */
   value: (q, k) => currentMap()[q * itemOf().keys.length + k],
 };

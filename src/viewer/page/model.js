@@ -39,9 +39,14 @@ function mapOf(item, layer, head) {
   return m;
 }
 
-/** Whether (query q, key k) is hidden: the masked upper triangle of a causal run. */
+/** Where query q of item it sits among its keys: its own index, or its listed position. */
+function queryPosition(it, q) {
+  return it.positions ? it.positions[q] : q;
+}
+
+/** Whether (query q, key k) of the item shown is hidden: the masked triangle of a causal run. */
 function hidden(q, k) {
-  return DOC.causal && k > q;
+  return DOC.causal && k > queryPosition(DOC.items[S.item], q);
 }
 
 /**
