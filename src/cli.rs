@@ -582,6 +582,16 @@ pub struct ModelArgs {
     #[arg(long, value_name = "H", requires = "layer")]
     pub head: Option<usize>,
 
+    /// A decoder only, for long prompts: form the attention weights of these query positions
+    /// alone, in every layer and head — e.g. `0,17,100-120,last` (from 0; ranges inclusive;
+    /// `last` is the prompt's last token). Every layer runs output-only and only rows × N
+    /// weights per head are kept, so thousands of tokens fit in --html (the page shows the
+    /// picked rows against every key; rerun with other rows to see others) and --save
+    /// (attentions.npy is then (layers, heads, rows, N), the positions in query_rows.txt). No
+    /// PNG is drawn.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["layer", "generate", "summary"])]
+    pub rows: Option<RowList>,
+
     /// Heatmap PNG to write; with several sentences FILE_0.png, FILE_1.png …; `-` (one
     /// sentence) writes it to standard output.
     #[arg(long, default_value = "attention_heatmap.png", value_name = "FILE.png")]
@@ -621,10 +631,106 @@ pub struct ModelArgs {
     pub gpu: GpuArgs,
 }
 
+/// `--rows`: query positions and inclusive ranges, `last` for the prompt's last token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowList {
+    /// Inclusive ranges; `None` as an end is the last position.
+    parts: Vec<(RowEnd, RowEnd)>,
+    /// As given, for messages.
+    text: String,
+}
+
+/// One end of a range of `--rows`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowEnd {
+    At(usize),
+    Last,
+}
+
+impl std::str::FromStr for RowList {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let end = |s: &str| -> Result<RowEnd, String> {
+            match s.trim() {
+                "last" => Ok(RowEnd::Last),
+                n => n
+                    .parse()
+                    .map(RowEnd::At)
+                    .map_err(|_| format!("'{n}' is not a position (a number from 0, or `last`)")),
+            }
+        };
+        let parts = text
+            .split(',')
+            .map(|part| match part.split_once('-') {
+                Some((a, b)) => Ok((end(a)?, end(b)?)),
+                None => end(part).map(|e| (e, e)),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(RowList {
+            parts,
+            text: text.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for RowList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl RowList {
+    /// The positions of a prompt of `tokens` tokens, sorted and without repeats; an error
+    /// names the position past the prompt or the range that runs backwards.
+    pub fn positions(&self, tokens: usize) -> Result<Vec<usize>, String> {
+        let at = |e: RowEnd| match e {
+            RowEnd::At(p) => p,
+            RowEnd::Last => tokens.saturating_sub(1),
+        };
+        let mut rows = Vec::new();
+        for &(a, b) in &self.parts {
+            let (a, b) = (at(a), at(b));
+            if a > b {
+                return Err(format!("the range {a}-{b} runs backwards"));
+            }
+            if b >= tokens {
+                return Err(format!(
+                    "position {b} is past the prompt's {tokens} tokens (0 to {})",
+                    tokens.saturating_sub(1)
+                ));
+            }
+            rows.extend(a..=b);
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        Ok(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn row_lists_resolve_to_sorted_distinct_positions() {
+        let rows: RowList = "7, 2-4,last,3".parse().unwrap();
+        assert_eq!(rows.positions(10).unwrap(), [2, 3, 4, 7, 9]);
+        assert_eq!(rows.to_string(), "7, 2-4,last,3");
+        assert_eq!(rows.positions(8).unwrap(), [2, 3, 4, 7]);
+        let e = rows.positions(7).unwrap_err();
+        assert_eq!(e, "position 7 is past the prompt's 7 tokens (0 to 6)");
+        let e = "5-2".parse::<RowList>().unwrap().positions(9).unwrap_err();
+        assert!(e.contains("5-2 runs backwards"), "{e}");
+        let e = "1,x".parse::<RowList>().unwrap_err();
+        assert!(e.contains("'x' is not a position"), "{e}");
+        assert!("".parse::<RowList>().is_err());
+        assert_eq!(
+            "last".parse::<RowList>().unwrap().positions(1).unwrap(),
+            [0]
+        );
+    }
 
     /// Every long flag of the command line, subcommands included.
     fn flags(command: &clap::Command, into: &mut Vec<String>) {

@@ -33,12 +33,27 @@ pub struct HeadRole {
 /// The scores of every head of `attentions` ((layers, heads, n, n) for the layers `layers`),
 /// without induction scores.
 pub fn measure(attentions: &[f32], layers: &[usize], heads: usize, n: usize) -> Vec<HeadRole> {
-    let len = n * n;
+    let every: Vec<usize> = (0..n).collect();
+    measure_rows(attentions, layers, heads, &every, n)
+}
+
+/// The scores of every head from some query rows only: `attentions` is (layers, heads,
+/// positions.len(), keys), row i being the query at `positions[i]`; each score is the mean over
+/// those rows (the previous-token score over those past position 0).
+pub fn measure_rows(
+    attentions: &[f32],
+    layers: &[usize],
+    heads: usize,
+    positions: &[usize],
+    keys: usize,
+) -> Vec<HeadRole> {
+    let rows_count = positions.len();
+    let len = rows_count * keys;
     let mut roles = Vec::with_capacity(layers.len() * heads);
     for (k, &layer) in layers.iter().enumerate() {
         for head in 0..heads {
             let map = &attentions[(k * heads + head) * len..][..len];
-            let rows = || map.chunks(n);
+            let rows = || map.chunks(keys);
             let entropy = rows()
                 .map(|row| {
                     row.iter()
@@ -47,10 +62,21 @@ pub fn measure(attentions: &[f32], layers: &[usize], heads: usize, n: usize) -> 
                         .sum::<f64>()
                 })
                 .sum::<f64>()
-                / n as f64;
-            let first_token = rows().map(|row| row[0] as f64).sum::<f64>() / n as f64;
-            let previous_token = (n > 1)
-                .then(|| (1..n).map(|i| map[i * n + i - 1] as f64).sum::<f64>() / (n - 1) as f64);
+                / rows_count as f64;
+            let first_token = rows().map(|row| row[0] as f64).sum::<f64>() / rows_count as f64;
+            let after_first: Vec<(usize, usize)> = positions
+                .iter()
+                .enumerate()
+                .filter(|&(_, &p)| p > 0)
+                .map(|(i, &p)| (i, p))
+                .collect();
+            let previous_token = (!after_first.is_empty()).then(|| {
+                after_first
+                    .iter()
+                    .map(|&(i, p)| map[i * keys + p - 1] as f64)
+                    .sum::<f64>()
+                    / after_first.len() as f64
+            });
             roles.push(HeadRole {
                 layer,
                 head,
@@ -127,6 +153,44 @@ mod tests {
             (roles[2].entropy - uniform).abs() < 1e-6,
             "{}",
             roles[2].entropy
+        );
+    }
+
+    #[test]
+    fn picked_rows_score_as_their_rows_of_the_whole_map() {
+        // A 5-token map of distinct causal rows; rows 0, 3 and 4 alone score as the mean of
+        // the full map's scores over those rows.
+        let n = 5;
+        let mut att = vec![0.0f32; n * n];
+        for i in 0..n {
+            let total: usize = (1..=i + 1).sum();
+            for j in 0..=i {
+                att[i * n + j] = (j + 1) as f32 / total as f32;
+            }
+        }
+        let picked = [0, 3, 4];
+        let rows: Vec<f32> = picked
+            .iter()
+            .flat_map(|&p| att[p * n..(p + 1) * n].to_vec())
+            .collect();
+        let r = &measure_rows(&rows, &[2], 1, &picked, n)[0];
+        let entropy = |i: usize| -> f64 {
+            att[i * n..(i + 1) * n]
+                .iter()
+                .filter(|&&w| w > 0.0)
+                .map(|&w| -(w as f64) * (w as f64).ln())
+                .sum()
+        };
+        let want = picked.iter().map(|&p| entropy(p)).sum::<f64>() / 3.0;
+        assert!((r.entropy - want).abs() < 1e-12, "{} vs {want}", r.entropy);
+        let first = picked.iter().map(|&p| att[p * n] as f64).sum::<f64>() / 3.0;
+        assert!((r.first_token - first).abs() < 1e-12);
+        // Row 0 has no previous token: the mean of rows 3 and 4 on keys 2 and 3.
+        let previous = (att[3 * n + 2] as f64 + att[4 * n + 3] as f64) / 2.0;
+        assert_eq!(r.previous_token, Some(previous));
+        assert_eq!(
+            measure_rows(&rows[..n], &[0], 1, &[0], n)[0].previous_token,
+            None
         );
     }
 

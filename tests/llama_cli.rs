@@ -13,7 +13,7 @@ use std::path::Path;
 use selfattn::npy::read_array;
 
 use common::assert_says;
-use common::cli::{files_in, have_gpu, ok, run};
+use common::cli::{files_in, have_gpu, ok, page_data, run};
 use common::gguf_writer::W;
 use common::tiny_llama::{tiny_llama_gguf, tiny_metadata, tiny_tensors, with};
 
@@ -86,6 +86,108 @@ fn a_tiny_decoder_saves_its_causal_attentions_and_draws_them() {
         args.extend_from_slice(extra);
         ok(dir.path(), &args);
         assert!(dir.path().join("one.png").is_file());
+    }
+}
+
+#[test]
+fn picked_rows_are_saved_and_shown_as_those_rows_of_the_whole_map() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = tiny(d);
+    let text = "ab a b ab ba";
+    ok(
+        d,
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            text,
+            "--save",
+            "all",
+            "--no-heatmap",
+        ],
+    );
+    let out = ok(
+        d,
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            text,
+            "--rows",
+            "last,1,3-4",
+            "--save",
+            "rows",
+            "--html",
+            "rows.html",
+        ],
+    );
+    let all = read_array(&d.join("all/attentions.npy"), "a").unwrap();
+    let n = all.shape[2];
+    assert!(n >= 6, "{:?}", all.shape);
+    let picked = [1, 3, 4, n - 1];
+    assert!(
+        out.contains(&format!("Query rows: 4 of {n} (1 3 4 {})", n - 1)),
+        "{out}"
+    );
+    assert!(out.contains("No PNG with --rows"), "{out}");
+    assert!(out.contains("query_rows.txt"), "{out}");
+    assert!(!d.join("attention_heatmap.png").exists(), "no PNG is drawn");
+    let rows = read_array(&d.join("rows/attentions.npy"), "a").unwrap();
+    assert_eq!(rows.shape, [2, 4, 4, n]);
+    // The very rows of the whole map (the same dot products, one picked-out query each).
+    for (m, map) in rows.data.chunks(4 * n).enumerate() {
+        for (i, &p) in picked.iter().enumerate() {
+            let whole = &all.data[(m * n + p) * n..][..n];
+            for (j, (&a, &b)) in map[i * n..(i + 1) * n].iter().zip(whole).enumerate() {
+                assert!((a - b).abs() <= 1e-6, "map {m} row {p} key {j}: {a} vs {b}");
+            }
+        }
+    }
+    let listed = std::fs::read_to_string(d.join("rows/query_rows.txt")).unwrap();
+    assert_eq!(listed, format!("1\n3\n4\n{}\n", n - 1));
+    let page = page_data(&d.join("rows.html"));
+    let item = &page["items"][0];
+    assert_eq!(item["positions"], serde_json::json!(picked));
+    // A picked row is labelled with its position and token.
+    assert_eq!(
+        item["queries"][1].as_str().unwrap(),
+        format!("3 {}", item["keys"][3].as_str().unwrap())
+    );
+    assert_eq!(item["keys"].as_array().unwrap().len(), n);
+    let facts = page["facts"].to_string();
+    assert!(facts.contains(&format!("4 of {n}")), "{facts}");
+
+    // Rows past the prompt, a bad list, and --rows without anything to show it in, exit 2
+    // naming the problem and write nothing; --rows with --generate is refused by the parser.
+    let before = files_in(d);
+    for (extra, needles) in [
+        (
+            &["--rows", "2,99", "--save", "x"][..],
+            &["--rows 2,99", "position 99", "prompt 0"][..],
+        ),
+        (
+            &["--rows", "2-x", "--save", "x"],
+            &["'x' is not a position"],
+        ),
+        (&["--rows", "3-1", "--save", "x"], &["3-1 runs backwards"]),
+        (&["--rows", "2"], &["--html", "--save"]),
+        (
+            &["--rows", "2", "--generate", "2", "--save", "x"],
+            &["--generate"],
+        ),
+    ] {
+        let mut args = vec!["model", "--model", &model, "--text", text];
+        args.extend_from_slice(extra);
+        let r = run(d, &args);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert_says(&format!("{extra:?}"), &r.stderr, needles);
+        assert_eq!(files_in(d), before, "{extra:?} left files");
     }
 }
 
@@ -356,6 +458,27 @@ fn an_encoder_refuses_to_generate() {
         &["--generate 3", "encoder", "decoder"],
     );
     assert!(!dir.path().join("attention_heatmap.png").exists());
+    let r = run(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            model.to_str().unwrap(),
+            "--text",
+            "hi there",
+            "--rows",
+            "1",
+            "--save",
+            "s",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_says(
+        "encoder rows",
+        &r.stderr,
+        &["--rows 1", "encoder", "decoder"],
+    );
+    assert!(!dir.path().join("s").exists());
 }
 
 #[test]

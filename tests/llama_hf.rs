@@ -92,6 +92,97 @@ fn a_tiny_hugging_face_llama_matches_transformers() {
     assert_eq!(g.generated, generated, "greedy continuation");
 }
 
+/// Rows `picked` of (layers, heads, n, n) `all`, as (layers, heads, rows, n).
+fn rows_of(all: &[f64], (layers, heads, n): (usize, usize, usize), picked: &[usize]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(layers * heads * picked.len() * n);
+    for map in all.chunks(n * n).take(layers * heads) {
+        for &r in picked {
+            out.extend_from_slice(&map[r * n..(r + 1) * n]);
+        }
+    }
+    out
+}
+
+#[test]
+fn picked_query_rows_equal_those_rows_of_transformers_attentions() {
+    let Some(ctx) = common::gpu() else { return };
+    let kernels = Kernels::new(&ctx).expect("kernels compile");
+    let model = LlamaModel::load(&Path::new(FIXTURE).join("model")).expect("the folder loads");
+    let c = &model.config;
+    let e = expected();
+    let got = model.tokenizer.encode(e["text"].as_str().unwrap()).unwrap();
+    let n = got.len();
+    assert!(n >= 5, "{n} tokens");
+    let data = PromptData::new(c, &model.weights, &got, n).unwrap();
+    let (_, attentions) = reference("attentions.npy");
+    let (_, hidden) = reference("last_hidden_state.npy");
+    // One row (the first, which sees only itself), a scattered set, and the last alone.
+    for picked in [vec![0], vec![1, 3, n - 2], vec![n - 1]] {
+        let shown = ShownLayers::Rows(picked.clone());
+        let plan = LlamaPlan::new(c, &model.weights, &data, &[], &shown).unwrap();
+        assert_eq!(plan.map_rows, picked.len());
+        let want = plan.outputs(true);
+        assert_eq!(
+            want.len(),
+            2 + 2 * c.layers,
+            "hidden, logits, maps and means"
+        );
+        let (values, _) = execute(&ctx, &kernels, &plan.program, &plan.inputs(), &want).unwrap();
+        let shape = [c.layers, c.heads, picked.len(), n];
+        let reference = rows_of(&attentions, (c.layers, c.heads, n), &picked);
+        let a = compare_shaped(
+            Stage::Weights,
+            &values[2..2 + c.layers].concat(),
+            &shape,
+            &reference,
+            1e-4,
+        );
+        assert!(a.passed, "rows {picked:?} vs transformers: {a}");
+        // Every layer ran output-only: the hidden state is still transformers'.
+        let h = compare_shaped(Stage::Output, &values[0], &[n, c.hidden], &hidden, 1e-3);
+        assert!(h.passed, "rows {picked:?}: last_hidden_state: {h}");
+        // Against the f64 twin too, head means included.
+        let twin = selfattn::cpu::execute::execute(&plan.program, &plan.inputs(), &want);
+        for (i, id) in want.iter().enumerate() {
+            let shape = [values[i].len()];
+            let t = compare_shaped(Stage::Weights, &values[i], &shape, &twin[id.0], 1e-4);
+            assert!(t.passed, "rows {picked:?}, output {i} vs the CPU twin: {t}");
+        }
+        // The means are each row's mean over heads.
+        let means = &values[2 + c.layers];
+        for (i, &m) in means.iter().enumerate() {
+            let (row, key) = (i / n, i % n);
+            let mean = (0..c.heads)
+                .map(|h| values[2][(h * picked.len() + row) * n + key] as f64)
+                .sum::<f64>()
+                / c.heads as f64;
+            assert!(
+                (m as f64 - mean).abs() < 1e-6,
+                "mean [{row}, {key}]: {m} vs {mean}"
+            );
+        }
+    }
+    // Rows out of order, repeated or past the prompt, and rows with generated tokens, are refused.
+    for (picked, needle) in [
+        (vec![2, 1], "increasing order"),
+        (vec![1, 1], "increasing order"),
+        (vec![], "at least one"),
+        (vec![n], "prompt has"),
+    ] {
+        let e = LlamaPlan::new(c, &model.weights, &data, &[], &ShownLayers::Rows(picked))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains(needle), "{e}");
+    }
+    let data = PromptData::new(c, &model.weights, &got, n + 1).unwrap();
+    let e = LlamaPlan::new(c, &model.weights, &data, &[1], &ShownLayers::Rows(vec![0]))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("not generated tokens"), "{e}");
+}
+
 #[test]
 fn the_model_command_runs_the_folder_and_saves_the_sequence() {
     if !have_gpu() {

@@ -533,6 +533,127 @@ fn overview_colours_and_orders_each_layers_heads_by_a_score() {
 }
 
 #[test]
+fn picked_rows_of_a_decoder_are_shown_against_every_key_with_their_own_causal_mask() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(binary) = find_browser() else { return };
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    use common::tiny_llama::{tiny_llama_gguf, tiny_metadata, tiny_tensors};
+    let model = tiny_llama_gguf(d, "tiny.gguf", &tiny_metadata(), &tiny_tensors(3));
+    selfattn(
+        d,
+        &[
+            "model",
+            "--model",
+            model.to_str().unwrap(),
+            "--text",
+            "ab a b ab ba",
+            "--rows",
+            "1,4,last",
+            "--save",
+            "saved",
+            "--html",
+            "rows.html",
+        ],
+    );
+    let att = read_array(&d.join("saved/attentions.npy"), "a").unwrap();
+    let (heads, rows, n) = (att.shape[1], att.shape[2], att.shape[3]);
+    assert_eq!(rows, 3);
+    let picked = [1, 4, n - 1];
+    let w = |l: usize, h: usize, i: usize, k: usize| att.data[((l * heads + h) * rows + i) * n + k];
+    let keys: Vec<String> = std::fs::read_to_string(d.join("saved/tokens.txt"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+
+    let mut browser = Browser::launch(&binary);
+    let file_url = url(&d.join("rows.html"));
+    let mut page = browser.open(&file_url, WIDTH, HEIGHT);
+    let s = state(&mut page);
+    assert_eq!(
+        (s["queries"].as_u64(), s["keys"].as_u64()),
+        (Some(3), Some(n as u64))
+    );
+    assert_eq!(s["mode"], "full");
+    page.choose("sel-layer", "1");
+    page.choose("sel-head", "2");
+    // Row 1 is position 4: keys up to 4 carry its weights, key 5 is masked.
+    let label = |i: usize| format!("{} {}", picked[i], keys[picked[i]]);
+    let at = cell(&mut page, 1, 2);
+    let tip = page.tooltip_at(at);
+    assert_eq!(
+        tip,
+        expected_tip(&label(1), &keys[2], w(1, 2, 1, 2)).replace('Ġ', "␣")
+    );
+    let at = cell(&mut page, 1, 5);
+    let tip = page.tooltip_at(at);
+    assert!(tip.ends_with(": masked (causal)"), "{tip}");
+    let at = cell(&mut page, 2, n - 1);
+    let tip = page.tooltip_at(at);
+    assert_eq!(
+        tip,
+        expected_tip(&label(2), &keys[n - 1], w(1, 2, 2, n - 1)).replace('Ġ', "␣")
+    );
+    // The lines view draws position 4's lines to keys 0..=4 only.
+    let at = token(&mut page, "query", 1);
+    page.click(at);
+    let l = lines(&mut page);
+    assert_eq!(l.iter().map(|x| x.1).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    for &(_, k, weight, _) in &l {
+        assert_eq!(weight as f32, w(1, 2, 1, k));
+    }
+    page.screenshot(&screenshot_path("rows.png"), true);
+    assert_offline_and_clean(&mut page, &file_url);
+
+    // A few rows of a long prompt: the keys are averaged in blocks, the rows never are.
+    let (q, k) = (3, 700);
+    let doc = ViewerDoc {
+        title: "3 rows of 700".into(),
+        facts: vec![],
+        causal: true,
+        colormap: Colormap::Viridis,
+        layer_labels: numbered("Layer", 1),
+        head_labels: numbered("Head", 1),
+        items: vec![ViewerItem {
+            label: "long".into(),
+            query_tokens: words(q, "q"),
+            key_tokens: words(k, "k"),
+            weights: synthetic(1, 1, q, k, false, 4),
+            query_positions: vec![10, 300, 699],
+        }],
+        head_scores: Vec::new(),
+    };
+    let path = d.join("wide.html");
+    write_html(&path, &doc).unwrap();
+    let wide_url = url(&path);
+    drop(page);
+    drop(browser);
+    let mut browser = Browser::launch(&binary);
+    let mut page = browser.open(&wide_url, WIDTH, HEIGHT);
+    let s = state(&mut page);
+    assert_eq!(s["mode"], "overview");
+    assert_eq!(
+        (s["view"]["fr"].as_u64(), s["view"]["fc"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        (s["view"]["rows"].as_u64(), s["view"]["cols"].as_u64()),
+        (Some(3), Some(234))
+    );
+    let height = page.eval("document.getElementById('heatmap').getBoundingClientRect().height");
+    assert!(
+        height.as_f64().unwrap() > 3.0 * 30.0,
+        "rows too thin to read: {height}"
+    );
+    page.screenshot(&screenshot_path("rows_wide.png"), true);
+    assert_offline_and_clean(&mut page, &wide_url);
+}
+
+#[test]
 fn mha_page_shows_each_head_the_average_and_each_batch_element() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(binary) = find_browser() else { return };

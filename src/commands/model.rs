@@ -15,7 +15,7 @@ use selfattn::error::Error;
 use selfattn::fsutil::{create_dir, write_json, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
-use selfattn::head_roles::{HeadRole, add_induction, average, measure};
+use selfattn::head_roles::{HeadRole, add_induction, average, measure, measure_rows};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::viewer::{
@@ -38,19 +38,39 @@ pub struct SentenceResult {
     pub layers_held: Vec<usize>,
     /// `Some(h)` when only head h's map is held (then `attentions` is (1, 1, n, n)).
     pub only_head: Option<usize>,
-    /// (layers held, heads, n, n).
+    /// The query positions whose rows are held (`--rows`), sorted; empty when every row is.
+    pub query_rows: Vec<usize>,
+    /// (layers held, heads, queries, n): queries is n, or `query_rows`' count.
     pub attentions: Vec<f32>,
-    /// (layers held, n, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`); empty
-    /// when neither a picture nor a page is drawn.
+    /// (layers held, queries, n): each layer's heads averaged, on the GPU (`head_mean.wgsl`);
+    /// empty when neither a picture nor a page is drawn.
     pub means: Vec<f32>,
     /// (n, hidden).
     pub hidden: Vec<f32>,
 }
 
 impl SentenceResult {
-    /// The n×n map of one head of one layer (`heads` per layer).
+    /// Query rows per map: every token, or the picked rows.
+    pub fn queries(&self) -> usize {
+        if self.query_rows.is_empty() {
+            self.tokens.len()
+        } else {
+            self.query_rows.len()
+        }
+    }
+
+    /// The positions of the query rows held.
+    pub fn query_positions(&self) -> Vec<usize> {
+        if self.query_rows.is_empty() {
+            (0..self.tokens.len()).collect()
+        } else {
+            self.query_rows.clone()
+        }
+    }
+
+    /// The (queries, n) map of one head of one layer (`heads` per layer).
     pub fn map(&self, heads: usize, layer: usize, head: usize) -> &[f32] {
-        let len = self.tokens.len() * self.tokens.len();
+        let len = self.queries() * self.tokens.len();
         let start = match self.only_head {
             Some(only) => {
                 assert_eq!(head, only, "only head {only}'s map was computed");
@@ -61,9 +81,9 @@ impl SentenceResult {
         &self.attentions[start..start + len]
     }
 
-    /// The n×n average of a layer's heads.
+    /// The (queries, n) average of a layer's heads.
     pub fn head_mean(&self, layer: usize) -> &[f32] {
-        let len = self.tokens.len() * self.tokens.len();
+        let len = self.queries() * self.tokens.len();
         let i = self.held(layer);
         &self.means[i * len..(i + 1) * len]
     }
@@ -103,11 +123,12 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let decoder_only = [
         (args.generate > 0).then(|| format!("--generate {}", args.generate)),
         args.chat.then(|| "--chat".to_string()),
+        args.rows.as_ref().map(|r| format!("--rows {r}")),
     ];
     if let Some(flag) = decoder_only.into_iter().flatten().next() {
         return Err(Error::Usage(format!(
-            "{flag}: {} is an encoder (BERT family), which does not generate text; {flag} \
-             needs a decoder (a LLaMA-family GGUF file)",
+            "{flag}: {} is an encoder (BERT family); {flag} needs a decoder (a LLaMA-family \
+             GGUF file or folder)",
             args.model.display()
         )));
     }
@@ -355,7 +376,16 @@ fn page_scores(
     let columns = heads + 1;
     let per_item: Vec<Vec<HeadRole>> = results
         .iter()
-        .map(|r| measure(&r.attentions, &r.layers_held, heads, r.tokens.len()))
+        .map(|r| {
+            let positions = r.query_positions();
+            measure_rows(
+                &r.attentions,
+                &r.layers_held,
+                heads,
+                &positions,
+                r.tokens.len(),
+            )
+        })
         .collect();
     let score = |name: &str, about: &str, value: &dyn Fn(&HeadRole) -> Option<f64>| HeadScore {
         name: name.into(),
@@ -471,7 +501,9 @@ pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
         save(dir, results, info)?;
     }
     let mut draw_time = Duration::ZERO;
-    if !args.no_heatmap {
+    if !args.no_heatmap && args.rows.is_some() {
+        say!("No PNG with --rows: the picked rows are shown by --html and kept by --save");
+    } else if !args.no_heatmap {
         let selection = match (args.layer, args.head) {
             (Some(layer), Some(head)) => Selection::Head(layer, head),
             (Some(layer), None) => Selection::Layer(layer),
@@ -499,6 +531,20 @@ pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
             facts.push((format!("GPU vs CPU (f64): {what}"), check.to_string()));
         }
         facts.push(("Tolerance".into(), format!("{:.1e}", args.tolerance)));
+        if let Some(rows) = &args.rows {
+            let counts: Vec<String> = results
+                .iter()
+                .map(|r| format!("{} of {}", r.queries(), r.tokens.len()))
+                .collect();
+            facts.push((
+                "Query rows".into(),
+                format!(
+                    "--rows {rows}: {} (each against every key; rerun with other --rows to \
+                     see others)",
+                    counts.join(", ")
+                ),
+            ));
+        }
         let mut doc = viewer_doc(results, info, cmap, facts);
         doc.head_scores = page_scores(results, info, roles);
         draw_time += super::html::write(path, &doc)?;
@@ -519,14 +565,23 @@ fn viewer_doc(
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let len = r.tokens.len() * r.tokens.len();
+            let len = r.queries() * r.tokens.len();
             let weights = layer_maps(Some(&r.attentions), Some(&r.means), (layers, heads, len));
+            // Picked rows are labelled with their positions.
+            let query_tokens = if r.query_rows.is_empty() {
+                r.labels.clone()
+            } else {
+                r.query_rows
+                    .iter()
+                    .map(|&p| format!("{p} {}", r.labels[p]))
+                    .collect()
+            };
             ViewerItem {
                 label: format!("Sentence {i}"),
-                query_tokens: r.labels.clone(),
+                query_tokens,
                 key_tokens: r.labels.clone(),
                 weights,
-                query_positions: Vec::new(),
+                query_positions: r.query_rows.clone(),
             }
         })
         .collect();
@@ -642,6 +697,7 @@ fn split_sentences(
                 labels: t.tokens.clone(),
                 layers_held: (0..plan.attentions.len()).collect(),
                 only_head: None,
+                query_rows: Vec::new(),
                 attentions: v.attentions,
                 means: v.means,
                 hidden: v.hidden,
@@ -665,9 +721,17 @@ fn save(dir: &Path, results: &[SentenceResult], info: &ModelInfo) -> Result<()> 
         let n = r.tokens.len();
         write_array(
             &d.join("attentions.npy"),
-            &[r.layers_held.len(), heads, n, n],
+            &[r.layers_held.len(), heads, r.queries(), n],
             &r.attentions,
         )?;
+        if !r.query_rows.is_empty() {
+            write_output(&d.join("query_rows.txt"), |w| {
+                for p in &r.query_rows {
+                    writeln!(w, "{p}")?;
+                }
+                Ok(())
+            })?;
+        }
         write_array(&d.join("last_hidden_state.npy"), &[n, hidden], &r.hidden)?;
         write_output(&d.join("tokens.txt"), |w| {
             for t in &r.tokens {
@@ -676,8 +740,13 @@ fn save(dir: &Path, results: &[SentenceResult], info: &ModelInfo) -> Result<()> 
             Ok(())
         })?;
     }
+    let picked = if results.iter().any(|r| !r.query_rows.is_empty()) {
+        " ((layers, heads, rows, N) for the query rows in query_rows.txt)"
+    } else {
+        ""
+    };
     say!(
-        "Saved attentions.npy, last_hidden_state.npy and tokens.txt in {}{}",
+        "Saved attentions.npy{picked}, last_hidden_state.npy and tokens.txt in {}{}",
         dir.display(),
         if results.len() > 1 {
             format!(" (one folder per sentence, 0 to {})", results.len() - 1)

@@ -56,6 +56,12 @@ fn is_gguf(path: &Path) -> bool {
 
 /// Runs `model` on a decoder.
 pub fn model(args: &ModelArgs) -> Result<Outcome> {
+    if let (Some(rows), None, None) = (&args.rows, &args.html, &args.save) {
+        return Err(Error::Usage(format!(
+            "--rows {rows}: the picked rows are shown by --html and kept by --save; give one \
+             (no PNG is drawn of them)"
+        )));
+    }
     let (texts, pictures) = prepare(args)?;
     let start = Instant::now();
     let source = LlamaSource::open(&args.model)?;
@@ -83,6 +89,21 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         .enumerate()
         .map(|(i, t)| prompt_ids(&tokenizer, t, i, (c.context, args.generate), args))
         .collect::<Result<Vec<_>>>()?;
+    // --rows: each prompt's picked positions (`last` is its own last token).
+    let picked: Option<Vec<Vec<usize>>> = args
+        .rows
+        .as_ref()
+        .map(|rows| {
+            prompts
+                .iter()
+                .enumerate()
+                .map(|(i, ids)| {
+                    rows.positions(ids.len())
+                        .map_err(|e| Error::Usage(format!("--rows {rows}: prompt {i}: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
     // Only what is shown needs the N×N weights; a lone --layer forms just that layer's.
     // --layer L --head H alone forms one (N, N) map: what lets thousands of tokens run.
     let shown_only = args.save.is_none() && args.html.is_none();
@@ -94,11 +115,11 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         _ => ShownLayers::All,
     };
     let (shown_layers, only_head) = match &shown {
-        ShownLayers::All => ((0..c.layers).collect(), None),
+        ShownLayers::All | ShownLayers::Rows(_) => ((0..c.layers).collect(), None),
         ShownLayers::Only(l) => (l.clone(), None),
         ShownLayers::Head(l, h) => (vec![*l], Some(*h)),
     };
-    check_sizes(args, &c, &prompts, shown_layers.len())?;
+    check_sizes(args, &c, &prompts, picked.as_deref(), shown_layers.len())?;
     let weights = source.weights(&c)?;
     drop(source);
     let load_time = start.elapsed();
@@ -118,7 +139,7 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     };
     say!("Model: {} ({})", args.model.display(), info.sizes);
     let kernels = Kernels::new(&ctx)?;
-    let head_means = !args.no_heatmap || args.html.is_some();
+    let head_means = (!args.no_heatmap && args.rows.is_none()) || args.html.is_some();
 
     let mut results = Vec::with_capacity(prompts.len());
     let mut generations = Vec::new();
@@ -138,6 +159,18 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             String::new()
         };
         let data = PromptData::new(&c, &weights, ids, ids.len() + args.generate)?;
+        let shown = match &picked {
+            Some(rows) => ShownLayers::Rows(rows[i].clone()),
+            None => shown.clone(),
+        };
+        if let ShownLayers::Rows(rows) = &shown {
+            say!(
+                "Query rows: {} of {} ({})",
+                rows.len(),
+                ids.len(),
+                shown_tokens(&rows.iter().map(usize::to_string).collect::<Vec<_>>())
+            );
+        }
         let run = Run {
             c: &c,
             weights: &weights,
@@ -165,7 +198,10 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
             let n = ids.len();
             let held = shown_layers.len();
             let attentions: Vec<f32> = values[2..2 + held].concat();
-            debug_assert_eq!(attentions.len(), held * run.heads_held() * n * n);
+            debug_assert_eq!(
+                attentions.len(),
+                held * run.heads_held() * plan.map_rows * n
+            );
             let means = if head_means {
                 values[2 + held..].concat()
             } else {
@@ -364,19 +400,26 @@ fn check_sizes(
     args: &ModelArgs,
     c: &LlamaConfig,
     prompts: &[Vec<u32>],
+    picked: Option<&[Vec<usize>]>,
     shown: usize,
 ) -> Result<()> {
     // Every prompt's sequence grows by the tokens generated after it.
     let lengths = prompts.iter().map(|p| (p.len() + args.generate) as u64);
+    // Each map's query rows: every position, or the picked ones.
+    let queries: Vec<u64> = match picked {
+        Some(rows) => rows.iter().map(|r| r.len() as u64).collect(),
+        None => lengths.clone().collect(),
+    };
     if args.html.is_some() {
         let maps = (c.layers as u64).saturating_mul(c.heads as u64 + 1);
-        let total = lengths
-            .clone()
-            .fold(0u64, |t, n| t.saturating_add(maps.saturating_mul(n * n)));
+        let total = lengths.clone().zip(&queries).fold(0u64, |t, (n, q)| {
+            t.saturating_add(maps.saturating_mul(n * q))
+        });
         if total > MAX_TOTAL_WEIGHTS as u64 {
             return Err(Error::InvalidSize(format!(
                 "--html would hold {total} weights ({} layers × {} heads and their average, per \
-                 prompt), more than the viewer's {MAX_TOTAL_WEIGHTS}; run fewer or shorter prompts",
+                 prompt), more than the viewer's {MAX_TOTAL_WEIGHTS}; run fewer or shorter \
+                 prompts, or pick query rows with --rows",
                 c.layers, c.heads
             )));
         }
@@ -397,8 +440,9 @@ fn check_sizes(
         .saturating_add(sat(&[c.vocab, c.hidden]))
         .saturating_mul(4);
     let longest = lengths.max().unwrap_or(0);
+    let most_queries = queries.iter().copied().max().unwrap_or(0);
     let attention = sat(&[2, shown, c.heads, 4])
-        .saturating_mul(longest)
+        .saturating_mul(most_queries)
         .saturating_mul(longest);
     let activations =
         sat(&[c.layers, 6 * c.hidden + 3 * c.intermediate, 4]).saturating_mul(longest);
@@ -417,7 +461,8 @@ fn check_sizes(
             .saturating_mul(2)
             .saturating_add(attention)
             .saturating_add(activations),
-        "run a shorter prompt, or pick one layer with --layer (without --save and --html)",
+        "run a shorter prompt, pick one layer with --layer (without --save and --html), or pick \
+         query rows with --rows",
     )
 }
 
@@ -484,6 +529,10 @@ impl Run<'_> {
             labels: tokenizer.labels(ids),
             layers_held: self.shown_layers.to_vec(),
             only_head: self.only_head,
+            query_rows: match self.shown {
+                ShownLayers::Rows(rows) => rows.clone(),
+                _ => Vec::new(),
+            },
             attentions,
             means,
             hidden,
@@ -545,7 +594,7 @@ impl Run<'_> {
         values: &[Vec<f32>],
         reference: &[&[f64]],
     ) -> Vec<(String, Comparison)> {
-        let (n, layers) = (plan.tokens, self.shown_layers.len());
+        let (n, layers, queries) = (plan.tokens, self.shown_layers.len(), plan.map_rows);
         // One entry holds all layers when the values were joined.
         let per = |entries: usize| if values.len() == 3 { 1 } else { entries };
         let joined = |start: usize, count: usize| -> (Vec<f32>, Vec<f64>) {
@@ -578,7 +627,7 @@ impl Run<'_> {
             (
                 format!("attentions{one}"),
                 Stage::Weights,
-                vec![layers, self.heads_held(), n, n],
+                vec![layers, self.heads_held(), queries, n],
                 2,
                 per(layers),
             ),
@@ -587,7 +636,7 @@ impl Run<'_> {
             parts.push((
                 format!("head means{one}"),
                 Stage::Weights,
-                vec![layers, n, n],
+                vec![layers, queries, n],
                 2 + layers,
                 layers,
             ));

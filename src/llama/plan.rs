@@ -17,6 +17,7 @@ use crate::heads::{HeadsMasks, HeadsShape, add_head_mean, add_heads};
 use crate::kernels::matmul::MatmulParams;
 use crate::kernels::rms_norm::RmsNormParams;
 use crate::kernels::rope::RopeParams;
+use crate::kernels::softmax::MASKED;
 use crate::program::{BufId, Program};
 
 use super::config::LlamaConfig;
@@ -34,6 +35,11 @@ pub enum ShownLayers {
     /// head's q and k columns are picked out for its scores, so a prompt of thousands of tokens
     /// needs one N×N buffer, not heads × N×N per layer (prompts only, no generated tokens).
     Head(usize, usize),
+    /// Every layer's and head's weights of these query positions only (sorted, distinct, within
+    /// the prompt), as (heads, rows, N) per layer: every layer runs output-only and the rows'
+    /// queries are picked out for their scores, so a long prompt needs rows × N per head, not
+    /// N×N (prompts only, no generated tokens).
+    Rows(Vec<usize>),
 }
 
 impl ShownLayers {
@@ -42,7 +48,7 @@ impl ShownLayers {
         match self {
             ShownLayers::All => true,
             ShownLayers::Only(layers) => layers.contains(&layer),
-            ShownLayers::Head(..) => false,
+            ShownLayers::Head(..) | ShownLayers::Rows(_) => false,
         }
     }
 }
@@ -122,6 +128,8 @@ pub struct LlamaPlan<'w> {
     pub input_data: Vec<Cow<'w, [f32]>>,
     /// Tokens in the prompt.
     pub tokens: usize,
+    /// Query rows of each prompt map: `tokens`, or the rows picked by [`ShownLayers::Rows`].
+    pub map_rows: usize,
     /// Layers.
     pub layers: usize,
     /// Query heads per layer.
@@ -169,6 +177,7 @@ impl<'w> LlamaPlan<'w> {
             ShownLayers::All => Vec::new(),
             ShownLayers::Only(layers) => layers.clone(),
             ShownLayers::Head(layer, _) => vec![*layer],
+            ShownLayers::Rows(_) => Vec::new(),
         };
         if let Some(&l) = asked.iter().find(|&&l| l >= c.layers) {
             return Err(Error::InvalidSize(format!(
@@ -188,6 +197,27 @@ impl<'w> LlamaPlan<'w> {
                     "one head's weights are formed for a prompt only, not generated tokens".into(),
                 ));
             }
+        }
+        let mut map_rows = n;
+        if let ShownLayers::Rows(rows) = shown {
+            if rows.is_empty() || rows.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(Error::InvalidSize(format!(
+                    "query rows {rows:?}: at least one, in increasing order"
+                )));
+            }
+            if let Some(&r) = rows.iter().find(|&&r| r >= n) {
+                return Err(Error::InvalidSize(format!(
+                    "query row {r} asked for, but the prompt has {n} tokens (0 to {})",
+                    n - 1
+                )));
+            }
+            if !generated.is_empty() {
+                return Err(Error::InvalidSize(
+                    "picked rows' weights are formed for a prompt only, not generated tokens"
+                        .into(),
+                ));
+            }
+            map_rows = rows.len();
         }
         let h = c.hidden;
         let mut b = Builder::default();
@@ -232,6 +262,7 @@ impl<'w> LlamaPlan<'w> {
             program: b.p,
             input_data: b.data,
             tokens: n,
+            map_rows,
             layers: c.layers,
             heads: c.heads,
             hidden: h,
@@ -383,7 +414,16 @@ impl<'w> Blocks<'_, 'w> {
                 ShownLayers::Head(layer, head) if layer == i => Some(head),
                 _ => None,
             };
-            let context = if let Some(head) = one_head {
+            let picked = match self.shown {
+                ShownLayers::Rows(rows) if cache.is_none() => Some(rows),
+                _ => None,
+            };
+            let context = if let Some(rows) = picked {
+                let (w, mean) = b.row_weights(&name("picked rows "), shape, rows, [q, k, v]);
+                pass.attentions.push(Some(w));
+                pass.means.push(Some(mean));
+                block.context_no_weights
+            } else if let Some(head) = one_head {
                 let w =
                     b.one_head_weights(&name(&format!("head {head} ")), c, (n, keys), [q, k], head);
                 pass.attentions.push(Some(w));
@@ -552,6 +592,55 @@ impl<'w> Builder<'w> {
             masks,
         )
         .weights
+    }
+
+    /// The (heads, rows, keys) causal attention weights of the query positions `rows` alone, and
+    /// their mean over heads, from the layer's `q` (keys, heads · head_dim) and `k`, `v` (keys,
+    /// kv_heads · head_dim) of `shape`: the rows of q are picked out by a product with a 0/1
+    /// selection matrix (exact: each output is one value times 1 plus zeros), and the causal
+    /// mask, which a block of scattered rows cannot take from an offset, is an additive (rows,
+    /// keys) mask hiding the keys after each row's position.
+    fn row_weights(
+        &mut self,
+        prefix: &str,
+        shape: HeadsShape,
+        rows: &[usize],
+        [q, k, v]: [BufId; 3],
+    ) -> (BufId, BufId) {
+        let (keys, width) = (shape.s, shape.heads * shape.head_dim);
+        let mut select = vec![0.0; rows.len() * keys];
+        let mut mask = vec![0.0; rows.len() * keys];
+        for (i, &r) in rows.iter().enumerate() {
+            select[i * keys + r] = 1.0;
+            mask[i * keys + r + 1..(i + 1) * keys].fill(MASKED);
+        }
+        let select = self.owned(&format!("{prefix}(selection)"), select);
+        let mask = self.owned(&format!("{prefix}causal mask"), mask);
+        let q_rows = self.p.matmul(
+            &format!("{prefix}query"),
+            MatmulParams::plain(rows.len(), width, keys),
+            select,
+            q,
+            None,
+        );
+        let shape = HeadsShape {
+            l: rows.len(),
+            ..shape
+        };
+        let masks = HeadsMasks {
+            attn_mask: Some(mask),
+            ..Default::default()
+        };
+        let weights = add_heads(
+            &mut self.p,
+            (prefix, "context"),
+            shape,
+            [q_rows, k, v],
+            masks,
+        )
+        .weights;
+        let mean = add_head_mean(&mut self.p, &format!("{prefix}(head mean)"), shape, weights);
+        (weights, mean)
     }
 
     /// Declares an input holding this plan's own `values`.

@@ -110,7 +110,7 @@ function tipText(hit) {
   if (hit.kind === 'row') return `query ${cellTokens(v, hit.row, 0).q0}: ${it.queries[cellTokens(v, hit.row, 0).q0]}`;
   if (hit.kind === 'col') return `key ${cellTokens(v, 0, hit.col).k0}: ${it.keys[cellTokens(v, 0, hit.col).k0]}`;
   const t = cellTokens(v, hit.row, hit.col);
-  if (v.f > 1) {
+  if (v.fr > 1 || v.fc > 1) {
     const x = geom.values[hit.row * geom.cols + hit.col];
     return `queries ${t.q0}–${t.q1 - 1} → keys ${t.k0}–${t.k1 - 1}: block mean ${fmt(x)} (click to zoom in)`;
   }
@@ -167,9 +167,9 @@ function thumbnail(l, h, v, cell) {
   c.dataset.layer = l;
   c.dataset.head = h;
   c.title = `${DOC.layers[l]}, ${DOC.heads[h]}`;
-  const ctx = sized(c, cols * cell, rows * cell);
+  const ctx = sized(c, cols * cell.cw, rows * cell.ch);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, 0, 0, cols * cell, rows * cell);
+  ctx.drawImage(off, 0, 0, cols * cell.cw, rows * cell.ch);
   c.addEventListener('click', () => {
     S.layer = l;
     S.head = h;
@@ -190,10 +190,9 @@ function drawOverview() {
   box.textContent = '';
   box.style.gridTemplateColumns = `auto repeat(${DOC.heads.length}, auto)`;
   const it = itemOf(), nq = it.queries.length, nk = it.keys.length;
-  const f = Math.ceil(Math.max(nq, nk) / 48);
-  const v = { mode: 'thumb', f, r0: 0, r1: nq, c0: 0, c1: nk };
+  const v = { mode: 'thumb', fr: Math.ceil(nq / 48), fc: Math.ceil(nk / 48), r0: 0, r1: nq, c0: 0, c1: nk };
   const { rows, cols } = viewCells(v);
-  const cell = Math.max(1, Math.floor(48 / Math.max(rows, cols)));
+  const cell = cellSize(rows, cols, 48, 48, 8);
   const values = scoreValues();
   const ordered = values && S.order !== 'index';
   const known = values ? values.filter((x) => x !== null) : [];
@@ -260,7 +259,7 @@ function render(all) {
   const where = [DOC.layers.length > 1 ? DOC.layers[S.layer] : '', DOC.heads.length > 1 ? DOC.heads[S.head] : '']
     .filter(Boolean).join(', ');
   $('heatmap-caption').textContent = `Heatmap${where ? ' — ' + where : ''}` +
-    (v.mode === 'overview' ? ` (${v.f}×${v.f} block means of ${it.queries.length}×${it.keys.length}; click a block to zoom in)` : '');
+    (v.mode === 'overview' ? ` (${v.fr}×${v.fc} block means of ${it.queries.length}×${it.keys.length}; click a block to zoom in)` : '');
   $('zoom-bar').hidden = v.mode !== 'zoom';
   if (v.mode === 'zoom') {
     $('zoom-info').textContent = `Queries ${v.r0}–${v.r1 - 1} × keys ${v.c0}–${v.c1 - 1} at full resolution.`;
@@ -289,21 +288,22 @@ const hooks = {
     const v = currentView(), cells = viewCells(v);
     return { item: S.item, layer: S.layer, head: S.head, cmap: S.cmap, selection: { ...S.sel },
              score: S.score < 0 ? null : DOC.scores[S.score].name, order: S.order,
-             mode: v.mode, view: { r0: v.r0, r1: v.r1, c0: v.c0, c1: v.c1, f: v.f, rows: cells.rows, cols: cells.cols },
+             mode: v.mode, view: { r0: v.r0, r1: v.r1, c0: v.c0, c1: v.c1, f: Math.max(v.fr, v.fc), fr: v.fr, fc: v.fc,
+                     rows: cells.rows, cols: cells.cols },
              queries: itemOf().queries.length, keys: itemOf().keys.length };
   },
   /** Client coordinates of the cell showing (query q, key k), or null when not in view. */
   cellCenter: (q, k) => {
     const v = geom.v;
     if (q < v.r0 || q >= v.r1 || k < v.c0 || k >= v.c1) return null;
-    const r = Math.floor((q - v.r0) / v.f), c = Math.floor((k - v.c0) / v.f);
-    return reveal($('heatmap'), geom.x0 + (c + 0.5) * geom.cs, geom.y0 + (r + 0.5) * geom.cs);
+    const r = Math.floor((q - v.r0) / v.fr), c = Math.floor((k - v.c0) / v.fc);
+    return reveal($('heatmap'), geom.x0 + (c + 0.5) * geom.cw, geom.y0 + (r + 0.5) * geom.ch);
   },
   /** Client coordinates of the heatmap's label of query q ('query') or key k ('key'). */
   labelCenter: (side, i) => {
     const v = geom.v;
-    if (side === 'query') return reveal($('heatmap'), geom.x0 / 2, geom.y0 + (Math.floor((i - v.r0) / v.f) + 0.5) * geom.cs);
-    return reveal($('heatmap'), geom.x0 + (Math.floor((i - v.c0) / v.f) + 0.5) * geom.cs, geom.y0 / 2);
+    if (side === 'query') return reveal($('heatmap'), geom.x0 / 2, geom.y0 + (Math.floor((i - v.r0) / v.fr) + 0.5) * geom.ch);
+    return reveal($('heatmap'), geom.x0 + (Math.floor((i - v.c0) / v.fc) + 0.5) * geom.cw, geom.y0 / 2);
   },
   /** Client coordinates of token i on side ('query' or 'key') of the lines view. */
   tokenCenter: (side, i) => {

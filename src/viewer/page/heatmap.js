@@ -47,19 +47,19 @@ function drawHeatmap(canvas, item, m, v, lut, sel) {
   const { rows, cols } = viewCells(v);
   const values = viewValues(m, nk, v);
   const [lo, hi] = valueRange(values, v);
-  const cs = Math.max(1, Math.min(MAX_CELL, Math.floor(GRID / Math.max(rows, cols))));
-  const font = Math.max(9, Math.min(13, cs - 2));
-  const step = Math.max(1, Math.ceil((font + 3) / cs));
+  const { cw, ch } = cellSize(rows, cols, GRID, MAX_CELL, MAX_CELL);
+  const font = Math.max(9, Math.min(13, cw - 2, ch - 2));
+  const rowStep = Math.max(1, Math.ceil((font + 3) / ch)), colStep = Math.max(1, Math.ceil((font + 3) / cw));
 
   const probe = canvas.getContext('2d');
   probe.font = `${font}px ${FONT}`;
-  const widest = (tokens, start, n) => {
+  const widest = (tokens, start, f, n, step) => {
     let w = 0;
-    for (let i = 0; i < n; i += step) w = Math.max(w, probe.measureText(axisLabel(tokens, start, v.f, i)).width);
+    for (let i = 0; i < n; i += step) w = Math.max(w, probe.measureText(axisLabel(tokens, start, f, i)).width);
     return Math.min(LABEL_MAX, Math.ceil(w)) + 12;
   };
-  const x0 = widest(item.queries, v.r0, rows), y0 = widest(item.keys, v.c0, cols);
-  const ctx = sized(canvas, x0 + cols * cs + 4, y0 + rows * cs + 4);
+  const x0 = widest(item.queries, v.r0, v.fr, rows, rowStep), y0 = widest(item.keys, v.c0, v.fc, cols, colStep);
+  const ctx = sized(canvas, x0 + cols * cw + 4, y0 + rows * ch + 4);
   ctx.clearRect(0, 0, canvas.width, canvas.height);
 
   // Cells: one pixel per cell in an offscreen image, scaled up without smoothing.
@@ -76,11 +76,11 @@ function drawHeatmap(canvas, item, m, v, lut, sel) {
   off.width = cols; off.height = rows;
   off.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, x0, y0, cols * cs, rows * cs);
+  ctx.drawImage(off, x0, y0, cols * cw, rows * ch);
 
   // Values in cells large enough to hold them (2 places, as the PNG; the tooltip has 4).
-  if (cs >= 34) {
-    ctx.font = `${Math.min(13, Math.floor(cs / 3))}px ${FONT}`;
+  if (cw >= 34 && ch >= 34) {
+    ctx.font = `${Math.min(13, Math.floor(Math.min(cw, ch) / 3))}px ${FONT}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     for (let r = 0; r < rows; r++) {
@@ -88,7 +88,7 @@ function drawHeatmap(canvas, item, m, v, lut, sel) {
         if (cellHidden(v, r, c)) continue;
         const x = values[r * cols + c];
         ctx.fillStyle = darkText(colorAt(lut, (x - lo) / (hi - lo))) ? '#000' : '#fff';
-        ctx.fillText(x.toFixed(2), x0 + (c + 0.5) * cs, y0 + (r + 0.5) * cs);
+        ctx.fillText(x.toFixed(2), x0 + (c + 0.5) * cw, y0 + (r + 0.5) * ch);
       }
     }
   }
@@ -98,47 +98,47 @@ function drawHeatmap(canvas, item, m, v, lut, sel) {
     ctx.strokeStyle = 'rgba(255,255,255,0.6)';
     ctx.lineWidth = 1;
     for (let q = ZOOM; q < v.r1; q += ZOOM) {
-      const y = y0 + (q / v.f) * cs;
-      ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x0 + cols * cs, y); ctx.stroke();
+      const y = y0 + (q / v.fr) * ch;
+      ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x0 + cols * cw, y); ctx.stroke();
     }
     for (let k = ZOOM; k < v.c1; k += ZOOM) {
-      const x = x0 + (k / v.f) * cs;
-      ctx.beginPath(); ctx.moveTo(x, y0); ctx.lineTo(x, y0 + rows * cs); ctx.stroke();
+      const x = x0 + (k / v.fc) * cw;
+      ctx.beginPath(); ctx.moveTo(x, y0); ctx.lineTo(x, y0 + rows * ch); ctx.stroke();
     }
   }
 
   // Which row or column holds the selected token (if it is in view).
-  const selRow = sel.side === 'query' && sel.index >= v.r0 && sel.index < v.r1 ? Math.floor((sel.index - v.r0) / v.f) : -1;
-  const selCol = sel.side === 'key' && sel.index >= v.c0 && sel.index < v.c1 ? Math.floor((sel.index - v.c0) / v.f) : -1;
+  const selRow = sel.side === 'query' && sel.index >= v.r0 && sel.index < v.r1 ? Math.floor((sel.index - v.r0) / v.fr) : -1;
+  const selCol = sel.side === 'key' && sel.index >= v.c0 && sel.index < v.c1 ? Math.floor((sel.index - v.c0) / v.fc) : -1;
 
   // Labels: queries right-aligned on the left, keys reading upward along the top.
   ctx.font = `${font}px ${FONT}`;
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'right';
   for (let r = 0; r < rows; r++) {
-    if (r % step !== 0 && r !== selRow) continue;
+    if (r % rowStep !== 0 && r !== selRow) continue;
     ctx.fillStyle = r === selRow ? ACCENT : '#1d2330';
     ctx.font = `${r === selRow ? 'bold ' : ''}${font}px ${FONT}`;
-    ctx.fillText(axisLabel(item.queries, v.r0, v.f, r), x0 - 6, y0 + (r + 0.5) * cs);
+    ctx.fillText(axisLabel(item.queries, v.r0, v.fr, r), x0 - 6, y0 + (r + 0.5) * ch);
   }
   ctx.textAlign = 'left';
   for (let c = 0; c < cols; c++) {
-    if (c % step !== 0 && c !== selCol) continue;
+    if (c % colStep !== 0 && c !== selCol) continue;
     ctx.save();
-    ctx.translate(x0 + (c + 0.5) * cs, y0 - 6);
+    ctx.translate(x0 + (c + 0.5) * cw, y0 - 6);
     ctx.rotate(-Math.PI / 2);
     ctx.fillStyle = c === selCol ? ACCENT : '#1d2330';
     ctx.font = `${c === selCol ? 'bold ' : ''}${font}px ${FONT}`;
-    ctx.fillText(axisLabel(item.keys, v.c0, v.f, c), 0, 0);
+    ctx.fillText(axisLabel(item.keys, v.c0, v.fc, c), 0, 0);
     ctx.restore();
   }
 
   ctx.strokeStyle = ACCENT;
   ctx.lineWidth = 2;
-  if (selRow >= 0) ctx.strokeRect(x0 - 1, y0 + selRow * cs - 1, cols * cs + 2, cs + 2);
-  if (selCol >= 0) ctx.strokeRect(x0 + selCol * cs - 1, y0 - 1, cs + 2, rows * cs + 2);
+  if (selRow >= 0) ctx.strokeRect(x0 - 1, y0 + selRow * ch - 1, cols * cw + 2, ch + 2);
+  if (selCol >= 0) ctx.strokeRect(x0 + selCol * cw - 1, y0 - 1, cw + 2, rows * ch + 2);
 
-  geom = { v, rows, cols, cs, x0, y0, values };
+  geom = { v, rows, cols, cw, ch, x0, y0, values };
   canvas.dataset.mode = v.mode;
   canvas.dataset.selected = `${sel.side}:${sel.index}`;
   return [lo, hi];
@@ -150,8 +150,8 @@ function drawHeatmap(canvas, item, m, v, lut, sel) {
  */
 function hitHeatmap(x, y) {
   if (!geom) return null;
-  const { rows, cols, cs, x0, y0 } = geom;
-  const c = Math.floor((x - x0) / cs), r = Math.floor((y - y0) / cs);
+  const { rows, cols, cw, ch, x0, y0 } = geom;
+  const c = Math.floor((x - x0) / cw), r = Math.floor((y - y0) / ch);
   const inRows = r >= 0 && r < rows, inCols = c >= 0 && c < cols;
   if (inRows && inCols) return { kind: 'cell', row: r, col: c };
   if (inRows && x < x0) return { kind: 'row', row: r };
@@ -161,7 +161,7 @@ function hitHeatmap(x, y) {
 
 /** Draws the vertical colorbar for [lo, hi], as tall as the heatmap's grid. */
 function drawColorbar(canvas, lut, lo, hi) {
-  const h = Math.max(120, geom ? geom.rows * geom.cs : 200);
+  const h = Math.max(120, geom ? geom.rows * geom.ch : 200);
   const top = geom ? geom.y0 : 0;
   const ctx = sized(canvas, 74, top + h + 4);
   const bar = ctx.createImageData(1, 256);

@@ -50,30 +50,39 @@ function hidden(q, k) {
 }
 
 /**
- * What the heatmap shows: token ranges [r0, r1) × [c0, c1) in blocks of f × f tokens.
+ * What the heatmap shows: token ranges [r0, r1) × [c0, c1) in blocks of fr queries × fc keys
+ * (each side averaged only when it is long: a long prompt's few picked rows stay rows).
  * mode is 'full' (everything, one cell per weight), 'overview' (block means) or 'zoom'.
  */
 function makeView(nq, nk, zoom) {
   if (zoom) {
-    return { mode: 'zoom', f: 1, r0: zoom.r0, r1: Math.min(nq, zoom.r0 + ZOOM),
+    return { mode: 'zoom', fr: 1, fc: 1, r0: zoom.r0, r1: Math.min(nq, zoom.r0 + ZOOM),
              c0: zoom.c0, c1: Math.min(nk, zoom.c0 + ZOOM) };
   }
-  const big = Math.max(nq, nk);
-  if (big > OVERVIEW_ABOVE) {
-    return { mode: 'overview', f: Math.ceil(big / OVERVIEW_ABOVE), r0: 0, r1: nq, c0: 0, c1: nk };
-  }
-  return { mode: 'full', f: 1, r0: 0, r1: nq, c0: 0, c1: nk };
+  const fr = Math.ceil(nq / OVERVIEW_ABOVE), fc = Math.ceil(nk / OVERVIEW_ABOVE);
+  return { mode: fr > 1 || fc > 1 ? 'overview' : 'full', fr, fc, r0: 0, r1: nq, c0: 0, c1: nk };
 }
 
 /** Rows and columns of cells in a view. */
 function viewCells(v) {
-  return { rows: Math.ceil((v.r1 - v.r0) / v.f), cols: Math.ceil((v.c1 - v.c0) / v.f) };
+  return { rows: Math.ceil((v.r1 - v.r0) / v.fr), cols: Math.ceil((v.c1 - v.c0) / v.fc) };
 }
 
 /** The token range of cell (row, col) of a view: [q0, q1) × [k0, k1). */
 function cellTokens(v, row, col) {
-  const q0 = v.r0 + row * v.f, k0 = v.c0 + col * v.f;
-  return { q0, q1: Math.min(v.r1, q0 + v.f), k0, k1: Math.min(v.c1, k0 + v.f) };
+  const q0 = v.r0 + row * v.fr, k0 = v.c0 + col * v.fc;
+  return { q0, q1: Math.min(v.r1, q0 + v.fr), k0, k1: Math.min(v.c1, k0 + v.fc) };
+}
+
+/**
+ * Cell width and height for a grid of rows × cols within `grid` pixels: square cells of up to
+ * `max`, except that a grid much wider than tall (a few picked rows of a long prompt) gets
+ * taller cells, up to `tall`, so its rows stay readable.
+ */
+function cellSize(rows, cols, grid, max, tall) {
+  const cw = Math.max(1, Math.min(max, Math.floor(grid / Math.max(rows, cols))));
+  const ch = Math.max(cw, Math.min(max, tall, Math.floor(grid / rows)));
+  return { cw, ch };
 }
 
 /** Whether a whole cell is hidden (every token pair in it masked). */
