@@ -160,6 +160,42 @@ fn smollm2_matches_transformers_on_every_prompt() {
             "{name}: last_hidden_state, every layer output-only: {h1}"
         );
 
+        // Picked query rows (the long-context page's path): those rows of transformers' maps.
+        let picked = [0, n / 2, n - 1];
+        let rows = LlamaPlan::new(
+            c,
+            &model.weights,
+            &data,
+            &[],
+            &ShownLayers::Rows(picked.to_vec()),
+        )
+        .expect("plan");
+        let rows_want = rows.outputs(false);
+        let (rows_values, _) =
+            execute(&ctx, &kernels, &rows.program, &rows.inputs(), &rows_want).expect("GPU run");
+        for (k, &layer) in layers.iter().enumerate() {
+            let reference: Vec<f64> = (0..c.heads)
+                .flat_map(|h| {
+                    let map = &attentions.data[(k * c.heads + h) * n * n..][..n * n];
+                    picked
+                        .iter()
+                        .flat_map(move |&r| map[r * n..(r + 1) * n].to_vec())
+                })
+                .map(|v| v as f64)
+                .collect();
+            let a = compare_shaped(
+                Stage::Weights,
+                &rows_values[2 + layer],
+                &[c.heads, picked.len(), n],
+                &reference,
+                1e-4,
+            );
+            assert!(
+                a.passed,
+                "{name}: rows {picked:?} of layer {layer} vs transformers: {a}"
+            );
+        }
+
         // Greedy generation with the KV cache: transformers' generate(do_sample=False) ids.
         let data = PromptData::new(c, &model.weights, &got_ids, n + generated.len()).expect("data");
         let mut streamed = Vec::new();
