@@ -71,6 +71,67 @@ fn saves_transformers_shapes_and_draws_the_overview() {
 }
 
 #[test]
+fn an_encoders_head_roles_are_printed_saved_and_on_the_page_without_induction() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    let out = ok(
+        dir.path(),
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            "The cat sat on the mat.",
+            "--text",
+            "a dog ran",
+            "--summary",
+            "--save",
+            "s",
+            "--html",
+            "v.html",
+            "--no-heatmap",
+        ],
+    );
+    assert!(
+        out.contains("Head roles (averaged over 2 text(s); no induction scores: an encoder"),
+        "{out}"
+    );
+    assert!(out.contains("first-token weight (sink)"), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s/heads.json")).unwrap())
+            .unwrap();
+    let heads = saved["heads"].as_array().unwrap();
+    let sizes = TinySizes::default();
+    assert_eq!(heads.len(), sizes.layers * sizes.heads);
+    assert!(heads.iter().all(|h| h["induction"].is_null()));
+    // heads.json averages the two sentences' entropies; each page item holds its own.
+    let page = common::cli::page_data(&dir.path().join("v.html"));
+    let entropy = &page["scores"][0];
+    assert_eq!(entropy["name"], "entropy (nats)");
+    assert_eq!(
+        page["scores"].as_array().unwrap().len(),
+        3,
+        "no induction score"
+    );
+    let columns = sizes.heads + 1;
+    for h in heads {
+        let (l, k) = (
+            h["layer"].as_u64().unwrap() as usize,
+            h["head"].as_u64().unwrap() as usize,
+        );
+        let mean = (0..2)
+            .map(|i| entropy["values"][i][l * columns + k].as_f64().unwrap())
+            .sum::<f64>()
+            / 2.0;
+        let saved = h["entropy"].as_f64().unwrap();
+        assert!((mean - saved).abs() < 1e-12, "L{l} H{k}: {mean} vs {saved}");
+    }
+}
+
+#[test]
 fn layer_and_head_pictures_and_a_batch_of_sentences() {
     if !have_gpu() {
         return;

@@ -260,9 +260,6 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
         roles: roles.as_ref(),
     };
     let draw_time = write_outputs(args, &outputs)?;
-    if let Some(roles) = &roles {
-        summarize(args, &info, results.len(), roles)?;
-    }
     print_times(load_time, tokenize_time, timings, cpu_time, draw_time);
     Ok(verdict(checks.iter().map(|(name, c)| (name.clone(), c))))
 }
@@ -318,7 +315,7 @@ pub fn head_roles(
 }
 
 /// Prints the heads' roles (`--summary`) and, with `--save`, writes them to DIR/heads.json.
-pub fn summarize(
+fn summarize(
     args: &ModelArgs,
     info: &ModelInfo,
     texts: usize,
@@ -485,8 +482,9 @@ pub struct Outputs<'a> {
     pub roles: Option<&'a RolesSummary>,
 }
 
-/// Writes what was asked for, whichever the family: `--save`'s arrays, the pictures, the page.
-/// Returns the time spent drawing.
+/// Writes what was asked for, whichever the family: `--save`'s arrays, the pictures, the page,
+/// and with `--summary` the heads' roles (printed, and saved as heads.json). Returns the time
+/// spent drawing.
 pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
     let Outputs {
         pictures,
@@ -548,6 +546,9 @@ pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
         let mut doc = viewer_doc(results, info, cmap, facts);
         doc.head_scores = page_scores(results, info, roles);
         draw_time += super::html::write(path, &doc)?;
+    }
+    if let Some(roles) = roles {
+        summarize(args, info, results.len(), roles)?;
     }
     Ok(draw_time)
 }

@@ -27,7 +27,7 @@ use super::Outcome;
 use super::inputs::adapter;
 use super::model::{
     Induction, ModelInfo, Outputs, SentenceResult, check_selection, head_roles, model_name,
-    prepare, summarize, write_outputs,
+    prepare, write_outputs,
 };
 use crate::cli::ModelArgs;
 
@@ -323,9 +323,6 @@ pub fn model(args: &ModelArgs) -> Result<Outcome> {
     let draw_time = write_outputs(args, &outputs)?;
     if let Some(dir) = &args.save {
         save_generations(dir, &generations)?;
-    }
-    if let Some(roles) = &roles {
-        summarize(args, &info, results.len(), roles)?;
     }
     let mut phases = vec![("load", Some(load_time))];
     phases.extend(gpu_phases(&timings));
