@@ -588,7 +588,7 @@ pub struct ModelArgs {
     /// weights per head are kept, so thousands of tokens fit in --html (the page shows the
     /// picked rows against every key; rerun with other rows to see others) and --save
     /// (attentions.npy is then (layers, heads, rows, N), the positions in query_rows.txt). No
-    /// PNG is drawn.
+    /// PNG is drawn; not with --layer, --generate or --summary.
     #[arg(long, value_name = "LIST", conflicts_with_all = ["layer", "generate", "summary"])]
     pub rows: Option<RowList>,
 
@@ -634,8 +634,8 @@ pub struct ModelArgs {
 /// `--rows`: query positions and inclusive ranges, `last` for the prompt's last token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowList {
-    /// Inclusive ranges; `None` as an end is the last position.
-    parts: Vec<(RowEnd, RowEnd)>,
+    /// Inclusive ranges, each with its text as given (for messages).
+    parts: Vec<(RowEnd, RowEnd, String)>,
     /// As given, for messages.
     text: String,
 }
@@ -654,17 +654,24 @@ impl std::str::FromStr for RowList {
         let end = |s: &str| -> Result<RowEnd, String> {
             match s.trim() {
                 "last" => Ok(RowEnd::Last),
-                n => n
+                "" => Err("an empty entry (a position, `A-B` or `last` between commas)".into()),
+                n if n.bytes().all(|b| b.is_ascii_digit()) => n
                     .parse()
                     .map(RowEnd::At)
-                    .map_err(|_| format!("'{n}' is not a position (a number from 0, or `last`)")),
+                    .map_err(|_| format!("{n} is too large a position")),
+                n => Err(format!(
+                    "'{n}' is not a position (a number from 0, or `last`)"
+                )),
             }
         };
         let parts = text
             .split(',')
-            .map(|part| match part.split_once('-') {
-                Some((a, b)) => Ok((end(a)?, end(b)?)),
-                None => end(part).map(|e| (e, e)),
+            .map(|part| {
+                let (a, b) = match part.split_once('-') {
+                    Some((a, b)) => (end(a)?, end(b)?),
+                    None => (end(part)?, end(part)?),
+                };
+                Ok((a, b, part.trim().to_string()))
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(RowList {
@@ -689,10 +696,10 @@ impl RowList {
             RowEnd::Last => tokens.saturating_sub(1),
         };
         let mut rows = Vec::new();
-        for &(a, b) in &self.parts {
-            let (a, b) = (at(a), at(b));
+        for (a, b, given) in &self.parts {
+            let (a, b) = (at(*a), at(*b));
             if a > b {
-                return Err(format!("the range {a}-{b} runs backwards"));
+                return Err(format!("the range {given} ({a} to {b}) runs backwards"));
             }
             if b >= tokens {
                 return Err(format!(
@@ -722,10 +729,21 @@ mod tests {
         let e = rows.positions(7).unwrap_err();
         assert_eq!(e, "position 7 is past the prompt's 7 tokens (0 to 6)");
         let e = "5-2".parse::<RowList>().unwrap().positions(9).unwrap_err();
-        assert!(e.contains("5-2 runs backwards"), "{e}");
+        assert!(e.contains("5-2 (5 to 2) runs backwards"), "{e}");
+        let e = "last-3"
+            .parse::<RowList>()
+            .unwrap()
+            .positions(10)
+            .unwrap_err();
+        assert!(e.contains("last-3 (9 to 3) runs backwards"), "{e}");
         let e = "1,x".parse::<RowList>().unwrap_err();
         assert!(e.contains("'x' is not a position"), "{e}");
+        let e = "1,,2".parse::<RowList>().unwrap_err();
+        assert!(e.contains("an empty entry"), "{e}");
+        let e = "99999999999999999999999".parse::<RowList>().unwrap_err();
+        assert!(e.contains("too large"), "{e}");
         assert!("".parse::<RowList>().is_err());
+        assert!("-3".parse::<RowList>().is_err());
         assert_eq!(
             "last".parse::<RowList>().unwrap().positions(1).unwrap(),
             [0]

@@ -38,8 +38,8 @@ pub fn measure(attentions: &[f32], layers: &[usize], heads: usize, n: usize) -> 
 }
 
 /// The scores of every head from some query rows only: `attentions` is (layers, heads,
-/// positions.len(), keys), row i being the query at `positions[i]`; each score is the mean over
-/// those rows (the previous-token score over those past position 0).
+/// positions.len(), keys), row i being the query at `positions[i]` (each below `keys`); each
+/// score is the mean over those rows (the previous-token score over those past position 0).
 pub fn measure_rows(
     attentions: &[f32],
     layers: &[usize],
@@ -47,6 +47,10 @@ pub fn measure_rows(
     positions: &[usize],
     keys: usize,
 ) -> Vec<HeadRole> {
+    debug_assert!(
+        positions.iter().all(|&p| p < keys),
+        "a query row past the keys"
+    );
     let rows_count = positions.len();
     let len = rows_count * keys;
     let mut roles = Vec::with_capacity(layers.len() * heads);

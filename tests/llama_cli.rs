@@ -175,7 +175,10 @@ fn picked_rows_are_saved_and_shown_as_those_rows_of_the_whole_map() {
             &["--rows", "2-x", "--save", "x"],
             &["'x' is not a position"],
         ),
-        (&["--rows", "3-1", "--save", "x"], &["3-1 runs backwards"]),
+        (
+            &["--rows", "3-1", "--save", "x"],
+            &["3-1 (3 to 1) runs backwards"],
+        ),
         (&["--rows", "2"], &["--html", "--save"]),
         (
             &["--rows", "2", "--generate", "2", "--save", "x"],

@@ -129,6 +129,20 @@ fn an_encoders_head_roles_are_printed_saved_and_on_the_page_without_induction() 
         let saved = h["entropy"].as_f64().unwrap();
         assert!((mean - saved).abs() < 1e-12, "L{l} H{k}: {mean} vs {saved}");
     }
+    // Each item's own: the first sentence's, from its own saved maps.
+    let att = read_array(&dir.path().join("s/0/attentions.npy"), "a").unwrap();
+    let n = att.shape[2];
+    for l in 0..sizes.layers {
+        for k in 0..sizes.heads {
+            let map = &att.data[(l * sizes.heads + k) * n * n..][..n * n];
+            let own = common::cli::mean_entropy(map, n);
+            let shown = entropy["values"][0][l * columns + k].as_f64().unwrap();
+            assert!(
+                (own - shown).abs() <= 1e-9 * own.max(1.0),
+                "L{l} H{k}: {shown} vs {own}"
+            );
+        }
+    }
 }
 
 #[test]

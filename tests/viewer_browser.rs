@@ -644,10 +644,28 @@ fn picked_rows_of_a_decoder_are_shown_against_every_key_with_their_own_causal_ma
         (s["view"]["rows"].as_u64(), s["view"]["cols"].as_u64()),
         (Some(3), Some(234))
     );
-    let height = page.eval("document.getElementById('heatmap').getBoundingClientRect().height");
+    let (cw, ch) = (
+        s["view"]["cw"].as_u64().unwrap(),
+        s["view"]["ch"].as_u64().unwrap(),
+    );
     assert!(
-        height.as_f64().unwrap() > 3.0 * 30.0,
-        "rows too thin to read: {height}"
+        ch >= 30 && ch > cw,
+        "rows too thin to read: cells {cw} × {ch}"
+    );
+    // Row 0 sits at position 10: the block of keys 9–11 is partly visible, 12–14 masked.
+    let at = cell(&mut page, 0, 9);
+    let tip = page.tooltip_at(at);
+    assert!(tip.starts_with("query 10 → keys 9–11: block mean"), "{tip}");
+    let at = cell(&mut page, 0, 12);
+    assert_eq!(
+        page.tooltip_at(at),
+        "query 10 → keys 12–14: masked (causal)"
+    );
+    let at = cell(&mut page, 1, 300);
+    let tip = page.tooltip_at(at);
+    assert!(
+        tip.starts_with("query 300 → keys 300–302: block mean"),
+        "{tip}"
     );
     page.screenshot(&screenshot_path("rows_wide.png"), true);
     assert_offline_and_clean(&mut page, &wide_url);

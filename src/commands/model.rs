@@ -15,7 +15,7 @@ use selfattn::error::Error;
 use selfattn::fsutil::{create_dir, write_json, write_output};
 use selfattn::gpu::GpuContext;
 use selfattn::gpu::execute::{Kernels, Timings, execute};
-use selfattn::head_roles::{HeadRole, add_induction, average, measure, measure_rows};
+use selfattn::head_roles::{HeadRole, add_induction, average, measure_rows};
 use selfattn::heatmap::Colormap;
 use selfattn::npy::write_array;
 use selfattn::viewer::{
@@ -286,6 +286,8 @@ pub struct RolesSummary {
     pub roles: Vec<HeadRole>,
     /// How the induction scores were measured, or why there are none.
     pub note: String,
+    /// Each text's own roles (without induction scores), which `roles` averages.
+    pub per_text: Vec<Vec<HeadRole>>,
 }
 
 /// Measures every head's roles in `results` (`--summary`), before anything is written, so the
@@ -295,11 +297,8 @@ pub fn head_roles(
     results: &[SentenceResult],
     induction: Induction,
 ) -> RolesSummary {
-    let per: Vec<Vec<HeadRole>> = results
-        .iter()
-        .map(|r| measure(&r.attentions, &r.layers_held, info.heads, r.tokens.len()))
-        .collect();
-    let mut roles = average(&per);
+    let per_text = measure_texts(results, info.heads);
+    let mut roles = average(&per_text);
     let note = match induction {
         Induction::Measured {
             attentions,
@@ -311,7 +310,11 @@ pub fn head_roles(
         }
         Induction::NotMeaningful(why) => format!("no induction scores: {why}"),
     };
-    RolesSummary { roles, note }
+    RolesSummary {
+        roles,
+        note,
+        per_text,
+    }
 }
 
 /// Prints the heads' roles (`--summary`) and, with `--save`, writes them to DIR/heads.json.
@@ -321,7 +324,7 @@ fn summarize(
     texts: usize,
     summary: &RolesSummary,
 ) -> Result<()> {
-    let RolesSummary { roles, note } = summary;
+    let RolesSummary { roles, note, .. } = summary;
     say!("\nHead roles (averaged over {texts} text(s); {note}):");
     let top = |name: &str, score: &dyn Fn(&HeadRole) -> Option<f64>, highest: bool| {
         let mut scored: Vec<(f64, &HeadRole)> =
@@ -360,18 +363,9 @@ fn summarize(
     Ok(())
 }
 
-/// The scores the page's overview colours and orders heads by: each sentence's own entropy,
-/// first-token weight and previous-token score, and the model's induction scores when
-/// `--summary` measured them. Every head's map is held (a page shows every layer).
-fn page_scores(
-    results: &[SentenceResult],
-    info: &ModelInfo,
-    summary: Option<&RolesSummary>,
-) -> Vec<HeadScore> {
-    let (layers, heads) = (info.layers, info.heads);
-    // The page's head columns: the heads, then their average (which has no score).
-    let columns = heads + 1;
-    let per_item: Vec<Vec<HeadRole>> = results
+/// Every head's roles in each text's maps (all rows, or the picked ones).
+fn measure_texts(results: &[SentenceResult], heads: usize) -> Vec<Vec<HeadRole>> {
+    results
         .iter()
         .map(|r| {
             let positions = r.query_positions();
@@ -383,20 +377,39 @@ fn page_scores(
                 r.tokens.len(),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The scores the page's overview colours and orders heads by: each text's own entropy,
+/// first-token weight and previous-token score, and the model's induction scores when
+/// `--summary` measured them; `columns` head columns per layer (the heads, then any without a
+/// score such as their average). Every layer's maps are held (a page shows every layer).
+fn page_scores(
+    results: &[SentenceResult],
+    info: &ModelInfo,
+    columns: usize,
+    summary: Option<&RolesSummary>,
+) -> Vec<HeadScore> {
+    let measured;
+    let per_text = match summary {
+        Some(s) => &s.per_text,
+        None => {
+            measured = measure_texts(results, info.heads);
+            &measured
+        }
+    };
+    // One value per (layer, column), None where a head has none.
+    let grid = |roles: &[HeadRole], value: &dyn Fn(&HeadRole) -> Option<f64>| {
+        let mut values = vec![None; info.layers * columns];
+        for r in roles {
+            values[r.layer * columns + r.head] = value(r);
+        }
+        values
+    };
     let score = |name: &str, about: &str, value: &dyn Fn(&HeadRole) -> Option<f64>| HeadScore {
         name: name.into(),
         about: about.into(),
-        values: per_item
-            .iter()
-            .map(|roles| {
-                let mut values = vec![None; layers * columns];
-                for r in roles {
-                    values[r.layer * columns + r.head] = value(r);
-                }
-                values
-            })
-            .collect(),
+        values: per_text.iter().map(|roles| grid(roles, value)).collect(),
     };
     let mut scores = vec![
         score(
@@ -417,10 +430,7 @@ fn page_scores(
         ),
     ];
     if let Some(summary) = summary.filter(|s| s.roles.iter().any(|r| r.induction.is_some())) {
-        let mut values = vec![None; layers * columns];
-        for r in &summary.roles {
-            values[r.layer * columns + r.head] = r.induction;
-        }
+        let values = grid(&summary.roles, &|r| r.induction);
         scores.push(HeadScore {
             name: "induction score".into(),
             about: format!(
@@ -544,7 +554,7 @@ pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
             ));
         }
         let mut doc = viewer_doc(results, info, cmap, facts);
-        doc.head_scores = page_scores(results, info, roles);
+        doc.head_scores = page_scores(results, info, doc.head_labels.len(), roles);
         draw_time += super::html::write(path, &doc)?;
     }
     if let Some(roles) = roles {

@@ -63,8 +63,9 @@ pub struct ViewerItem {
     /// Items may differ in token counts (a real model's batch is shown without its padding).
     pub weights: Vec<f32>,
     /// The position of each query among the keys, when the queries are some rows of a longer
-    /// sequence (a long prompt's picked rows); empty when query i is position i. The causal
-    /// triangle hides key j of query i when j > its position.
+    /// sequence (a long prompt's picked rows), strictly increasing; empty when query i is
+    /// position i. The causal triangle hides key j of query i when j > its position, and the
+    /// page never averages such rows together.
     pub query_positions: Vec<usize>,
 }
 
@@ -148,6 +149,12 @@ impl ViewerDoc {
                         "viewer item {i} ('{}'): {} query positions for {q} queries",
                         item.label,
                         positions.len()
+                    )));
+                }
+                if let Some(w) = positions.windows(2).find(|w| w[0] >= w[1]) {
+                    return Err(Error::InvalidSize(format!(
+                        "viewer item {i} ('{}'): query positions must increase ({} then {})",
+                        item.label, w[0], w[1]
                     )));
                 }
                 if let Some(&p) = positions.iter().find(|&&p| p >= k) {
@@ -364,6 +371,9 @@ mod tests {
         d.items[0].query_positions = vec![1, 5];
         let e = d.validate().unwrap_err().to_string();
         assert!(e.contains("position 5 is past its 5 keys"), "{e}");
+        d.items[0].query_positions = vec![3, 2];
+        let e = d.validate().unwrap_err().to_string();
+        assert!(e.contains("must increase (3 then 2)"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ const S = {
 
 const itemOf = () => DOC.items[S.item];
 const currentMap = () => mapOf(S.item, S.layer, S.head);
-const currentView = () => makeView(itemOf().queries.length, itemOf().keys.length, S.zoom);
+const currentView = () => makeView(itemOf().queries.length, itemOf().keys.length, S.zoom, Boolean(itemOf().positions));
 
 /** Fills a selector with labels; option values are the indices, or the labels when byName. */
 function fillSelect(select, labels, value, byName) {
@@ -104,15 +104,31 @@ function clickHeatmap(hit) {
   }
 }
 
+/** "query 7" or "queries 7–9" for queries [q0, q1) of the item, by their positions. */
+function queriesText(it, q0, q1) {
+  const a = queryPosition(it, q0), b = queryPosition(it, q1 - 1);
+  return q1 - q0 === 1 ? `query ${a}` : `queries ${a}–${b}`;
+}
+
+/** "key 7" or "keys 7–9" for keys [k0, k1). */
+function keysText(k0, k1) {
+  return k1 - k0 === 1 ? `key ${k0}` : `keys ${k0}–${k1 - 1}`;
+}
+
 /** The tooltip's text for a hit: "query → key: 0.1234", a block's mean, or a label. */
 function tipText(hit) {
   const it = itemOf(), v = geom.v;
-  if (hit.kind === 'row') return `query ${cellTokens(v, hit.row, 0).q0}: ${it.queries[cellTokens(v, hit.row, 0).q0]}`;
+  if (hit.kind === 'row') {
+    const q = cellTokens(v, hit.row, 0).q0;
+    return `${queriesText(it, q, q + 1)}: ${it.queries[q]}`;
+  }
   if (hit.kind === 'col') return `key ${cellTokens(v, 0, hit.col).k0}: ${it.keys[cellTokens(v, 0, hit.col).k0]}`;
   const t = cellTokens(v, hit.row, hit.col);
   if (v.fr > 1 || v.fc > 1) {
+    const where = `${queriesText(it, t.q0, t.q1)} → ${keysText(t.k0, t.k1)}`;
+    if (cellHidden(v, hit.row, hit.col)) return `${where}: masked (causal)`;
     const x = geom.values[hit.row * geom.cols + hit.col];
-    return `queries ${t.q0}–${t.q1 - 1} → keys ${t.k0}–${t.k1 - 1}: block mean ${fmt(x)} (click to zoom in)`;
+    return `${where}: block mean ${fmt(x)} (click to zoom in)`;
   }
   const head = `${it.queries[t.q0]} → ${it.keys[t.k0]}`;
   if (hidden(t.q0, t.k0)) return `${head}: masked (causal)`;
@@ -197,9 +213,8 @@ function drawOverview() {
   const ordered = values && S.order !== 'index';
   const known = values ? values.filter((x) => x !== null) : [];
   const [lo, hi] = [Math.min(...known), Math.max(...known)];
-  $('score-about').textContent = values
-    ? `${DOC.scores[S.score].name}: ${DOC.scores[S.score].about}. Range over these heads: ${fmt(lo)} to ${fmt(hi)}.`
-    : '';
+  const range = known.length ? `Range over these heads: ${fmt(lo)} to ${fmt(hi)}.` : 'No head has a value here.';
+  $('score-about').textContent = values ? `${DOC.scores[S.score].name}: ${DOC.scores[S.score].about}. ${range}` : '';
   $('ctl-order').hidden = !values;
   box.appendChild(document.createElement('span'));
   DOC.heads.forEach((head, i) => {
@@ -262,7 +277,8 @@ function render(all) {
     (v.mode === 'overview' ? ` (${v.fr}×${v.fc} block means of ${it.queries.length}×${it.keys.length}; click a block to zoom in)` : '');
   $('zoom-bar').hidden = v.mode !== 'zoom';
   if (v.mode === 'zoom') {
-    $('zoom-info').textContent = `Queries ${v.r0}–${v.r1 - 1} × keys ${v.c0}–${v.c1 - 1} at full resolution.`;
+    const shown = `${queriesText(it, v.r0, v.r1)} × ${keysText(v.c0, v.c1)}`;
+    $('zoom-info').textContent = `${shown[0].toUpperCase()}${shown.slice(1)} at full resolution.`;
   }
   const tokens = S.sel.side === 'query' ? it.queries : it.keys;
   $('selection').textContent = `Selected ${S.sel.side} ${S.sel.index}: ${tokens[S.sel.index]}`;
@@ -289,7 +305,7 @@ const hooks = {
     return { item: S.item, layer: S.layer, head: S.head, cmap: S.cmap, selection: { ...S.sel },
              score: S.score < 0 ? null : DOC.scores[S.score].name, order: S.order,
              mode: v.mode, view: { r0: v.r0, r1: v.r1, c0: v.c0, c1: v.c1, f: Math.max(v.fr, v.fc), fr: v.fr, fc: v.fc,
-                     rows: cells.rows, cols: cells.cols },
+                     rows: cells.rows, cols: cells.cols, cw: geom.cw, ch: geom.ch },
              queries: itemOf().queries.length, keys: itemOf().keys.length };
   },
   /** Client coordinates of the cell showing (query q, key k), or null when not in view. */

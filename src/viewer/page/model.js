@@ -51,15 +51,16 @@ function hidden(q, k) {
 
 /**
  * What the heatmap shows: token ranges [r0, r1) × [c0, c1) in blocks of fr queries × fc keys
- * (each side averaged only when it is long: a long prompt's few picked rows stay rows).
+ * (each side averaged only when it is long; `picked` rows of a long prompt never are).
  * mode is 'full' (everything, one cell per weight), 'overview' (block means) or 'zoom'.
  */
-function makeView(nq, nk, zoom) {
+function makeView(nq, nk, zoom, picked) {
   if (zoom) {
     return { mode: 'zoom', fr: 1, fc: 1, r0: zoom.r0, r1: Math.min(nq, zoom.r0 + ZOOM),
              c0: zoom.c0, c1: Math.min(nk, zoom.c0 + ZOOM) };
   }
-  const fr = Math.ceil(nq / OVERVIEW_ABOVE), fc = Math.ceil(nk / OVERVIEW_ABOVE);
+  // Picked rows sit at scattered positions, each with its own mask: never averaged together.
+  const fr = picked ? 1 : Math.ceil(nq / OVERVIEW_ABOVE), fc = Math.ceil(nk / OVERVIEW_ABOVE);
   return { mode: fr > 1 || fc > 1 ? 'overview' : 'full', fr, fc, r0: 0, r1: nq, c0: 0, c1: nk };
 }
 
