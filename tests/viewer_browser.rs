@@ -606,6 +606,31 @@ fn picked_rows_of_a_decoder_are_shown_against_every_key_with_their_own_causal_ma
     for &(_, k, weight, _) in &l {
         assert_eq!(weight as f32, w(1, 2, 1, k));
     }
+    // A key's own row is not on the page: the hint gives the --rows that adds it.
+    let hint = |page: &mut Page| {
+        page.eval("document.getElementById('rows-hint').textContent")
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(hint(&mut page).contains(&format!("positions 1,4,{} only", n - 1)));
+    let at = token(&mut page, "key", 6);
+    page.click(at);
+    let text = hint(&mut page);
+    assert!(
+        text.ends_with(&format!(
+            "position 6 looks at, rerun with --rows 1,4,6,{}.",
+            n - 1
+        )),
+        "{text}"
+    );
+    let at = token(&mut page, "key", 5);
+    page.click(at);
+    let text = hint(&mut page);
+    assert!(
+        text.ends_with(&format!("rerun with --rows 1,4-5,{}.", n - 1)),
+        "{text}"
+    );
     page.screenshot(&screenshot_path("rows.png"), true);
     assert_offline_and_clean(&mut page, &file_url);
 

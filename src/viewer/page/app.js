@@ -115,6 +115,33 @@ function keysText(k0, k1) {
   return k1 - k0 === 1 ? `key ${k0}` : `keys ${k0}–${k1 - 1}`;
 }
 
+/** Positions as a `--rows` list: sorted, runs of consecutive positions as `a-b`. */
+function rowsArg(positions) {
+  const sorted = [...new Set(positions)].sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : `${sorted[i]}`);
+    i = j;
+  }
+  return parts.join(',');
+}
+
+/**
+ * A page of picked rows holds only their weights; what another position looks at takes a run
+ * with it added: the hint names the command line's --rows for the selected key.
+ */
+function rowsHint(it) {
+  if (!it.positions) return '';
+  if (S.sel.side === 'key' && !it.positions.includes(S.sel.index)) {
+    return `This page holds the rows of positions ${rowsArg(it.positions)} only. To see what ` +
+      `position ${S.sel.index} looks at, rerun with --rows ${rowsArg([...it.positions, S.sel.index])}.`;
+  }
+  return `This page holds the rows of positions ${rowsArg(it.positions)} only (--rows); select a ` +
+    'key to get the --rows that adds its own row.';
+}
+
 /** The tooltip's text for a hit: "query → key: 0.1234", a block's mean, or a label. */
 function tipText(hit) {
   const it = itemOf(), v = geom.v;
@@ -280,6 +307,8 @@ function render(all) {
     const shown = `${queriesText(it, v.r0, v.r1)} × ${keysText(v.c0, v.c1)}`;
     $('zoom-info').textContent = `${shown[0].toUpperCase()}${shown.slice(1)} at full resolution.`;
   }
+  $('rows-hint').hidden = !it.positions;
+  $('rows-hint').textContent = rowsHint(it);
   const tokens = S.sel.side === 'query' ? it.queries : it.keys;
   $('selection').textContent = `Selected ${S.sel.side} ${S.sel.index}: ${tokens[S.sel.index]}`;
   $('lines-caption').textContent = S.sel.side === 'query'
