@@ -588,8 +588,9 @@ pub struct ModelArgs {
     /// weights per head are kept, so thousands of tokens fit in --html (the page shows the
     /// picked rows against every key; rerun with other rows to see others) and --save
     /// (attentions.npy is then (layers, heads, rows, N), the positions in query_rows.txt). No
-    /// PNG is drawn; not with --layer, --generate or --summary.
-    #[arg(long, value_name = "LIST", conflicts_with_all = ["layer", "generate", "summary"])]
+    /// PNG is drawn; not with --layer or --generate. --summary then scores the heads over the
+    /// picked rows (heads.json lists them).
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["layer", "generate"])]
     pub rows: Option<RowList>,
 
     /// Heatmap PNG to write; with several sentences FILE_0.png, FILE_1.png …; `-` (one

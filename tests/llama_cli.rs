@@ -163,6 +163,54 @@ fn picked_rows_are_saved_and_shown_as_those_rows_of_the_whole_map() {
     let facts = page["facts"].to_string();
     assert!(facts.contains(&format!("4 of {n}")), "{facts}");
 
+    // --summary scores the heads over the picked rows, and heads.json lists them.
+    let out = ok(
+        d,
+        &[
+            "model",
+            "--model",
+            &model,
+            "--text",
+            text,
+            "--rows",
+            "last,1,3-4",
+            "--summary",
+            "--save",
+            "sum",
+            "--no-heatmap",
+        ],
+    );
+    assert!(out.contains("over the picked query rows only"), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("sum/heads.json")).unwrap()).unwrap();
+    assert_eq!(saved["query_rows"], serde_json::json!([picked]));
+    for role in saved["heads"].as_array().unwrap() {
+        let (l, h) = (
+            role["layer"].as_u64().unwrap() as usize,
+            role["head"].as_u64().unwrap() as usize,
+        );
+        let map = &rows.data[(l * 4 + h) * 4 * n..][..4 * n];
+        let entropy = map
+            .chunks(n)
+            .map(|row| {
+                row.iter()
+                    .filter(|&&w| w > 0.0)
+                    .map(|&w| -(w as f64) * (w as f64).ln())
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / 4.0;
+        let got = role["entropy"].as_f64().unwrap();
+        assert!(
+            (got - entropy).abs() < 1e-9,
+            "L{l} H{h}: {got} vs {entropy}"
+        );
+        assert!(
+            role["induction"].is_number(),
+            "a decoder's induction score: {role}"
+        );
+    }
+
     // Rows past the prompt, a bad list, and --rows without anything to show it in, exit 2
     // naming the problem and write nothing; --rows with --generate is refused by the parser.
     let before = files_in(d);

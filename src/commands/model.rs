@@ -321,11 +321,19 @@ pub fn head_roles(
 fn summarize(
     args: &ModelArgs,
     info: &ModelInfo,
-    texts: usize,
+    results: &[SentenceResult],
     summary: &RolesSummary,
 ) -> Result<()> {
     let RolesSummary { roles, note, .. } = summary;
-    say!("\nHead roles (averaged over {texts} text(s); {note}):");
+    let texts = results.len();
+    // With --rows the scores are the picked rows' means.
+    let picked = results.iter().any(|r| !r.query_rows.is_empty());
+    let over = if picked {
+        ", over the picked query rows only"
+    } else {
+        ""
+    };
+    say!("\nHead roles (averaged over {texts} text(s){over}; {note}):");
     let top = |name: &str, score: &dyn Fn(&HeadRole) -> Option<f64>, highest: bool| {
         let mut scored: Vec<(f64, &HeadRole)> =
             roles.iter().filter_map(|r| Some((score(r)?, r))).collect();
@@ -350,12 +358,15 @@ fn summarize(
     top("induction score", &|r| r.induction, true);
     if let Some(dir) = &args.save {
         create_dir(dir)?;
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "model": info.name,
             "texts": texts,
             "note": note,
             "heads": roles,
         });
+        if picked {
+            json["query_rows"] = results.iter().map(|r| r.query_rows.clone()).collect();
+        }
         let path = dir.join("heads.json");
         write_json(&path, &json)?;
         say!("Saved every head's scores in {}", path.display());
@@ -558,7 +569,7 @@ pub fn write_outputs(args: &ModelArgs, outputs: &Outputs) -> Result<Duration> {
         draw_time += super::html::write(path, &doc)?;
     }
     if let Some(roles) = roles {
-        summarize(args, info, results.len(), roles)?;
+        summarize(args, info, results, roles)?;
     }
     Ok(draw_time)
 }
