@@ -13,7 +13,7 @@ use std::path::Path;
 use selfattn::npy::read_array;
 
 use common::assert_says;
-use common::cli::{files_in, have_gpu, ok, page_data, run};
+use common::cli::{files_in, have_gpu, mean_entropy, ok, page_data, run};
 use common::gguf_writer::W;
 use common::tiny_llama::{tiny_llama_gguf, tiny_metadata, tiny_tensors, with};
 
@@ -190,16 +190,7 @@ fn picked_rows_are_saved_and_shown_as_those_rows_of_the_whole_map() {
             role["head"].as_u64().unwrap() as usize,
         );
         let map = &rows.data[(l * 4 + h) * 4 * n..][..4 * n];
-        let entropy = map
-            .chunks(n)
-            .map(|row| {
-                row.iter()
-                    .filter(|&&w| w > 0.0)
-                    .map(|&w| -(w as f64) * (w as f64).ln())
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / 4.0;
+        let entropy = mean_entropy(map, n);
         let got = role["entropy"].as_f64().unwrap();
         assert!(
             (got - entropy).abs() < 1e-9,

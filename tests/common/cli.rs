@@ -95,8 +95,9 @@ pub fn page_data(page: &Path) -> serde_json::Value {
     serde_json::from_str(&html[start..end]).unwrap()
 }
 
-/// The mean row entropy (nats) of an n × n map, as the head roles define it.
+/// The mean row entropy (nats) of a map of rows `n` keys wide, as the head roles define it.
 pub fn mean_entropy(map: &[f32], n: usize) -> f64 {
+    let rows = map.len() / n;
     map.chunks(n)
         .map(|row| {
             row.iter()
@@ -105,5 +106,5 @@ pub fn mean_entropy(map: &[f32], n: usize) -> f64 {
                 .sum::<f64>()
         })
         .sum::<f64>()
-        / n as f64
+        / rows as f64
 }
